@@ -1,0 +1,117 @@
+//! The library's typed errors: each names the layer, file, shape or value at fault, and a hint.
+
+use std::path::PathBuf;
+
+/// Everything the library can refuse, with enough context to fix it.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A name (activation, loss, optimizer, …) that the library does not know.
+    #[error("unknown {kind} '{name}'; expected one of: {expected}")]
+    UnknownName {
+        /// What was being named ("activation", "loss", …).
+        kind: &'static str,
+        /// The name as given.
+        name: String,
+        /// The accepted names.
+        expected: &'static str,
+    },
+    /// A parameter of a named thing that does not parse or is out of range.
+    #[error("invalid {what}: {message}")]
+    InvalidValue {
+        /// What was being parsed.
+        what: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// Two shapes that must agree do not.
+    #[error("{context}: expected {expected} but got {actual}{}", hint_suffix(.hint))]
+    Shape {
+        /// Where the mismatch was found (e.g. "layer 2 input").
+        context: String,
+        /// The expected shape, in words.
+        expected: String,
+        /// The actual shape, in words.
+        actual: String,
+        /// How to fix it, if known.
+        hint: Option<String>,
+    },
+    /// A non-finite number where only finite ones make sense.
+    #[error("{context}: value {value} at {position} is not finite{}", hint_suffix(.hint))]
+    NotFinite {
+        /// What holds the value (e.g. "input batch").
+        context: String,
+        /// The offending value, printed.
+        value: String,
+        /// Where it sits (row/column or index).
+        position: String,
+        /// How to fix it, if known.
+        hint: Option<String>,
+    },
+    /// An output activation and loss that do not belong together.
+    #[error("loss '{loss}' cannot be used with output activation '{activation}': {hint}")]
+    Incompatible {
+        /// The loss name.
+        loss: String,
+        /// The output activation name.
+        activation: String,
+        /// What to use instead.
+        hint: String,
+    },
+    /// Training diverged (NaN or infinite loss or gradient).
+    #[error(
+        "training diverged at epoch {epoch}, batch {batch}: {what} is not finite; \
+         the learning rate may be too high or the inputs unscaled"
+    )]
+    Diverged {
+        /// Epoch (1-based).
+        epoch: usize,
+        /// Batch within the epoch (1-based).
+        batch: usize,
+        /// What went non-finite ("loss", "gradient of layer 2 weights", …).
+        what: String,
+    },
+    /// Reading or writing a data set.
+    // DATA #[error(transparent)]
+    // DATA Data(#[from] crate::data::DataError),
+    /// A model file that cannot be written or read back.
+    #[error("{path}: {message}")]
+    ModelFile {
+        /// The model file.
+        path: PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// An I/O error on a named file.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+}
+
+fn hint_suffix(hint: &Option<String>) -> String {
+    match hint {
+        Some(h) => format!("; {h}"),
+        None => String::new(),
+    }
+}
+
+/// The library's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Normalises a user-supplied name: lower case, `-` and `_` alike.
+pub(crate) fn normalize_name(name: &str) -> String {
+    name.trim().to_ascii_lowercase().replace('-', "_")
+}
+
+/// Shorthand for a shape error.
+pub(crate) fn shape_error(
+    context: impl Into<String>,
+    expected: impl Into<String>,
+    actual: impl Into<String>,
+    hint: Option<String>,
+) -> Error {
+    Error::Shape { context: context.into(), expected: expected.into(), actual: actual.into(), hint }
+}

@@ -1,0 +1,49 @@
+//! # neuralnet — neural networks from the neuron to deep learning
+//!
+//! Notation (the article's, used throughout):
+//!
+//! * a neuron: `z = wᵀx + b`, `a = f(z)`;
+//! * a layer: `z = Wx + b` with `W` of shape outputs × inputs (row `j` = neuron `j`'s weights);
+//! * a network of `L` layers: `z⁽ˡ⁾ = W⁽ˡ⁾a⁽ˡ⁻¹⁾ + b⁽ˡ⁾`, `a⁽ˡ⁾ = f(z⁽ˡ⁾)`, `a⁽⁰⁾ = x`;
+//! * backpropagation: `δ⁽ᴸ⁾ = ∂L/∂z⁽ᴸ⁾`, `δ⁽ˡ⁾ = (W⁽ˡ⁺¹⁾)ᵀδ⁽ˡ⁺¹⁾ ⊙ f′(z⁽ˡ⁾)`,
+//!   `∂L/∂W⁽ˡ⁾ = δ⁽ˡ⁾(a⁽ˡ⁻¹⁾)ᵀ`, `∂L/∂b⁽ˡ⁾ = δ⁽ˡ⁾`.
+//!
+//! Batch layout: a batch is stored row-major, **one sample per row** (batch × features), so the fast
+//! path computes `Z = X·Wᵀ + 𝟙bᵀ`, the transpose of the article's column form, with the same `W`.
+//! The [`trace`] module is the article's column-vector form, one sample at a time, in plain loops.
+//! Layer `l` of the article is `layers[l − 1]` in code (indices start at 0).
+//!
+//! ```
+//! use neuralnet::{Activation, Init, Loss, Network, Optimizer, TrainConfig, Dataset, train};
+//! // XOR: what one neuron cannot do and two layers can.
+//! let x = vec![0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0];
+//! let data = Dataset::classification(x, 2, vec![0, 1, 1, 0], 2).unwrap();
+//! let mut net: Network<f64> =
+//!     Network::new(&[2, 4, 2], Activation::Tanh, Activation::Softmax, Loss::CrossEntropy, Init::GlorotUniform, 1).unwrap();
+//! let config = TrainConfig { epochs: 500, batch_size: 4, optimizer: Optimizer::adam(0.05), ..TrainConfig::default() };
+//! train(&mut net, &data, None, &config, &mut ()).unwrap();
+//! assert_eq!(neuralnet::metrics::accuracy(&net, &data).unwrap(), 1.0);
+//! ```
+
+pub mod activation;
+// DATA pub mod data;
+pub mod error;
+pub mod init;
+pub mod layer;
+pub mod linalg;
+pub mod loss;
+pub mod metrics;
+pub mod network;
+pub mod optimizer;
+pub mod trace;
+pub mod train;
+
+pub use activation::Activation;
+pub use error::{Error, Result};
+pub use init::Init;
+pub use layer::Dense;
+pub use linalg::Float;
+pub use loss::Loss;
+pub use network::{Gradients, Network, Workspace};
+pub use optimizer::{Method, Optimizer, Schedule};
+pub use train::{Dataset, EpochReport, Progress, Targets, TrainConfig, TrainSummary, train};

@@ -1,0 +1,99 @@
+//! Measures of how well a network does: loss, accuracy, confusion matrix, precision and recall.
+
+use crate::error::Result;
+use crate::linalg::Float;
+use crate::network::{Network, Workspace};
+use crate::train::Dataset;
+use serde::Serialize;
+
+/// Index of the largest entry of a row (the predicted class); the first one on ties.
+pub fn argmax<T: Float>(row: &[T]) -> usize {
+    let mut best = 0;
+    for (i, &v) in row.iter().enumerate() {
+        if v > row[best] {
+            best = i;
+        }
+    }
+    best
+}
+
+/// Rows whose largest output is where the one-hot target `y` has its 1.
+pub fn count_correct<T: Float>(out: &[T], y: &[T], width: usize) -> usize {
+    out.chunks_exact(width).zip(y.chunks_exact(width)).filter(|(o, t)| argmax(o) == argmax(t)).count()
+}
+
+/// Loss (and accuracy, for classification) of `net` on `data`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Evaluation {
+    /// Mean loss over all rows.
+    pub loss: f64,
+    /// Fraction classified correctly (classification only).
+    pub accuracy: Option<f64>,
+    /// Confusion matrix, rows = true class, columns = predicted (classification only).
+    pub confusion: Option<Vec<Vec<usize>>>,
+}
+
+/// Runs `net` over `data` in batches of `batch` rows.
+pub fn evaluate<T: Float>(net: &Network<T>, data: &Dataset<T>, batch: usize, threads: usize) -> Result<Evaluation> {
+    let n = data.len();
+    let batch = batch.clamp(1, n.max(1));
+    let mut ws = Workspace::new(net, batch, threads);
+    let width = net.outputs();
+    let mut yb = vec![T::zero(); batch * width];
+    let mut xb = vec![T::zero(); batch * data.features];
+    let labels = data.labels();
+    let mut confusion = labels.map(|_| vec![vec![0usize; width]; width]);
+    let mut loss_sum = 0.0;
+    let idx: Vec<usize> = (0..n).collect();
+    let last = net.layers.len() - 1;
+    for chunk in idx.chunks(batch) {
+        let b = chunk.len();
+        data.gather(chunk, &mut xb, &mut yb);
+        let out = net.forward(&xb[..b * data.features], b, &mut ws);
+        let out_act = net.layers[last].activation;
+        let m = b * width;
+        if let (Some(conf), Some(labels)) = (confusion.as_mut(), labels) {
+            for (row, &i) in out.chunks_exact(width).zip(chunk) {
+                conf[labels[i] as usize][argmax(row)] += 1;
+            }
+        }
+        loss_sum += net.loss.value(out_act, &ws.z(last)[..m], &ws.a(last)[..m], &yb[..m], width) * b as f64;
+    }
+    let accuracy = confusion.as_ref().map(|c| (0..width).map(|k| c[k][k]).sum::<usize>() as f64 / n.max(1) as f64);
+    Ok(Evaluation { loss: loss_sum / n.max(1) as f64, accuracy, confusion })
+}
+
+/// Fraction of `data`'s rows that `net` classifies correctly.
+pub fn accuracy<T: Float>(net: &Network<T>, data: &Dataset<T>) -> Result<f64> {
+    Ok(evaluate(net, data, 1000, 1)?.accuracy.unwrap_or(0.0))
+}
+
+/// Per-class precision and recall from a confusion matrix (rows = true, columns = predicted);
+/// a class never predicted (or never present) gets 0.
+pub fn precision_recall(confusion: &[Vec<usize>]) -> Vec<(f64, f64)> {
+    let k = confusion.len();
+    (0..k)
+        .map(|c| {
+            let tp = confusion[c][c] as f64;
+            let predicted: usize = (0..k).map(|r| confusion[r][c]).sum();
+            let actual: usize = confusion[c].iter().sum();
+            let p = if predicted > 0 { tp / predicted as f64 } else { 0.0 };
+            let r = if actual > 0 { tp / actual as f64 } else { 0.0 };
+            (p, r)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn precision_and_recall_from_confusion() {
+        let c = vec![vec![3, 1], vec![0, 2]];
+        let pr = precision_recall(&c);
+        assert!((pr[0].0 - 1.0).abs() < 1e-12 && (pr[0].1 - 0.75).abs() < 1e-12);
+        assert!((pr[1].0 - 2.0 / 3.0).abs() < 1e-12 && (pr[1].1 - 1.0).abs() < 1e-12);
+        assert_eq!(argmax(&[0.1f32, 0.7, 0.7]), 1);
+    }
+}

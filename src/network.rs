@@ -1,0 +1,430 @@
+//! A network: a stack of dense layers, forward propagation and backpropagation by the δ recursion.
+//!
+//! Forward:  `z⁽ˡ⁾ = W⁽ˡ⁾a⁽ˡ⁻¹⁾ + b⁽ˡ⁾`, `a⁽ˡ⁾ = f(z⁽ˡ⁾)`, `a⁽⁰⁾ = x`.
+//! Backward: `δ⁽ᴸ⁾ = ∂L/∂z⁽ᴸ⁾` (from the loss), `δ⁽ˡ⁾ = (W⁽ˡ⁺¹⁾)ᵀδ⁽ˡ⁺¹⁾ ⊙ f′(z⁽ˡ⁾)`,
+//! `∂L/∂W⁽ˡ⁾ = δ⁽ˡ⁾(a⁽ˡ⁻¹⁾)ᵀ`, `∂L/∂b⁽ˡ⁾ = δ⁽ˡ⁾` — here on a batch of rows, so each product is a
+//! GEMM and `∂L/∂W`, `∂L/∂b` are sums over the batch of the per-sample terms (the loss is a mean, so
+//! the `1/B` is already inside `δ⁽ᴸ⁾`). Layer `l` of the article is `layers[l − 1]` here.
+//! All buffers live in a [`Workspace`] allocated once per batch size, so a training step allocates
+//! nothing.
+
+use crate::activation::Activation;
+use crate::error::{Error, Result, shape_error};
+use crate::init::{Init, Rng, rng};
+use crate::layer::Dense;
+use crate::linalg::Float;
+use crate::loss::Loss;
+use rand::Rng as _;
+
+/// A feed-forward network of dense layers trained against one loss.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Network<T> {
+    /// The layers, input side first (`layers[0]` is the article's layer 1).
+    pub layers: Vec<Dense<T>>,
+    /// The loss the output layer is trained against.
+    pub loss: Loss,
+}
+
+/// Per-layer buffers for one batch size: `z`, `a`, `δ` and the dropout mask of every layer.
+#[derive(Clone, Debug)]
+pub struct Workspace<T> {
+    capacity: usize,
+    threads: usize,
+    z: Vec<Vec<T>>,
+    a: Vec<Vec<T>>,
+    delta: Vec<Vec<T>>,
+    mask: Vec<Vec<T>>,
+    dropped: Vec<Vec<T>>,
+}
+
+impl<T: Float> Workspace<T> {
+    /// Buffers for batches of up to `capacity` rows, using up to `threads` threads in the products.
+    pub fn new(net: &Network<T>, capacity: usize, threads: usize) -> Self {
+        let per_layer = |f: &dyn Fn(&Dense<T>) -> usize| -> Vec<Vec<T>> {
+            net.layers.iter().map(|l| vec![T::zero(); f(l)]).collect()
+        };
+        Self {
+            capacity,
+            threads: threads.max(1),
+            z: per_layer(&|l| capacity * l.outputs),
+            a: per_layer(&|l| capacity * l.outputs),
+            delta: per_layer(&|l| capacity * l.outputs),
+            mask: Vec::new(),
+            dropped: Vec::new(),
+        }
+    }
+
+    /// The largest batch these buffers hold.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Threads the products may use.
+    pub fn threads(&self) -> usize {
+        self.threads
+    }
+
+    /// `z⁽ˡ⁾` of the last forward pass (layer index from 0), batch × width.
+    pub fn z(&self, layer: usize) -> &[T] {
+        &self.z[layer]
+    }
+
+    /// `a⁽ˡ⁾` of the last forward pass (before dropout), batch × width.
+    pub fn a(&self, layer: usize) -> &[T] {
+        &self.a[layer]
+    }
+
+    /// `δ⁽ˡ⁾ = ∂L/∂z⁽ˡ⁾` of the last backward pass, batch × width.
+    pub fn delta(&self, layer: usize) -> &[T] {
+        &self.delta[layer]
+    }
+
+    fn ensure_dropout_buffers(&mut self) {
+        if self.mask.len() != self.a.len() {
+            self.mask = self.a.iter().map(|v| vec![T::zero(); v.len()]).collect();
+            self.dropped = self.a.iter().map(|v| vec![T::zero(); v.len()]).collect();
+        }
+    }
+}
+
+/// `∂L/∂W⁽ˡ⁾` and `∂L/∂b⁽ˡ⁾` for every layer, shaped like the parameters.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Gradients<T> {
+    /// `∂L/∂W` per layer (outputs × inputs).
+    pub weights: Vec<Vec<T>>,
+    /// `∂L/∂b` per layer.
+    pub bias: Vec<Vec<T>>,
+}
+
+impl<T: Float> Gradients<T> {
+    /// Zero gradients shaped like `net`'s parameters.
+    pub fn zeros(net: &Network<T>) -> Self {
+        Self {
+            weights: net.layers.iter().map(|l| vec![T::zero(); l.weights.len()]).collect(),
+            bias: net.layers.iter().map(|l| vec![T::zero(); l.bias.len()]).collect(),
+        }
+    }
+
+    /// The Euclidean norm of each layer's gradient (weights and biases together).
+    pub fn layer_norms(&self) -> Vec<f64> {
+        self.weights
+            .iter()
+            .zip(&self.bias)
+            .map(|(w, b)| w.iter().chain(b).map(|&g| g.f64() * g.f64()).sum::<f64>().sqrt())
+            .collect()
+    }
+
+    /// The first layer (index from 0) whose gradient holds a NaN or infinity, if any.
+    pub fn first_non_finite(&self) -> Option<usize> {
+        (0..self.weights.len()).find(|&l| self.weights[l].iter().chain(&self.bias[l]).any(|g| !g.is_finite()))
+    }
+}
+
+/// Inverted dropout on hidden layers during training: each hidden activation is zeroed with
+/// probability `p` and the survivors scaled by `1/(1 − p)`, so inference needs no change.
+#[derive(Debug)]
+pub struct Dropout<'r> {
+    /// Probability of dropping a hidden unit, in `[0, 1)`.
+    pub p: f64,
+    /// Where the masks come from.
+    pub rng: &'r mut Rng,
+}
+
+impl<T: Float> Network<T> {
+    /// A network with layer widths `sizes` (input first), `hidden` activation on every hidden
+    /// layer, `output` on the last, initialised by `init` from `seed`.
+    pub fn new(
+        sizes: &[usize],
+        hidden: Activation,
+        output: Activation,
+        loss: Loss,
+        init: Init,
+        seed: u64,
+    ) -> Result<Self> {
+        let n = sizes.len().saturating_sub(1);
+        let acts: Vec<Activation> = (0..n).map(|i| if i + 1 == n { output } else { hidden }).collect();
+        Self::with_activations(sizes, &acts, loss, init, &mut rng(seed))
+    }
+
+    /// A network with one activation per layer, initialised from `rng`.
+    pub fn with_activations(
+        sizes: &[usize],
+        activations: &[Activation],
+        loss: Loss,
+        init: Init,
+        rng: &mut Rng,
+    ) -> Result<Self> {
+        if sizes.len() < 2 {
+            return Err(shape_error(
+                "layer sizes",
+                "at least an input and an output width (e.g. 784,128,10)",
+                format!("{sizes:?}"),
+                None,
+            ));
+        }
+        if let Some(i) = sizes.iter().position(|&s| s == 0) {
+            return Err(shape_error(
+                "layer sizes",
+                "widths ≥ 1",
+                format!("width 0 at position {i} of {sizes:?}"),
+                None,
+            ));
+        }
+        if activations.len() != sizes.len() - 1 {
+            return Err(shape_error(
+                "activations",
+                format!("one per layer ({})", sizes.len() - 1),
+                format!("{}", activations.len()),
+                None,
+            ));
+        }
+        let layers = sizes
+            .windows(2)
+            .zip(activations)
+            .map(|(w, &act)| {
+                let mut layer = Dense::zeros(w[0], w[1], act);
+                init.fill(w[0], w[1], &mut layer.weights, &mut layer.bias, rng);
+                layer
+            })
+            .collect();
+        Self::from_layers(layers, loss)
+    }
+
+    /// A network from ready layers, checking that each layer's input width is the previous output
+    /// width and that the loss suits the output activation.
+    pub fn from_layers(layers: Vec<Dense<T>>, loss: Loss) -> Result<Self> {
+        let Some(last) = layers.last() else {
+            return Err(shape_error("network", "at least one layer", "none", None));
+        };
+        loss.check_output(last.activation)?;
+        for (i, pair) in layers.windows(2).enumerate() {
+            if pair[1].inputs != pair[0].outputs {
+                return Err(shape_error(
+                    format!("layer {}", i + 2),
+                    format!("{} inputs (layer {}'s output width)", pair[0].outputs, i + 1),
+                    format!("{} inputs", pair[1].inputs),
+                    Some("check the layer sizes".into()),
+                ));
+            }
+        }
+        for (i, l) in layers.iter().enumerate() {
+            if l.weights.len() != l.inputs * l.outputs || l.bias.len() != l.outputs {
+                return Err(shape_error(
+                    format!("layer {}", i + 1),
+                    format!("W {}×{} and b {}", l.outputs, l.inputs, l.outputs),
+                    format!("{} weights and {} biases", l.weights.len(), l.bias.len()),
+                    None,
+                ));
+            }
+        }
+        Ok(Self { layers, loss })
+    }
+
+    /// Width of the input `x`.
+    pub fn inputs(&self) -> usize {
+        self.layers[0].inputs
+    }
+
+    /// Width of the output `a⁽ᴸ⁾`.
+    pub fn outputs(&self) -> usize {
+        self.layers[self.layers.len() - 1].outputs
+    }
+
+    /// All widths, input first (e.g. `[784, 128, 10]`).
+    pub fn sizes(&self) -> Vec<usize> {
+        std::iter::once(self.inputs()).chain(self.layers.iter().map(|l| l.outputs)).collect()
+    }
+
+    /// Total number of trainable parameters.
+    pub fn parameter_count(&self) -> usize {
+        self.layers.iter().map(Dense::parameter_count).sum()
+    }
+
+    /// Checks that `x` holds `batch` rows of the input width and only finite numbers.
+    pub fn check_input(&self, x: &[T], batch: usize) -> Result<()> {
+        if x.len() != batch * self.inputs() {
+            return Err(shape_error(
+                "input batch",
+                format!("{batch} rows of {} values ({})", self.inputs(), batch * self.inputs()),
+                format!("{} values", x.len()),
+                Some(format!("the network's first layer takes {} inputs", self.inputs())),
+            ));
+        }
+        check_finite("input", x, self.inputs())
+    }
+
+    /// Forward propagation of a batch (rows of `x`); returns `a⁽ᴸ⁾`, batch × outputs.
+    ///
+    /// The caller guarantees the shapes (see [`Network::check_input`]); buffers come from `ws`.
+    pub fn forward<'w>(&self, x: &[T], batch: usize, ws: &'w mut Workspace<T>) -> &'w [T] {
+        self.forward_impl(x, batch, ws, None);
+        let last = self.layers.len() - 1;
+        &ws.a[last][..batch * self.outputs()]
+    }
+
+    fn forward_impl(&self, x: &[T], batch: usize, ws: &mut Workspace<T>, mut dropout: Option<Dropout<'_>>) {
+        assert!(batch <= ws.capacity, "batch {batch} exceeds workspace capacity {}", ws.capacity);
+        let drop_p = dropout.as_ref().map_or(0.0, |d| d.p);
+        if drop_p > 0.0 {
+            ws.ensure_dropout_buffers();
+        }
+        let last = self.layers.len() - 1;
+        for (l, layer) in self.layers.iter().enumerate() {
+            let (prev_a, cur_a) = ws.a.split_at_mut(l);
+            let input: &[T] = if l == 0 {
+                x
+            } else if drop_p > 0.0 {
+                &ws.dropped[l - 1]
+            } else {
+                &prev_a[l - 1]
+            };
+            layer.forward(input, batch, &mut ws.z[l], &mut cur_a[0], ws.threads);
+            if l < last
+                && drop_p > 0.0
+                && let Some(d) = dropout.as_mut()
+            {
+                let n = batch * layer.outputs;
+                let keep = T::of(1.0 / (1.0 - drop_p));
+                for ((m, o), &a) in ws.mask[l][..n].iter_mut().zip(&mut ws.dropped[l][..n]).zip(&cur_a[0][..n]) {
+                    *m = if d.rng.random::<f64>() < drop_p { T::zero() } else { keep };
+                    *o = a * *m;
+                }
+            }
+        }
+    }
+
+    /// One forward and backward pass: returns the batch-mean loss and writes `∂L/∂W`, `∂L/∂b` of
+    /// every layer into `grads`. `y` holds the targets, batch × outputs.
+    pub fn loss_and_gradients(
+        &self,
+        x: &[T],
+        y: &[T],
+        batch: usize,
+        ws: &mut Workspace<T>,
+        grads: &mut Gradients<T>,
+        dropout: Option<Dropout<'_>>,
+    ) -> f64 {
+        let drop_p = dropout.as_ref().map_or(0.0, |d| d.p);
+        self.forward_impl(x, batch, ws, dropout);
+        let last = self.layers.len() - 1;
+        let width = self.outputs();
+        let n = batch * width;
+        let out = &self.layers[last];
+        let y = &y[..n];
+        let loss = self.loss.value(out.activation, &ws.z[last][..n], &ws.a[last][..n], y, width);
+        // δ⁽ᴸ⁾ = ∂L/∂z⁽ᴸ⁾
+        self.loss.output_delta(out.activation, &ws.z[last][..n], &ws.a[last][..n], y, width, &mut ws.delta[last][..n]);
+        for l in (0..=last).rev() {
+            let layer = &self.layers[l];
+            let input: &[T] = if l == 0 {
+                x
+            } else if drop_p > 0.0 {
+                &ws.dropped[l - 1]
+            } else {
+                &ws.a[l - 1]
+            };
+            let (below, here) = ws.delta.split_at_mut(l);
+            // ∂L/∂W⁽ˡ⁾ = δ⁽ˡ⁾(a⁽ˡ⁻¹⁾)ᵀ, ∂L/∂b⁽ˡ⁾ = δ⁽ˡ⁾, and (W⁽ˡ⁾)ᵀδ⁽ˡ⁾ into the layer below's δ.
+            let grad_x = if l > 0 { Some(&mut below[l - 1][..]) } else { None };
+            layer.backward(input, &here[0], batch, &mut grads.weights[l], &mut grads.bias[l], grad_x, ws.threads);
+            if l > 0 {
+                let m = batch * layer.inputs;
+                let d = &mut ws.delta[l - 1][..m];
+                if drop_p > 0.0 {
+                    for (di, &mi) in d.iter_mut().zip(&ws.mask[l - 1][..m]) {
+                        *di *= mi;
+                    }
+                }
+                // δ⁽ˡ⁻¹⁾ = (W⁽ˡ⁾)ᵀδ⁽ˡ⁾ ⊙ f′(z⁽ˡ⁻¹⁾)
+                let below_layer = &self.layers[l - 1];
+                below_layer.activation.backprop_rows(&ws.z[l - 1][..m], &ws.a[l - 1][..m], d, below_layer.outputs);
+            }
+        }
+        loss
+    }
+
+    /// Outputs for `rows` samples of `x` (allocates; for one-off use, not a training loop).
+    pub fn predict(&self, x: &[T], rows: usize) -> Result<Vec<T>> {
+        self.check_input(x, rows)?;
+        let chunk = rows.clamp(1, 1024);
+        let mut ws = Workspace::new(self, chunk, 1);
+        let mut out = Vec::with_capacity(rows * self.outputs());
+        for (i, xs) in x.chunks(chunk * self.inputs()).enumerate() {
+            let b = xs.len() / self.inputs();
+            let _ = i;
+            out.extend_from_slice(self.forward(xs, b, &mut ws));
+        }
+        Ok(out)
+    }
+
+    /// Converts every parameter to another precision (e.g. a trained `f32` model to `f64`).
+    pub fn cast<U: Float>(&self) -> Network<U> {
+        Network {
+            layers: self
+                .layers
+                .iter()
+                .map(|l| Dense {
+                    inputs: l.inputs,
+                    outputs: l.outputs,
+                    weights: l.weights.iter().map(|&w| U::of(w.f64())).collect(),
+                    bias: l.bias.iter().map(|&b| U::of(b.f64())).collect(),
+                    activation: l.activation,
+                })
+                .collect(),
+            loss: self.loss,
+        }
+    }
+}
+
+/// Refuses NaN and infinities, naming the row and column of the first one.
+pub fn check_finite<T: Float>(what: &str, x: &[T], width: usize) -> Result<()> {
+    if let Some(i) = x.iter().position(|v| !v.is_finite()) {
+        let w = width.max(1);
+        return Err(Error::NotFinite {
+            context: what.to_string(),
+            value: x[i].to_string(),
+            position: format!("row {}, column {}", i / w + 1, i % w + 1),
+            hint: Some("clean or impute the data first".into()),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mismatched_layers_are_refused_with_the_layer_named() {
+        let l1 = Dense::<f64>::zeros(4, 3, Activation::Relu);
+        let l2 = Dense::<f64>::zeros(5, 2, Activation::Softmax);
+        let e = Network::from_layers(vec![l1, l2], Loss::CrossEntropy).unwrap_err().to_string();
+        assert!(e.contains("layer 2") && e.contains("3 inputs") && e.contains("5 inputs"), "{e}");
+    }
+
+    #[test]
+    fn wrong_input_width_and_nan_are_refused() {
+        let net = Network::<f32>::new(
+            &[3, 2],
+            Activation::Identity,
+            Activation::Identity,
+            Loss::HalfMse,
+            Init::GlorotUniform,
+            1,
+        )
+        .unwrap();
+        let e = net.predict(&[1.0, 2.0], 1).unwrap_err().to_string();
+        assert!(e.contains("3 values") && e.contains("2 values"), "{e}");
+        let e = net.predict(&[1.0, f32::NAN, 2.0], 1).unwrap_err().to_string();
+        assert!(e.contains("NaN") && e.contains("column 2"), "{e}");
+    }
+
+    #[test]
+    fn forward_matches_the_formula_on_a_tiny_net() {
+        let layer = Dense::from_rows(&[vec![1.0, 2.0], vec![-1.0, 0.5]], &[0.5, -0.5], Activation::Relu).unwrap();
+        let net = Network::from_layers(vec![layer], Loss::HalfMse).unwrap();
+        let out = net.predict(&[1.0f64, 1.0, 2.0, -2.0], 2).unwrap();
+        // z = Wx + b: [3.5, -1.0] → relu [3.5, 0]; [ -1.5, -3.5 ] → [0, 0]
+        assert_eq!(out, vec![3.5, 0.0, 0.0, 0.0]);
+    }
+}

@@ -1,0 +1,74 @@
+//! Helpers shared by the integration tests: random networks and a loss-only forward pass.
+#![allow(dead_code)]
+
+use neuralnet::init::Rng;
+use neuralnet::{Activation, Init, Loss, Network, Workspace};
+use rand::Rng as _;
+
+/// Every activation the library has, with non-default parameters where it takes them.
+pub fn all_activations() -> Vec<Activation> {
+    ["identity", "step:0.3", "sigmoid", "sigmoid:2,0.5", "tanh", "relu", "leaky_relu:0.1", "softmax"]
+        .iter()
+        .map(|s| Activation::parse(s).unwrap())
+        .collect()
+}
+
+/// Every (output activation, loss) pair the library accepts.
+pub fn accepted_pairs() -> Vec<(Activation, Loss)> {
+    let mut v = Vec::new();
+    for out in all_activations() {
+        for loss in [Loss::HalfMse, Loss::CrossEntropy, Loss::BinaryCrossEntropy] {
+            if loss.check_output(out).is_ok() {
+                v.push((out, loss));
+            }
+        }
+    }
+    v
+}
+
+/// A random network of `depth` layers with random widths 1–5 (the output at least 2 for softmax).
+pub fn random_net(rng: &mut Rng, depth: usize, hidden: Activation, out: Activation, loss: Loss) -> Network<f64> {
+    let mut sizes = vec![rng.random_range(1..=5)];
+    for _ in 0..depth {
+        sizes.push(rng.random_range(2..=5));
+    }
+    let mut acts = vec![hidden; depth - 1];
+    acts.push(out);
+    Network::with_activations(&sizes, &acts, loss, Init::StandardNormal, rng).unwrap()
+}
+
+/// Random inputs and targets suited to the loss (probability rows for cross-entropy, [0,1] otherwise).
+pub fn random_batch(rng: &mut Rng, net: &Network<f64>, batch: usize) -> (Vec<f64>, Vec<f64>) {
+    let x: Vec<f64> = (0..batch * net.inputs()).map(|_| rng.random_range(-1.5..1.5)).collect();
+    let k = net.outputs();
+    let mut y: Vec<f64> = (0..batch * k).map(|_| rng.random_range(0.0..1.0)).collect();
+    if net.loss == Loss::CrossEntropy {
+        for row in y.chunks_mut(k) {
+            let s: f64 = row.iter().sum();
+            row.iter_mut().for_each(|v| *v /= s);
+        }
+    }
+    (x, y)
+}
+
+/// The batch-mean loss of `net` on (x, y), by the fast path's forward pass.
+pub fn batch_loss(net: &Network<f64>, x: &[f64], y: &[f64], batch: usize) -> f64 {
+    let mut ws = Workspace::new(net, batch, 1);
+    net.forward(x, batch, &mut ws);
+    let last = net.layers.len() - 1;
+    net.loss.value(net.layers[last].activation, ws.z(last), ws.a(last), y, net.outputs())
+}
+
+/// Whether any pre-activation sits within `eps` of a kink (ReLU/leaky at 0, step at its threshold).
+pub fn near_kink(net: &Network<f64>, x: &[f64], batch: usize, eps: f64) -> bool {
+    let mut ws = Workspace::new(net, batch, 1);
+    net.forward(x, batch, &mut ws);
+    net.layers.iter().enumerate().any(|(l, layer)| {
+        let kink = match layer.activation {
+            Activation::Relu | Activation::LeakyRelu { .. } => 0.0,
+            Activation::Step { threshold } => threshold,
+            _ => return false,
+        };
+        ws.z(l).iter().any(|z| (z - kink).abs() < eps)
+    })
+}

@@ -1,0 +1,72 @@
+//! What one neuron cannot do and two layers can: XOR.
+
+use neuralnet::metrics::accuracy;
+use neuralnet::{Activation, Dataset, Init, Loss, Network, Optimizer, TrainConfig, train};
+
+fn xor() -> Dataset<f64> {
+    Dataset::classification(vec![0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0], 2, vec![0, 1, 1, 0], 2).unwrap()
+}
+
+fn xor_values() -> Dataset<f64> {
+    Dataset::regression(vec![0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0], 2, vec![0.0, 1.0, 1.0, 0.0], 1).unwrap()
+}
+
+/// Accuracy of a one-output sigmoid network thresholded at 0.5.
+fn binary_accuracy(net: &Network<f64>) -> f64 {
+    let d = xor_values();
+    let out = net.predict(&d.x, 4).unwrap();
+    let want = [0.0, 1.0, 1.0, 0.0];
+    out.iter().zip(want).filter(|&(&o, w)| ((o > 0.5) as u8 as f64) == w).count() as f64 / 4.0
+}
+
+fn config(seed: u64) -> TrainConfig {
+    TrainConfig { epochs: 2000, batch_size: 4, optimizer: Optimizer::adam(0.05), seed, ..TrainConfig::default() }
+}
+
+#[test]
+fn a_single_neuron_or_layer_cannot_learn_xor() {
+    for seed in 0..5 {
+        let mut neuron = Network::new(
+            &[2, 1],
+            Activation::SIGMOID,
+            Activation::SIGMOID,
+            Loss::BinaryCrossEntropy,
+            Init::GlorotUniform,
+            seed,
+        )
+        .unwrap();
+        train(&mut neuron, &xor_values(), None, &config(seed), &mut ()).unwrap();
+        assert!(binary_accuracy(&neuron) <= 0.75, "seed {seed}");
+        let mut layer = Network::new(
+            &[2, 2],
+            Activation::Softmax,
+            Activation::Softmax,
+            Loss::CrossEntropy,
+            Init::GlorotUniform,
+            seed,
+        )
+        .unwrap();
+        train(&mut layer, &xor(), None, &config(seed), &mut ()).unwrap();
+        assert!(accuracy(&layer, &xor()).unwrap() <= 0.75, "seed {seed}");
+    }
+}
+
+#[test]
+fn a_2_2_1_network_learns_xor_from_most_seeds() {
+    let learned = (0..10)
+        .filter(|&seed| {
+            let mut net = Network::new(
+                &[2, 2, 1],
+                Activation::Tanh,
+                Activation::SIGMOID,
+                Loss::BinaryCrossEntropy,
+                Init::GlorotUniform,
+                seed,
+            )
+            .unwrap();
+            train(&mut net, &xor_values(), None, &config(seed), &mut ()).unwrap();
+            binary_accuracy(&net) == 1.0
+        })
+        .count();
+    assert!(learned >= 9, "learned XOR from only {learned} of 10 seeds");
+}
