@@ -71,8 +71,8 @@ pub enum Error {
         what: String,
     },
     /// Reading or writing a data set.
-    // DATA #[error(transparent)]
-    // DATA Data(#[from] crate::data::DataError),
+    #[error(transparent)]
+    Data(#[from] crate::data::DataError),
     /// A model file that cannot be written or read back.
     #[error("{path}: {message}")]
     ModelFile {

@@ -26,19 +26,22 @@
 //! ```
 
 pub mod activation;
-// DATA pub mod data;
+pub mod data;
+pub mod dataset;
 pub mod error;
 pub mod init;
 pub mod layer;
 pub mod linalg;
 pub mod loss;
 pub mod metrics;
+pub mod model_file;
 pub mod network;
 pub mod optimizer;
 pub mod trace;
 pub mod train;
 
 pub use activation::Activation;
+pub use dataset::{Dataset, Targets};
 pub use error::{Error, Result};
 pub use init::Init;
 pub use layer::Dense;
@@ -46,4 +49,4 @@ pub use linalg::Float;
 pub use loss::Loss;
 pub use network::{Gradients, Network, Workspace};
 pub use optimizer::{Method, Optimizer, Schedule};
-pub use train::{Dataset, EpochReport, Progress, Targets, TrainConfig, TrainSummary, train};
+pub use train::{EpochReport, Progress, TrainConfig, TrainSummary, train};

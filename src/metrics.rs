@@ -1,9 +1,9 @@
 //! Measures of how well a network does: loss, accuracy, confusion matrix, precision and recall.
 
+use crate::dataset::Dataset;
 use crate::error::Result;
 use crate::linalg::Float;
 use crate::network::{Network, Workspace};
-use crate::train::Dataset;
 use serde::Serialize;
 
 /// Index of the largest entry of a row (the predicted class); the first one on ties.

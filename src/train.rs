@@ -4,146 +4,16 @@
 //! The library knows nothing about the terminal: progress goes to a [`Progress`] the caller supplies.
 //! After the first batch a training step allocates nothing: all buffers are made before the loop.
 
+use crate::dataset::Dataset;
 use crate::error::{Error, Result, shape_error};
 use crate::init::{Rng, rng};
 use crate::linalg::Float;
 use crate::metrics;
-use crate::network::{Dropout, Gradients, Network, Workspace, check_finite};
+use crate::network::{Dropout, Gradients, Network, Workspace};
 use crate::optimizer::{Optimizer, OptimizerState};
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
-
-/// What a data set's rows are to be mapped to.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Targets<T> {
-    /// One class index per row, `0..classes`; the network's target is the one-hot vector.
-    Classes {
-        /// Class index of each row.
-        labels: Vec<u32>,
-        /// Number of classes (the output width).
-        classes: usize,
-    },
-    /// A real-valued target vector per row (regression, or any explicit target).
-    Values {
-        /// Targets, rows × width.
-        y: Vec<T>,
-        /// Target width (the output width).
-        width: usize,
-    },
-}
-
-/// Rows of features with their targets, in memory, validated once.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Dataset<T> {
-    /// Features, rows × `features`, row-major.
-    pub x: Vec<T>,
-    /// Width of a row.
-    pub features: usize,
-    /// Targets.
-    pub targets: Targets<T>,
-}
-
-impl<T: Float> Dataset<T> {
-    /// A classification set: `x` (rows × `features`), one label per row in `0..classes`.
-    pub fn classification(x: Vec<T>, features: usize, labels: Vec<u32>, classes: usize) -> Result<Self> {
-        check_rows(&x, features, labels.len())?;
-        if let Some((i, &l)) = labels.iter().enumerate().find(|&(_, &l)| l as usize >= classes) {
-            return Err(Error::InvalidValue {
-                what: "labels".into(),
-                message: format!("row {} has label {l} but there are only {classes} classes", i + 1),
-            });
-        }
-        check_finite("features", &x, features)?;
-        Ok(Self { x, features, targets: Targets::Classes { labels, classes } })
-    }
-
-    /// A set with explicit real-valued targets `y` (rows × `width`).
-    pub fn regression(x: Vec<T>, features: usize, y: Vec<T>, width: usize) -> Result<Self> {
-        if width == 0 || !y.len().is_multiple_of(width) {
-            return Err(shape_error("targets", format!("rows of {width} values"), format!("{} values", y.len()), None));
-        }
-        check_rows(&x, features, y.len() / width)?;
-        check_finite("features", &x, features)?;
-        check_finite("targets", &y, width)?;
-        Ok(Self { x, features, targets: Targets::Values { y, width } })
-    }
-
-    /// Number of rows.
-    pub fn len(&self) -> usize {
-        self.x.len().checked_div(self.features).unwrap_or(0)
-    }
-
-    /// Whether there are no rows.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// The width the network's output must have.
-    pub fn target_width(&self) -> usize {
-        match &self.targets {
-            Targets::Classes { classes, .. } => *classes,
-            Targets::Values { width, .. } => *width,
-        }
-    }
-
-    /// Class labels, if this is a classification set.
-    pub fn labels(&self) -> Option<&[u32]> {
-        match &self.targets {
-            Targets::Classes { labels, .. } => Some(labels),
-            Targets::Values { .. } => None,
-        }
-    }
-
-    /// Splits off the last `n` rows (e.g. a validation set held out from the end).
-    pub fn split_off_end(mut self, n: usize) -> (Self, Self) {
-        let keep = self.len().saturating_sub(n);
-        let x_tail = self.x.split_off(keep * self.features);
-        let tail_targets = match &mut self.targets {
-            Targets::Classes { labels, classes } => {
-                Targets::Classes { labels: labels.split_off(keep), classes: *classes }
-            }
-            Targets::Values { y, width } => Targets::Values { y: y.split_off(keep * *width), width: *width },
-        };
-        let tail = Self { x: x_tail, features: self.features, targets: tail_targets };
-        (self, tail)
-    }
-
-    /// Copies rows `idx` into `xb` and their targets (one-hot for classes) into `yb`.
-    pub fn gather(&self, idx: &[usize], xb: &mut [T], yb: &mut [T]) {
-        let f = self.features;
-        for (k, &i) in idx.iter().enumerate() {
-            xb[k * f..(k + 1) * f].copy_from_slice(&self.x[i * f..(i + 1) * f]);
-        }
-        match &self.targets {
-            Targets::Classes { labels, classes } => {
-                let c = *classes;
-                yb[..idx.len() * c].fill(T::zero());
-                for (k, &i) in idx.iter().enumerate() {
-                    yb[k * c + labels[i] as usize] = T::one();
-                }
-            }
-            Targets::Values { y, width } => {
-                let w = *width;
-                for (k, &i) in idx.iter().enumerate() {
-                    yb[k * w..(k + 1) * w].copy_from_slice(&y[i * w..(i + 1) * w]);
-                }
-            }
-        }
-    }
-}
-
-fn check_rows<T>(x: &[T], features: usize, rows: usize) -> Result<()> {
-    if features == 0 || x.len() != rows * features {
-        return Err(shape_error(
-            "features",
-            format!("{rows} rows × {features} columns = {} values", rows * features),
-            format!("{} values", x.len()),
-            None,
-        ));
-    }
-    Ok(())
-}
 
 /// How to train: epochs, batch size, optimizer, regularisation, seed, threads, early stopping.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -1,0 +1,58 @@
+//! `neuralnet info MODEL`: everything a model file holds.
+
+use super::Format;
+use anyhow::Result;
+use clap::Args;
+use neuralnet::model_file;
+use std::path::PathBuf;
+
+/// Arguments of `info`.
+#[derive(Args, Debug)]
+pub struct InfoArgs {
+    /// The model file.
+    model: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    format: Format,
+}
+
+pub fn run(args: InfoArgs) -> Result<()> {
+    let m = model_file::load(&args.model)?;
+    let info = &m.info;
+    if args.format == Format::Json {
+        let v = serde_json::json!({
+            "file": args.model,
+            "format_version": model_file::FORMAT_VERSION,
+            "parameters": m.network.parameter_count(),
+            "model": info,
+        });
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(());
+    }
+    println!("model file:     {}", args.model.display());
+    println!("format version: {}", model_file::FORMAT_VERSION);
+    println!(
+        "architecture:   {} ({} parameters)",
+        info.sizes.iter().map(|s| s.to_string()).collect::<Vec<_>>().join("-"),
+        m.network.parameter_count()
+    );
+    for (i, l) in m.network.layers.iter().enumerate() {
+        println!("  layer {}: W {}×{}, b {}, activation {}", i + 1, l.outputs, l.inputs, l.outputs, l.activation);
+    }
+    println!("loss:           {}", info.loss);
+    let n = &info.normalization;
+    println!("input:          x = (raw / {} − {}) / {}", n.divide, n.mean, n.std);
+    if let Some((r, c)) = info.input_shape {
+        println!("input shape:    {r}×{c} image");
+    }
+    if let Some(classes) = &info.classes {
+        println!("classes:        {}", classes.join(", "));
+    }
+    if let Some(acc) = info.test_accuracy {
+        println!("test accuracy:  {:.2}%", acc * 100.0);
+    }
+    if !info.training.is_null() {
+        println!("training:       {}", serde_json::to_string(&info.training)?);
+    }
+    Ok(())
+}

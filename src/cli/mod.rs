@@ -1,0 +1,56 @@
+//! Subcommands, one file each. The CLI parses and prints; the mathematics lives in the library.
+
+mod data;
+mod eval;
+mod fetch;
+mod info;
+mod train;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Neural networks from the neuron to deep learning: train, evaluate and inspect MLPs.
+#[derive(Parser, Debug)]
+#[command(name = "neuralnet", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Train a network (by default a digit reader on MNIST) and save it.
+    Train(Box<train::TrainArgs>),
+    /// Evaluate a saved model on a test set: accuracy, per-class precision/recall, confusion matrix.
+    Eval(eval::EvalArgs),
+    /// Print everything a model file holds: architecture, normalisation, training settings.
+    Info(info::InfoArgs),
+    /// Download and verify a data set into the cache (`mnist`).
+    Fetch(fetch::FetchArgs),
+}
+
+/// Output format for commands that print results.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Human-readable text.
+    #[default]
+    Text,
+    /// One JSON object on stdout (messages go to stderr).
+    Json,
+}
+
+/// Runs the parsed command.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Train(a) => train::run(*a),
+        Command::Eval(a) => eval::run(a),
+        Command::Info(a) => info::run(a),
+        Command::Fetch(a) => fetch::run(a),
+    }
+}
+
+/// Sizes the thread pool the matrix products use (once per process).
+pub fn set_threads(threads: usize) -> usize {
+    let n = if threads == 0 { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { threads };
+    let _ = rayon::ThreadPoolBuilder::new().num_threads(n).build_global();
+    n
+}

@@ -1,0 +1,348 @@
+//! `neuralnet train`: the main job. With no arguments, trains the default digit reader on MNIST.
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use neuralnet::model_file::{self, Model, ModelInfo, Normalization};
+use neuralnet::optimizer::{Method, Schedule};
+use neuralnet::{
+    Activation, Dataset, EpochReport, Init, Loss, Network, Optimizer, Progress, TrainConfig, metrics, train,
+};
+use serde::{Deserialize, Serialize};
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+/// Every training option; each may also come from `--config FILE` (TOML, same names with `_`).
+#[derive(Args, Debug, Default, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub struct TrainArgs {
+    /// Directory holding the four IDX files (NAME or NAME.gz); default: MNIST from the cache.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Where to save the model [default: model.safetensors].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// All layer widths, input first, e.g. 784,128,10.
+    #[arg(long, value_delimiter = ',', conflicts_with = "hidden")]
+    pub layers: Option<Vec<usize>>,
+    /// Hidden layer widths, e.g. 256 or 256,128; input and output widths come from the data.
+    #[arg(long, value_delimiter = ',')]
+    pub hidden: Option<Vec<usize>>,
+    /// Hidden activation (relu, tanh, sigmoid[:k[,c]], leaky_relu[:α], identity, step[:t], softmax).
+    #[arg(long)]
+    pub activation: Option<String>,
+    /// Output activation [default: softmax].
+    #[arg(long)]
+    pub output_activation: Option<String>,
+    /// Loss: cross-entropy, half-mse or binary-cross-entropy [default: cross-entropy].
+    #[arg(long)]
+    pub loss: Option<String>,
+    /// Optimizer: sgd, momentum, nesterov, adam or adamw [default: adam].
+    #[arg(long)]
+    pub optimizer: Option<String>,
+    /// Learning rate η [default: 0.001 for adam/adamw, 0.1 otherwise].
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// Momentum μ for momentum and nesterov [default: 0.9].
+    #[arg(long)]
+    pub momentum: Option<f64>,
+    /// Learning-rate schedule: constant, step or cosine [default: constant].
+    #[arg(long)]
+    pub schedule: Option<String>,
+    /// Epochs between decays of the step schedule [default: 10].
+    #[arg(long)]
+    pub step_every: Option<usize>,
+    /// Factor of each step-schedule decay [default: 0.1].
+    #[arg(long)]
+    pub step_gamma: Option<f64>,
+    /// Linear warm-up of the learning rate over this many epochs [default: 0].
+    #[arg(long)]
+    pub warmup: Option<f64>,
+    /// Weight initialisation [default: he-uniform for ReLU-like, glorot-uniform otherwise].
+    #[arg(long)]
+    pub init: Option<String>,
+    /// Rows per mini-batch [default: 128].
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Total number of epochs [default: 15].
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// L2 weight decay λ on weights [default: 0].
+    #[arg(long)]
+    pub l2: Option<f64>,
+    /// Dropout probability on hidden layers [default: 0].
+    #[arg(long)]
+    pub dropout: Option<f64>,
+    /// Seed for initialisation, shuffling and dropout [default: 1].
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Threads for the matrix products [default: all cores].
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Training images held out from the end of the training set for validation; 0 for none [default: 5000].
+    #[arg(long)]
+    pub val_size: Option<usize>,
+    /// Stop after this many epochs without a better validation loss, keeping the best weights.
+    #[arg(long)]
+    pub patience: Option<usize>,
+    /// Write one JSON line of metrics per epoch to this file.
+    #[arg(long)]
+    pub metrics: Option<PathBuf>,
+    /// Read options from a TOML file (command-line flags win).
+    #[arg(long)]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+}
+
+impl TrainArgs {
+    /// Fills unset options from `file` (flags given on the command line win).
+    fn merged_with(self, file: TrainArgs) -> TrainArgs {
+        macro_rules! pick {
+            ($($f:ident),*) => { TrainArgs { $($f: self.$f.or(file.$f),)* config: self.config } };
+        }
+        pick!(
+            data_dir,
+            out,
+            layers,
+            hidden,
+            activation,
+            output_activation,
+            loss,
+            optimizer,
+            lr,
+            momentum,
+            schedule,
+            step_every,
+            step_gamma,
+            warmup,
+            init,
+            batch_size,
+            epochs,
+            l2,
+            dropout,
+            seed,
+            threads,
+            val_size,
+            patience,
+            metrics
+        )
+    }
+}
+
+/// The fully resolved settings, recorded in the model file.
+#[derive(Debug, Serialize)]
+struct Resolved {
+    sizes: Vec<usize>,
+    activation: Activation,
+    output_activation: Activation,
+    loss: Loss,
+    init: Init,
+    config: TrainConfig,
+    val_size: usize,
+    data_dir: PathBuf,
+}
+
+pub fn run(args: TrainArgs) -> Result<()> {
+    let args = match &args.config {
+        Some(path) => {
+            let text =
+                std::fs::read_to_string(path).with_context(|| format!("cannot read config {}", path.display()))?;
+            let file: TrainArgs =
+                toml::from_str(&text).with_context(|| format!("{}: not a valid training config", path.display()))?;
+            args.clone().merged_with(file)
+        }
+        None => args,
+    };
+    let out = args.out.clone().unwrap_or_else(|| PathBuf::from("model.safetensors"));
+    let threads = super::set_threads(args.threads.unwrap_or(0));
+
+    // Settings first, so that a typo fails before any data is read.
+    let activation = Activation::parse(args.activation.as_deref().unwrap_or("relu"))?;
+    let output_activation = Activation::parse(args.output_activation.as_deref().unwrap_or("softmax"))?;
+    let loss = Loss::parse(args.loss.as_deref().unwrap_or("cross-entropy"))?;
+    loss.check_output(output_activation)?;
+    let init = match &args.init {
+        Some(s) => Init::parse(s)?,
+        None => Init::default_for(activation),
+    };
+    let method = Method::parse(args.optimizer.as_deref().unwrap_or("adam"), args.momentum.unwrap_or(0.9))?;
+    let default_lr = if matches!(method, Method::Adam { .. } | Method::AdamW { .. }) { 1e-3 } else { 0.1 };
+    let mut schedule = Schedule::parse(args.schedule.as_deref().unwrap_or("constant"))?;
+    if let Schedule::Step { every, gamma } = &mut schedule {
+        *every = args.step_every.unwrap_or(*every);
+        *gamma = args.step_gamma.unwrap_or(*gamma);
+    }
+    let config = TrainConfig {
+        epochs: args.epochs.unwrap_or(15),
+        batch_size: args.batch_size.unwrap_or(128),
+        optimizer: Optimizer {
+            method,
+            lr: args.lr.unwrap_or(default_lr),
+            weight_decay: args.l2.unwrap_or(0.0),
+            schedule,
+            warmup: args.warmup.unwrap_or(0.0),
+        },
+        dropout: args.dropout.unwrap_or(0.0),
+        seed: args.seed.unwrap_or(1),
+        threads,
+        patience: args.patience,
+    };
+    config.validate()?;
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty())
+        && !dir.is_dir()
+    {
+        bail!("cannot save the model to {}: directory {} does not exist", out.display(), dir.display());
+    }
+
+    let (idx, data_dir) = super::data::load(args.data_dir.as_deref())?;
+    let pixels = idx.train_images.rows * idx.train_images.cols;
+    let norm = Normalization::pixels();
+    let full = Dataset::from_images(&idx.train_images.pixels, pixels, &idx.train_labels, idx.classes, &norm)?;
+    let test = Dataset::from_images(&idx.test_images.pixels, pixels, &idx.test_labels, idx.classes, &norm)?;
+    let val_size = args.val_size.unwrap_or(5000);
+    if val_size >= full.len() {
+        bail!("--val-size {val_size} leaves no training images (the training set has {})", full.len());
+    }
+    let (train_set, val_set) = full.split_off_end(val_size);
+
+    let sizes = match (&args.layers, &args.hidden) {
+        (Some(layers), _) => {
+            if layers.first() != Some(&pixels) || layers.last() != Some(&idx.classes) {
+                bail!(
+                    "--layers {} does not fit the data: the first width must be {pixels} (pixels per image) and the last {} (classes); or use --hidden",
+                    layers.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(","),
+                    idx.classes
+                );
+            }
+            layers.clone()
+        }
+        (None, hidden) => {
+            let hidden = hidden.clone().unwrap_or_else(|| vec![256]);
+            std::iter::once(pixels).chain(hidden).chain(std::iter::once(idx.classes)).collect()
+        }
+    };
+    let mut net = Network::<f32>::new(&sizes, activation, output_activation, loss, init, config.seed)?;
+
+    eprintln!(
+        "training {} ({} parameters) on {} images ({} held out for validation), {} epochs, batch {}, {} {} lr {}, {} thread(s)",
+        sizes.iter().map(|s| s.to_string()).collect::<Vec<_>>().join("-"),
+        net.parameter_count(),
+        train_set.len(),
+        val_set.len(),
+        config.epochs,
+        config.batch_size,
+        config.optimizer.method.name(),
+        loss,
+        config.optimizer.lr,
+        threads
+    );
+    let mut progress = CliProgress::new(config.epochs, args.metrics.as_deref())?;
+    let val = (!val_set.is_empty()).then_some(&val_set);
+    let t0 = std::time::Instant::now();
+    let summary = train(&mut net, &train_set, val, &config, &mut progress);
+    progress.finish();
+    let summary = summary?;
+    let train_seconds = t0.elapsed().as_secs_f64();
+    if summary.stopped_early {
+        eprintln!(
+            "early stopping: no better validation loss for {} epochs; keeping epoch {}",
+            config.patience.unwrap_or(0),
+            summary.best_epoch
+        );
+    }
+
+    let eval = metrics::evaluate(&net, &test, 1000, threads)?;
+    let acc = eval.accuracy.unwrap_or(0.0);
+    eprintln!("test accuracy: {:.2}% on {} images (training took {:.1} s)", acc * 100.0, test.len(), train_seconds);
+
+    let resolved =
+        Resolved { sizes: sizes.clone(), activation, output_activation, loss, init, config, val_size, data_dir };
+    let info = ModelInfo {
+        sizes,
+        activations: vec![],
+        loss,
+        normalization: norm,
+        input_shape: Some((idx.train_images.rows, idx.train_images.cols)),
+        classes: Some((0..idx.classes).map(|c| c.to_string()).collect()),
+        training: serde_json::to_value(&resolved)?,
+        test_accuracy: Some(acc),
+    };
+    model_file::save(&Model::new(net, info), &out)?;
+    eprintln!("saved model to {}", out.display());
+    Ok(())
+}
+
+/// A progress bar per epoch on a terminal, one plain line per epoch otherwise; metrics to a file.
+struct CliProgress {
+    bar: Option<ProgressBar>,
+    epochs: usize,
+    metrics: Option<std::fs::File>,
+}
+
+impl CliProgress {
+    fn new(epochs: usize, metrics: Option<&Path>) -> Result<Self> {
+        let metrics = match metrics {
+            Some(p) => {
+                Some(std::fs::File::create(p).with_context(|| format!("cannot create metrics file {}", p.display()))?)
+            }
+            None => None,
+        };
+        Ok(Self { bar: None, epochs, metrics })
+    }
+
+    fn finish(&mut self) {
+        if let Some(b) = self.bar.take() {
+            b.finish_and_clear();
+        }
+    }
+}
+
+impl Progress for CliProgress {
+    fn batch(&mut self, epoch: usize, done: usize, total: usize, loss: f64) {
+        if !std::io::stderr().is_terminal() {
+            return;
+        }
+        let bar = self.bar.get_or_insert_with(|| {
+            let b = ProgressBar::new(total as u64);
+            b.set_style(
+                ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg} {per_sec}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> "),
+            );
+            b
+        });
+        if done == 1 {
+            bar.reset();
+            bar.set_length(total as u64);
+            bar.set_prefix(format!("epoch {epoch}/{}", self.epochs));
+        }
+        if done.is_multiple_of(20) || done == total {
+            bar.set_message(format!("loss {loss:.4}"));
+            bar.set_position(done as u64);
+        }
+    }
+
+    fn epoch(&mut self, r: &EpochReport) {
+        let mut line = format!("epoch {}/{}: train loss {:.4}", r.epoch, self.epochs, r.train_loss);
+        if let Some(a) = r.train_accuracy {
+            line += &format!(" acc {:.2}%", a * 100.0);
+        }
+        if let Some(l) = r.val_loss {
+            line += &format!(" | val loss {l:.4}");
+        }
+        if let Some(a) = r.val_accuracy {
+            line += &format!(" acc {:.2}%", a * 100.0);
+        }
+        line += &format!(" | lr {:.3e} | {:.2} s, {:.0} img/s", r.lr, r.seconds, r.samples_per_sec);
+        match &self.bar {
+            Some(b) => b.println(line),
+            None => eprintln!("{line}"),
+        }
+        if let Some(f) = &mut self.metrics
+            && let Ok(json) = serde_json::to_string(r)
+        {
+            let _ = writeln!(f, "{json}");
+            let _ = f.flush();
+        }
+    }
+}
