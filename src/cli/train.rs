@@ -79,7 +79,8 @@ pub struct TrainArgs {
     /// Threads for the matrix products [default: all cores].
     #[arg(long)]
     pub threads: Option<usize>,
-    /// Training images held out from the end of the training set for validation; 0 for none [default: 5000].
+    /// Training images held out from the end of the training set for validation; 0 for none
+    /// [default: 5000, or a tenth of the training set if smaller].
     #[arg(long)]
     pub val_size: Option<usize>,
     /// Stop after this many epochs without a better validation loss, keeping the best weights.
@@ -199,7 +200,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
     let norm = Normalization::pixels();
     let full = Dataset::from_images(&idx.train_images.pixels, pixels, &idx.train_labels, idx.classes, &norm)?;
     let test = Dataset::from_images(&idx.test_images.pixels, pixels, &idx.test_labels, idx.classes, &norm)?;
-    let val_size = args.val_size.unwrap_or(5000);
+    let val_size = args.val_size.unwrap_or(5000.min(full.len() / 10));
     if val_size >= full.len() {
         bail!("--val-size {val_size} leaves no training images (the training set has {})", full.len());
     }

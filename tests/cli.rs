@@ -1,0 +1,185 @@
+//! The binary run as a user would: train, eval and info on tiny IDX files written here, and the
+//! clear one-line errors for bad input.
+
+use assert_cmd::Command;
+use neuralnet::data::idx::{IdxImages, write_images, write_labels};
+use predicates::prelude::*;
+use std::path::Path;
+
+/// 10×10 images in 3 classes: class c has a bright 3×3 block in band c, plus deterministic noise.
+fn write_tiny_dataset(dir: &Path, gzip: bool) {
+    let make = |n: usize, seed: usize| {
+        let mut pixels = vec![0u8; n * 100];
+        let mut labels = vec![0u8; n];
+        for i in 0..n {
+            let c = (i * 7 + seed) % 3;
+            labels[i] = c as u8;
+            for p in 0..100 {
+                pixels[i * 100 + p] = ((i * 31 + p * 17 + seed) % 40) as u8;
+            }
+            for r in 0..3 {
+                for col in 0..3 {
+                    pixels[i * 100 + (3 * c + r) * 10 + 3 + col + (i % 3)] = 250;
+                }
+            }
+        }
+        (IdxImages { count: n, rows: 10, cols: 10, pixels }, labels)
+    };
+    let (tr, trl) = make(300, 0);
+    let (te, tel) = make(60, 1);
+    write_images(&dir.join("train-images-idx3-ubyte"), &tr).unwrap();
+    write_labels(&dir.join("train-labels-idx1-ubyte"), &trl).unwrap();
+    write_images(&dir.join("t10k-images-idx3-ubyte"), &te).unwrap();
+    write_labels(&dir.join("t10k-labels-idx1-ubyte"), &tel).unwrap();
+    if gzip {
+        use std::io::Write;
+        let p = dir.join("train-images-idx3-ubyte");
+        let raw = std::fs::read(&p).unwrap();
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        enc.write_all(&raw).unwrap();
+        std::fs::write(dir.join("train-images-idx3-ubyte.gz"), enc.finish().unwrap()).unwrap();
+        std::fs::remove_file(p).unwrap();
+    }
+}
+
+fn neuralnet() -> Command {
+    Command::cargo_bin("neuralnet").unwrap()
+}
+
+#[test]
+fn train_eval_info_on_tiny_images_with_three_classes() {
+    let dir = tempfile::tempdir().unwrap();
+    write_tiny_dataset(dir.path(), true);
+    let model = dir.path().join("tiny.safetensors");
+    let metrics = dir.path().join("metrics.jsonl");
+    neuralnet()
+        .args(["train", "--data-dir"])
+        .arg(dir.path())
+        .args([
+            "--hidden",
+            "16",
+            "--epochs",
+            "8",
+            "--batch-size",
+            "16",
+            "--val-size",
+            "50",
+            "--threads",
+            "1",
+            "--lr",
+            "0.01",
+        ])
+        .arg("--out")
+        .arg(&model)
+        .arg("--metrics")
+        .arg(&metrics)
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("test accuracy"))
+        .stderr(predicate::str::contains("epoch 8/8"));
+    let lines = std::fs::read_to_string(&metrics).unwrap();
+    assert_eq!(lines.lines().count(), 8);
+    let first: serde_json::Value = serde_json::from_str(lines.lines().next().unwrap()).unwrap();
+    for key in ["epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr", "grad_norms", "seconds"] {
+        assert!(first.get(key).is_some(), "metrics line lacks {key}: {first}");
+    }
+
+    let out = neuralnet()
+        .arg("eval")
+        .arg(&model)
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout holds only JSON");
+    let acc = v["accuracy"].as_f64().unwrap();
+    assert!(acc > 0.9, "accuracy {acc}");
+    assert_eq!(v["confusion"].as_array().unwrap().len(), 3);
+
+    neuralnet()
+        .arg("info")
+        .arg(&model)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("100-16-3"))
+        .stdout(predicate::str::contains("10×10"));
+}
+
+#[test]
+fn config_file_supplies_options_and_flags_win() {
+    let dir = tempfile::tempdir().unwrap();
+    write_tiny_dataset(dir.path(), false);
+    let cfg = dir.path().join("train.toml");
+    std::fs::write(&cfg, "hidden = [8]\nepochs = 2\nval_size = 0\noptimizer = \"sgd\"\nlr = 0.5\n").unwrap();
+    let model = dir.path().join("m.safetensors");
+    neuralnet()
+        .args(["train", "--data-dir"])
+        .arg(dir.path())
+        .arg("--config")
+        .arg(&cfg)
+        .args(["--epochs", "1", "--threads", "1"])
+        .arg("--out")
+        .arg(&model)
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("100-8-3"))
+        .stderr(predicate::str::contains("1 epochs"))
+        .stderr(predicate::str::contains("sgd"));
+    std::fs::write(&cfg, "hiden = [8]\n").unwrap();
+    neuralnet()
+        .args(["train", "--data-dir"])
+        .arg(dir.path())
+        .arg("--config")
+        .arg(&cfg)
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("hiden"));
+}
+
+/// One line, starting "error:", naming the problem; never a panic.
+fn assert_clean_error(out: &std::process::Output, needles: &[&str]) {
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.starts_with("error:"), "{err}");
+    assert!(!err.contains("panicked") && !err.contains("internal error"), "{err}");
+    for n in needles {
+        assert!(err.contains(n), "expected '{n}' in: {err}");
+    }
+}
+
+#[test]
+fn bad_input_gives_one_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    write_tiny_dataset(dir.path(), false);
+    let d = dir.path();
+
+    let out = neuralnet().args(["train", "--activation", "swish", "--data-dir"]).arg(d).output().unwrap();
+    assert_clean_error(&out, &["unknown activation 'swish'"]);
+
+    let out = neuralnet()
+        .args(["train", "--loss", "cross_entropy", "--output-activation", "relu", "--data-dir"])
+        .arg(d)
+        .output()
+        .unwrap();
+    assert_clean_error(&out, &["softmax"]);
+
+    let out = neuralnet().args(["train", "--layers", "784,30,10", "--data-dir"]).arg(d).output().unwrap();
+    assert_clean_error(&out, &["--layers", "100", "3"]);
+
+    let bad_model = d.join("bad.safetensors");
+    std::fs::write(&bad_model, b"not a model at all").unwrap();
+    let out = neuralnet().arg("eval").arg(&bad_model).arg("--data-dir").arg(d).output().unwrap();
+    assert_clean_error(&out, &["bad.safetensors", "not a valid safetensors"]);
+
+    let out = neuralnet().arg("info").arg(d.join("missing.safetensors")).output().unwrap();
+    assert_clean_error(&out, &["missing.safetensors"]);
+
+    // A truncated label file.
+    let labels = d.join("train-labels-idx1-ubyte");
+    let bytes = std::fs::read(&labels).unwrap();
+    std::fs::write(&labels, &bytes[..bytes.len() - 5]).unwrap();
+    let out = neuralnet().args(["train", "--data-dir"]).arg(d).output().unwrap();
+    assert_clean_error(&out, &["train-labels-idx1-ubyte"]);
+}
