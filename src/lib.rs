@@ -25,6 +25,8 @@
 //! assert_eq!(neuralnet::metrics::accuracy(&net, &data).unwrap(), 1.0);
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod activation;
 pub mod data;
 pub mod dataset;

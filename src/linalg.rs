@@ -1,11 +1,13 @@
 //! The one thin wrapper around the GEMM crate, and the scalar type the library is generic over.
 //!
 //! All matrices are row-major slices. A transposed operand is read through swapped strides, never
-//! copied. This file holds the crate's only `unsafe` block.
+//! copied. The GEMM crate is faer; nothing else in the crate knows that.
 
 use std::fmt::{Debug, Display};
 use std::iter::Sum;
 use std::ops::{AddAssign, DivAssign, MulAssign, SubAssign};
+
+use faer::{Accum, MatMut, MatRef, Par};
 
 /// The scalar type of a network: `f32` for training speed, `f64` for exact teaching and gradient checks.
 pub trait Float:
@@ -20,6 +22,7 @@ pub trait Float:
     + SubAssign
     + MulAssign
     + DivAssign
+    + faer::traits::ComplexField
     + 'static
 {
     /// The type's name as stored in model files ("F32"/"F64", safetensors' spelling).
@@ -54,9 +57,10 @@ impl Float for f64 {
     }
 }
 
-/// Products smaller than this many multiply-adds run on one thread: splitting them costs more in
-/// synchronisation than it saves (measured; see docs/design.md).
-pub const PARALLEL_MIN_FLOP: usize = 2_000_000;
+/// Products with fewer multiply-adds than this run on one thread: below it, splitting costs more in
+/// synchronisation than it saves (measured: every output-layer shape, ≤ 1M, got slower on two
+/// threads; 784→128 layers, 12.8M, gained 1.2–1.5×; see docs/design.md).
+pub const PARALLEL_MIN_FLOP: usize = 4_000_000;
 
 /// One operand of a product: a row-major matrix, read as is or transposed.
 #[derive(Clone, Copy, Debug)]
@@ -76,11 +80,21 @@ impl<'a, T> Operand<'a, T> {
     pub fn t(data: &'a [T]) -> Self {
         Self { data, transposed: true }
     }
+
+    /// A view of the operand as an `rows × cols` matrix (after any transpose).
+    fn view(&self, rows: usize, cols: usize) -> MatRef<'a, T> {
+        if self.transposed {
+            MatRef::from_row_major_slice(&self.data[..rows * cols], cols, rows).transpose()
+        } else {
+            MatRef::from_row_major_slice(&self.data[..rows * cols], rows, cols)
+        }
+    }
 }
 
 /// `C ← A·B` (or `C ← C + A·B` when `accumulate`), with `C` m×n, `A` m×k, `B` k×n after any transposes.
 ///
-/// `threads` caps the parallelism; small products always run on the calling thread.
+/// With `threads > 1` a large product is split by rows of `C` into one sequential product per
+/// thread (rayon::join), which allocates nothing once each thread's packing buffer exists.
 #[allow(clippy::too_many_arguments)]
 pub fn matmul<T: Float>(
     m: usize,
@@ -98,45 +112,36 @@ pub fn matmul<T: Float>(
     if m == 0 || n == 0 {
         return;
     }
-    if k == 0 {
-        if !accumulate {
-            c[..m * n].fill(T::zero());
-        }
+    let a = a.view(m, k);
+    let b = b.view(k, n);
+    let c = MatMut::from_row_major_slice_mut(&mut c[..m * n], m, n);
+    let parts = if m * n * k >= PARALLEL_MIN_FLOP { threads.min(m / 16).max(1) } else { 1 };
+    product(c, a, b, accumulate, parts);
+}
+
+fn product<T: Float>(c: MatMut<'_, T>, a: MatRef<'_, T>, b: MatRef<'_, T>, accumulate: bool, parts: usize) {
+    if parts <= 1 {
+        let beta = if accumulate { Accum::Add } else { Accum::Replace };
+        faer::linalg::matmul::matmul(c, beta, a, b, T::one(), Par::Seq);
         return;
     }
-    // Element (i, p) of A sits at i·rs + p·cs.
-    let (a_rs, a_cs) = if a.transposed { (1, m) } else { (k, 1) };
-    let (b_rs, b_cs) = if b.transposed { (1, k) } else { (n, 1) };
-    let parallelism = if threads > 1 && m * n * k >= PARALLEL_MIN_FLOP {
-        gemm::Parallelism::Rayon(threads)
-    } else {
-        gemm::Parallelism::None
-    };
-    // SAFETY: the asserts above guarantee every element addressed by the strides lies inside the
-    // slices; `c` is borrowed mutably and cannot alias `a` or `b`.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            c.as_mut_ptr(),
-            1,
-            n as isize,
-            accumulate,
-            a.data.as_ptr(),
-            a_cs as isize,
-            a_rs as isize,
-            b.data.as_ptr(),
-            b_cs as isize,
-            b_rs as isize,
-            T::one(),
-            T::one(),
-            false,
-            false,
-            false,
-            parallelism,
-        );
-    }
+    let m = c.nrows();
+    let left = parts / 2;
+    let mid = m * left / parts;
+    let (c_top, c_bottom) = c.split_at_row_mut(mid);
+    let (a_top, a_bottom) = a.split_at_row(mid);
+    rayon::join(
+        || product(c_top, a_top, b, accumulate, left),
+        || product(c_bottom, a_bottom, b, accumulate, parts - left),
+    );
+}
+
+/// Runs one product on the calling thread, so that it allocates its packing buffers now rather
+/// than inside a training step.
+pub fn warm_up_threads<T: Float>() {
+    let x = vec![T::one(); 256 * 256];
+    let mut y = vec![T::zero(); 256 * 256];
+    matmul(256, 256, 256, Operand::plain(&x), Operand::plain(&x), &mut y, false, 1);
 }
 
 #[cfg(test)]

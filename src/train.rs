@@ -88,7 +88,7 @@ pub struct EpochReport {
 }
 
 /// Receives progress during training; every method has a no-op default.
-pub trait Progress {
+pub trait Progress: Send {
     /// After each batch: batches done in this epoch, batches per epoch, running mean loss.
     fn batch(&mut self, _epoch: usize, _done: usize, _total: usize, _loss: f64) {}
     /// After each epoch.
@@ -128,6 +128,7 @@ pub struct Trainer<T> {
     xb: Vec<T>,
     yb: Vec<T>,
     order: Vec<usize>,
+    pool: Option<rayon::ThreadPool>,
 }
 
 impl<T: Float> Trainer<T> {
@@ -143,6 +144,23 @@ impl<T: Float> Trainer<T> {
             xb: vec![T::zero(); b * net.inputs()],
             yb: vec![T::zero(); b * net.outputs()],
             order: (0..rows).collect(),
+            pool: (config.threads > 1)
+                .then(|| rayon::ThreadPoolBuilder::new().num_threads(config.threads).build().ok())
+                .flatten(),
+        }
+    }
+
+    /// Runs `f` inside this trainer's thread pool (if it has one), where the products' parallel
+    /// splits allocate nothing; each pool thread is warmed up first.
+    pub fn install<R: Send>(&mut self, f: impl FnOnce(&mut Self) -> R + Send) -> R {
+        match self.pool.take() {
+            Some(pool) => {
+                pool.broadcast(|_| crate::linalg::warm_up_threads::<T>());
+                let r = pool.install(|| f(self));
+                self.pool = Some(pool);
+                r
+            }
+            None => f(self),
         }
     }
 
@@ -263,6 +281,18 @@ pub fn train<T: Float>(
 /// [`train`] with a caller-owned [`Trainer`], starting after `start_epoch` completed epochs
 /// (to resume a run).
 pub fn train_with<T: Float>(
+    net: &mut Network<T>,
+    trainer: &mut Trainer<T>,
+    data: &Dataset<T>,
+    val: Option<&Dataset<T>>,
+    config: &TrainConfig,
+    start_epoch: usize,
+    progress: &mut dyn Progress,
+) -> Result<TrainSummary> {
+    trainer.install(|trainer| train_loop(net, trainer, data, val, config, start_epoch, progress))
+}
+
+fn train_loop<T: Float>(
     net: &mut Network<T>,
     trainer: &mut Trainer<T>,
     data: &Dataset<T>,

@@ -1,0 +1,85 @@
+//! The training step allocates nothing after the first batch, for every optimizer, with dropout on.
+
+use neuralnet::train::Trainer;
+use neuralnet::{Activation, Dataset, Init, Loss, Method, Network, Optimizer, TrainConfig};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+struct Counting;
+static ALLOCS: AtomicUsize = AtomicUsize::new(0);
+static COUNTING: AtomicBool = AtomicBool::new(false);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if COUNTING.load(Ordering::Relaxed) {
+            ALLOCS.fetch_add(1, Ordering::Relaxed);
+        }
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if COUNTING.load(Ordering::Relaxed) {
+            ALLOCS.fetch_add(1, Ordering::Relaxed);
+        }
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+// One test function only, so no other test thread allocates while we count.
+#[test]
+fn training_step_allocates_nothing_after_the_first_batch() {
+    let rows = 600;
+    let features = 400;
+    let x: Vec<f32> = (0..rows * features).map(|i| ((i * 7919) % 101) as f32 / 101.0).collect();
+    let labels: Vec<u32> = (0..rows).map(|i| (i % 3) as u32).collect();
+    let data = Dataset::classification(x, features, labels, 3).unwrap();
+    // Trainers (and their thread pools) live to the end: a dropped pool's threads exit
+    // asynchronously, and their teardown would be counted against the next run.
+    let mut keep = Vec::new();
+    for name in ["sgd", "momentum", "nesterov", "adam", "adamw"] {
+        for threads in [1, 2] {
+            let mut net = Network::<f32>::new(
+                &[features, 256, 64, 3],
+                Activation::Relu,
+                Activation::Softmax,
+                Loss::CrossEntropy,
+                Init::HeUniform,
+                3,
+            )
+            .unwrap();
+            let config = TrainConfig {
+                batch_size: 64,
+                dropout: 0.3,
+                threads,
+                optimizer: Optimizer {
+                    method: Method::parse(name, 0.9).unwrap(),
+                    weight_decay: 1e-4,
+                    ..Optimizer::sgd(0.01)
+                },
+                ..TrainConfig::default()
+            };
+            let mut trainer = Trainer::new(&net, rows, &config);
+            let idx: Vec<usize> = (0..rows).collect();
+            // Training runs inside the trainer's pool, as `train` does.
+            trainer.install(|trainer| {
+                trainer.step(&mut net, &data, &idx[..64], &config, 0.01);
+                ALLOCS.store(0, Ordering::SeqCst);
+                COUNTING.store(true, Ordering::SeqCst);
+                for s in 0..100 {
+                    let start = (s * 64) % (rows - 64);
+                    let lr = config.optimizer.lr_at(s as f64 / 10.0, 10);
+                    trainer.step(&mut net, &data, &idx[start..start + 64], &config, lr);
+                }
+                COUNTING.store(false, Ordering::SeqCst);
+            });
+            keep.push(trainer);
+            let n = ALLOCS.load(Ordering::SeqCst);
+            assert_eq!(n, 0, "{name} with {threads} thread(s): {n} allocations in 100 steps");
+        }
+    }
+}
