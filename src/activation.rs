@@ -226,10 +226,9 @@ impl Activation {
             }
             Activation::Identity => {}
             Activation::Relu => {
+                // Branch-free, so it vectorises: the sign of z is random.
                 for (gi, &zi) in g.iter_mut().zip(z) {
-                    if zi <= T::zero() {
-                        *gi = T::zero();
-                    }
+                    *gi = if zi > T::zero() { *gi } else { T::zero() };
                 }
             }
             _ => {

@@ -136,6 +136,54 @@ fn product<T: Float>(c: MatMut<'_, T>, a: MatRef<'_, T>, b: MatRef<'_, T>, accum
     );
 }
 
+/// Runs `f` compiled for the widest vector instructions this CPU has (AVX-512, else AVX2 + FMA,
+/// else the baseline), chosen at run time so the binary stays portable. `f` should call
+/// `#[inline(always)]` loops so they are compiled inside the chosen instruction set.
+#[inline(always)]
+pub fn simd<R>(f: impl FnOnce() -> R) -> R {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,avx2,fma")]
+        fn avx512<R>(f: impl FnOnce() -> R) -> R {
+            f()
+        }
+        #[target_feature(enable = "avx2,fma")]
+        fn avx2<R>(f: impl FnOnce() -> R) -> R {
+            f()
+        }
+        if std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512vl")
+            && std::arch::is_x86_feature_detected!("avx512bw")
+            && std::arch::is_x86_feature_detected!("avx512dq")
+        {
+            // SAFETY: the CPU has just been checked for every feature `avx512` enables.
+            return unsafe { avx512(f) };
+        }
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+            // SAFETY: as above, for AVX2 and FMA.
+            return unsafe { avx2(f) };
+        }
+    }
+    f()
+}
+
+/// `Σ xᵢ²`, vectorised (for gradient norms).
+pub fn sum_squares<T: Float>(x: &[T]) -> T {
+    #[inline(always)]
+    fn kernel<T: Float>(x: &[T]) -> T {
+        let mut acc = [T::zero(); 16];
+        let chunks = x.chunks_exact(16);
+        let rest = chunks.remainder();
+        for c in chunks {
+            for i in 0..16 {
+                acc[i] += c[i] * c[i];
+            }
+        }
+        acc.iter().copied().sum::<T>() + rest.iter().map(|&v| v * v).sum::<T>()
+    }
+    simd(|| kernel(x))
+}
+
 /// Runs one product on the calling thread, so that it allocates its packing buffers now rather
 /// than inside a training step.
 pub fn warm_up_threads<T: Float>() {

@@ -5,7 +5,7 @@
 //! The optimizer's state (velocities, moments) is shaped like the parameters and allocated once.
 
 use crate::error::{Error, Result, normalize_name};
-use crate::linalg::Float;
+use crate::linalg::{Float, simd};
 use crate::network::{Gradients, Network};
 use serde::{Deserialize, Serialize};
 
@@ -239,47 +239,70 @@ impl Optimizer {
         let eta = T::of(lr);
         let lambda = T::of(decay);
         match self.method {
-            Method::Sgd => {
-                for (wi, &gi) in w.iter_mut().zip(g) {
-                    *wi -= eta * (gi + lambda * *wi);
-                }
-            }
-            Method::Momentum { mu } => {
-                let mu = T::of(mu);
-                for ((wi, &gi), vi) in w.iter_mut().zip(g).zip(&mut state.m[slot]) {
-                    *vi = mu * *vi + gi + lambda * *wi;
-                    *wi -= eta * *vi;
-                }
-            }
-            Method::Nesterov { mu } => {
-                let mu = T::of(mu);
-                for ((wi, &gi), vi) in w.iter_mut().zip(g).zip(&mut state.m[slot]) {
-                    let gi = gi + lambda * *wi;
-                    *vi = mu * *vi + gi;
-                    *wi -= eta * (gi + mu * *vi);
-                }
-            }
+            Method::Sgd => simd(|| sgd(w, g, eta, lambda)),
+            Method::Momentum { mu } => simd(|| momentum(w, g, &mut state.m[slot], eta, lambda, T::of(mu), false)),
+            Method::Nesterov { mu } => simd(|| momentum(w, g, &mut state.m[slot], eta, lambda, T::of(mu), true)),
             Method::Adam { beta1, beta2, eps } | Method::AdamW { beta1, beta2, eps } => {
                 let decoupled = matches!(self.method, Method::AdamW { .. });
-                let step = T::of(lr / (1.0 - beta1.powi(t)));
-                let inv_sqrt_bc2 = T::of(1.0 / (1.0 - beta2.powi(t)).sqrt());
-                let (b1, b2, eps) = (T::of(beta1), T::of(beta2), T::of(eps));
-                let (one_b1, one_b2) = (T::one() - b1, T::one() - b2);
-                let shrink = T::one() - eta * lambda;
+                let c = AdamConsts {
+                    step: T::of(lr / (1.0 - beta1.powi(t))),
+                    inv_sqrt_bc2: T::of(1.0 / (1.0 - beta2.powi(t)).sqrt()),
+                    b1: T::of(beta1),
+                    b2: T::of(beta2),
+                    eps: T::of(eps),
+                    // AdamW shrinks the weights (θ ← θ − ηλθ); Adam adds λθ to the gradient.
+                    shrink: if decoupled { T::one() - eta * lambda } else { T::one() },
+                    l2: if decoupled { T::zero() } else { lambda },
+                };
                 let (ms, vs) = (&mut state.m[slot], &mut state.v[slot]);
-                for (((wi, &gi), mi), vi) in w.iter_mut().zip(g).zip(ms.iter_mut()).zip(vs.iter_mut()) {
-                    let gi = if decoupled {
-                        *wi *= shrink;
-                        gi
-                    } else {
-                        gi + lambda * *wi
-                    };
-                    *mi = b1 * *mi + one_b1 * gi;
-                    *vi = b2 * *vi + one_b2 * gi * gi;
-                    *wi -= step * *mi / (vi.sqrt() * inv_sqrt_bc2 + eps);
-                }
+                simd(|| adam(w, g, ms, vs, &c))
             }
         }
+    }
+}
+
+#[inline(always)]
+fn sgd<T: Float>(w: &mut [T], g: &[T], eta: T, lambda: T) {
+    for (wi, &gi) in w.iter_mut().zip(g) {
+        *wi -= eta * (gi + lambda * *wi);
+    }
+}
+
+#[inline(always)]
+fn momentum<T: Float>(w: &mut [T], g: &[T], v: &mut [T], eta: T, lambda: T, mu: T, nesterov: bool) {
+    if nesterov {
+        for ((wi, &gi), vi) in w.iter_mut().zip(g).zip(v) {
+            let gi = gi + lambda * *wi;
+            *vi = mu * *vi + gi;
+            *wi -= eta * (gi + mu * *vi);
+        }
+    } else {
+        for ((wi, &gi), vi) in w.iter_mut().zip(g).zip(v) {
+            *vi = mu * *vi + gi + lambda * *wi;
+            *wi -= eta * *vi;
+        }
+    }
+}
+
+struct AdamConsts<T> {
+    step: T,
+    inv_sqrt_bc2: T,
+    b1: T,
+    b2: T,
+    eps: T,
+    shrink: T,
+    l2: T,
+}
+
+#[inline(always)]
+fn adam<T: Float>(w: &mut [T], g: &[T], m: &mut [T], v: &mut [T], c: &AdamConsts<T>) {
+    let (one_b1, one_b2) = (T::one() - c.b1, T::one() - c.b2);
+    for (((wi, &gi), mi), vi) in w.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
+        let gi = gi + c.l2 * *wi;
+        let wv = *wi * c.shrink;
+        *mi = c.b1 * *mi + one_b1 * gi;
+        *vi = c.b2 * *vi + one_b2 * gi * gi;
+        *wi = wv - c.step * *mi / (vi.sqrt() * c.inv_sqrt_bc2 + c.eps);
     }
 }
 

@@ -7,7 +7,7 @@
 use crate::dataset::Dataset;
 use crate::error::{Error, Result, shape_error};
 use crate::init::{Rng, rng};
-use crate::linalg::Float;
+use crate::linalg::{Float, sum_squares};
 use crate::metrics;
 use crate::network::{Dropout, Gradients, Network, Workspace};
 use crate::optimizer::{Optimizer, OptimizerState};
@@ -223,7 +223,7 @@ impl<T: Float> Trainer<T> {
                 return Err(Error::Diverged { epoch: epoch + 1, batch: bi + 1, what: "the loss".into() });
             }
             for (l, (w, b)) in self.grads.weights.iter().zip(&self.grads.bias).enumerate() {
-                let sq: f64 = w.iter().chain(b).map(|&g| g.f64() * g.f64()).sum();
+                let sq = (sum_squares(w) + sum_squares(b)).f64();
                 if !sq.is_finite() {
                     self.order = order;
                     return Err(Error::Diverged {
