@@ -145,6 +145,12 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     };
     let mut tmp = tempfile::Builder::new().prefix(".neuralnet-").suffix(".tmp").tempfile_in(&dir).map_err(io)?;
     tmp.write_all(bytes).map_err(io)?;
+    // Temporary files are private (0600); a saved model is an ordinary file.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        tmp.as_file().set_permissions(std::fs::Permissions::from_mode(0o644)).map_err(io)?;
+    }
     tmp.as_file().sync_all().map_err(io)?;
     tmp.persist(path).map_err(|e| io(e.error))?;
     // Make the rename itself durable.

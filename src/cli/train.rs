@@ -1,4 +1,6 @@
-//! `neuralnet train`: the main job. With no arguments, trains the default digit reader on MNIST.
+//! `neuralnet train`: the main job. With no arguments, trains the default digit reader on MNIST:
+//! 784-1024-10 ReLU, softmax + cross-entropy, Adam (η = 1e-3, cosine decay over 30 epochs), batch
+//! 128, dropout 0.3, 5,000 training images held out for validation. Nothing in it is digit-specific.
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
@@ -25,7 +27,7 @@ pub struct TrainArgs {
     /// All layer widths, input first, e.g. 784,128,10.
     #[arg(long, value_delimiter = ',', conflicts_with = "hidden")]
     pub layers: Option<Vec<usize>>,
-    /// Hidden layer widths, e.g. 256 or 256,128; input and output widths come from the data.
+    /// Hidden layer widths, e.g. 256 or 256,128; input and output widths come from the data [default: 1024].
     #[arg(long, value_delimiter = ',')]
     pub hidden: Option<Vec<usize>>,
     /// Hidden activation (relu, tanh, sigmoid[:k[,c]], leaky_relu[:α], identity, step[:t], softmax).
@@ -46,7 +48,8 @@ pub struct TrainArgs {
     /// Momentum μ for momentum and nesterov [default: 0.9].
     #[arg(long)]
     pub momentum: Option<f64>,
-    /// Learning-rate schedule: constant, step or cosine [default: constant].
+    /// Learning-rate schedule: constant, step or cosine [default: cosine].
+    /// (The default recipe; pass `constant` for a fixed rate.)
     #[arg(long)]
     pub schedule: Option<String>,
     /// Epochs between decays of the step schedule [default: 10].
@@ -64,13 +67,13 @@ pub struct TrainArgs {
     /// Rows per mini-batch [default: 128].
     #[arg(long)]
     pub batch_size: Option<usize>,
-    /// Total number of epochs [default: 15].
+    /// Total number of epochs [default: 30].
     #[arg(long)]
     pub epochs: Option<usize>,
     /// L2 weight decay λ on weights [default: 0].
     #[arg(long)]
     pub l2: Option<f64>,
-    /// Dropout probability on hidden layers [default: 0].
+    /// Dropout probability on hidden layers [default: 0.3].
     #[arg(long)]
     pub dropout: Option<f64>,
     /// Seed for initialisation, shuffling and dropout [default: 1].
@@ -168,13 +171,13 @@ pub fn run(args: TrainArgs) -> Result<()> {
     };
     let method = Method::parse(args.optimizer.as_deref().unwrap_or("adam"), args.momentum.unwrap_or(0.9))?;
     let default_lr = if matches!(method, Method::Adam { .. } | Method::AdamW { .. }) { 1e-3 } else { 0.1 };
-    let mut schedule = Schedule::parse(args.schedule.as_deref().unwrap_or("constant"))?;
+    let mut schedule = Schedule::parse(args.schedule.as_deref().unwrap_or("cosine"))?;
     if let Schedule::Step { every, gamma } = &mut schedule {
         *every = args.step_every.unwrap_or(*every);
         *gamma = args.step_gamma.unwrap_or(*gamma);
     }
     let config = TrainConfig {
-        epochs: args.epochs.unwrap_or(15),
+        epochs: args.epochs.unwrap_or(30),
         batch_size: args.batch_size.unwrap_or(128),
         optimizer: Optimizer {
             method,
@@ -183,7 +186,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
             schedule,
             warmup: args.warmup.unwrap_or(0.0),
         },
-        dropout: args.dropout.unwrap_or(0.0),
+        dropout: args.dropout.unwrap_or(0.3),
         seed: args.seed.unwrap_or(1),
         threads,
         patience: args.patience,
@@ -218,7 +221,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
             layers.clone()
         }
         (None, hidden) => {
-            let hidden = hidden.clone().unwrap_or_else(|| vec![256]);
+            let hidden = hidden.clone().unwrap_or_else(|| vec![1024]);
             std::iter::once(pixels).chain(hidden).chain(std::iter::once(idx.classes)).collect()
         }
     };
