@@ -1,0 +1,44 @@
+//! The same seed, settings and thread count give the same weights, bit for bit.
+
+use neuralnet::{Activation, Dataset, Init, Loss, Network, Optimizer, TrainConfig, train};
+
+fn run(threads: usize, seed: u64) -> Network<f32> {
+    let rows = 512;
+    let features = 300;
+    let x: Vec<f32> = (0..rows * features).map(|i| ((i * 2654435761usize) % 1000) as f32 / 1000.0).collect();
+    let labels: Vec<u32> = (0..rows).map(|i| ((i * 7) % 4) as u32).collect();
+    let data = Dataset::classification(x, features, labels, 4).unwrap();
+    let mut net = Network::new(
+        &[features, 256, 64, 4],
+        Activation::Relu,
+        Activation::Softmax,
+        Loss::CrossEntropy,
+        Init::HeUniform,
+        seed,
+    )
+    .unwrap();
+    let config = TrainConfig {
+        epochs: 3,
+        batch_size: 64,
+        optimizer: Optimizer::adam(1e-3),
+        dropout: 0.2,
+        seed,
+        threads,
+        ..TrainConfig::default()
+    };
+    train(&mut net, &data, None, &config, &mut ()).unwrap();
+    net
+}
+
+#[test]
+fn same_seed_and_threads_give_the_same_bits() {
+    for threads in [1, 2] {
+        let a = run(threads, 11);
+        let b = run(threads, 11);
+        for (la, lb) in a.layers.iter().zip(&b.layers) {
+            assert!(la.weights.iter().zip(&lb.weights).all(|(x, y)| x.to_bits() == y.to_bits()), "{threads} thread(s)");
+            assert!(la.bias.iter().zip(&lb.bias).all(|(x, y)| x.to_bits() == y.to_bits()), "{threads} thread(s)");
+        }
+        assert_ne!(a, run(threads, 12), "a different seed should give different weights");
+    }
+}
