@@ -28,9 +28,11 @@
 #![warn(missing_docs)]
 
 pub mod activation;
+pub mod article;
 pub mod data;
 pub mod dataset;
 pub mod error;
+pub mod explain;
 pub mod init;
 pub mod layer;
 pub mod linalg;

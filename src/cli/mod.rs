@@ -2,8 +2,10 @@
 
 mod data;
 mod eval;
+mod explain;
 mod fetch;
 mod info;
+mod lang;
 mod train;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -26,6 +28,8 @@ enum Command {
     Info(info::InfoArgs),
     /// Download and verify a data set into the cache (`mnist`).
     Fetch(fetch::FetchArgs),
+    /// Every number of one forward and backward pass (default: the article's 2-2-1 example, checked).
+    Explain(explain::ExplainArgs),
 }
 
 /// Output format for commands that print results.
@@ -45,6 +49,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Eval(a) => eval::run(a),
         Command::Info(a) => info::run(a),
         Command::Fetch(a) => fetch::run(a),
+        Command::Explain(a) => explain::run(a),
     }
 }
 

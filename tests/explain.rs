@@ -1,0 +1,197 @@
+//! `neuralnet explain` as a user runs it: the article's example (true values, flagged slips), and
+//! random networks checked against the fast path and finite differences.
+
+mod common;
+
+use assert_cmd::Command;
+use common::*;
+use neuralnet::init::rng;
+use neuralnet::{Gradients, Workspace};
+use rand::Rng as _;
+use serde_json::{Value, json};
+
+fn explain(args: &[&str]) -> std::process::Output {
+    Command::cargo_bin("neuralnet").unwrap().arg("explain").args(args).output().unwrap()
+}
+
+fn close(a: f64, b: f64, tol: f64) -> bool {
+    (a - b).abs() <= tol * b.abs().max(1.0)
+}
+
+#[test]
+fn article_example_json_has_the_true_values() {
+    let out = explain(&["--format", "json"]);
+    assert!(out.status.success());
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let f = |p: &Value| p.as_f64().unwrap();
+    assert!(close(f(&v["loss"]), 0.04008243439950183, 1e-12));
+    let l1 = &v["layers"][0];
+    let l2 = &v["layers"][1];
+    assert!(close(f(&l1["z"][0][1]), 0.39, 1e-12));
+    assert!(close(f(&l2["delta"][0][0]), -0.05746746786772299, 1e-12));
+    assert!(close(f(&l1["delta"][0][0]), -0.007131782143378306, 1e-12));
+    assert!(close(f(&l1["delta"][0][1]), -0.008300473773525954, 1e-12));
+    assert!(close(f(&l2["dL_dW"][0][0]), -0.031170236232969134, 1e-12));
+    assert!(close(f(&l2["dL_dW"][0][1]), -0.03426685686191729, 1e-12));
+    assert!(close(f(&l2["updated_W"][0][0]), 0.5031170236232969, 1e-12));
+    assert!(close(f(&l2["updated_W"][0][1]), 0.6034266856861917, 1e-12));
+    assert!(close(f(&l2["updated_b"][0]), 0.30574674678677227, 1e-12));
+    assert!(v["article"].as_array().is_some_and(|a| !a.is_empty()));
+}
+
+#[test]
+fn text_flags_exactly_the_wrong_article_values() {
+    // Independently: the truth from the formulas, the article's numbers as printed.
+    let s = |z: f64| 1.0 / (1.0 + (-z).exp());
+    let z1 = [0.17, 0.39];
+    let a1 = [s(z1[0]), s(z1[1])];
+    let z2 = 0.5 * a1[0] + 0.6 * a1[1] + 0.3;
+    let a2 = s(z2);
+    let d2 = (a2 - 1.0) * a2 * (1.0 - a2);
+    let sp1 = [a1[0] * (1.0 - a1[0]), a1[1] * (1.0 - a1[1])];
+    let d1 = [0.5 * d2 * sp1[0], 0.6 * d2 * sp1[1]];
+    let x = [0.5, 0.1];
+    let truth_and_printed: Vec<(f64, f64, i32)> = vec![
+        (z1[0], 0.17, 2),
+        (z1[1], 0.35, 2),
+        (a1[0], 0.542, 3),
+        (a1[1], 0.586, 3),
+        (z2, 0.9226, 4),
+        (a2, 0.715, 3),
+        (0.5 * (a2 - 1.0).powi(2), 0.0406, 4),
+        (a2 - 1.0, -0.285, 3),
+        (a2 * (1.0 - a2), 0.203, 3),
+        (d2, -0.0579, 4),
+        (0.5 * d2, -0.02895, 5),
+        (0.6 * d2, -0.03474, 5),
+        (sp1[0], 0.248, 3),
+        (sp1[1], 0.242, 3),
+        (d1[0], -0.00718, 5),
+        (d1[1], -0.00841, 5),
+        (d2 * a1[0], -0.0314, 4),
+        (d2 * a1[1], -0.0339, 4),
+        (d2, -0.0579, 4),
+        (d1[0] * x[0], -0.00359, 5),
+        (d1[0] * x[1], -0.000718, 6),
+        (d1[1] * x[0], -0.004205, 6),
+        (d1[1] * x[1], -0.000841, 6),
+        (d1[0], -0.00718, 5),
+        (d1[1], -0.00841, 5),
+        (0.5 - 0.1 * d2 * a1[0], 0.50314, 5),
+        (0.6 - 0.1 * d2 * a1[1], 0.60339, 5),
+        (0.3 - 0.1 * d2, 0.30579, 5),
+        (0.1 - 0.1 * d1[0] * x[0], 0.100359, 6),
+        (0.2 - 0.1 * d1[0] * x[1], 0.2000718, 7),
+        (0.3 - 0.1 * d1[1] * x[0], 0.3004205, 7),
+        (0.4 - 0.1 * d1[1] * x[1], 0.4000841, 7),
+        (0.1 - 0.1 * d1[0], 0.100718, 6),
+        (0.2 - 0.1 * d1[1], 0.200841, 6),
+    ];
+    let expected_flags = truth_and_printed.iter().filter(|(t, p, d)| (t - p).abs() > 10f64.powi(-d)).count();
+    let out = explain(&["--lang", "en"]);
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(text.matches('✗').count(), expected_flags, "{text}");
+    assert!(text.contains("0.35 ✗") && text.contains("[0.17, 0.39]"));
+    assert!(text.contains("a new slip here"));
+    // z₁[0] and a₁[0] are right as printed.
+    assert!(text.contains("[0.17, 0.35 ✗]") && text.contains("[0.542, 0.586 ✗]"));
+    assert!(text.contains("⊙") && text.contains("1×2") && text.contains("∂a₁₂/∂z₁₂"));
+
+    let zh = String::from_utf8(explain(&["--lang", "zh"]).stdout).unwrap();
+    assert!(zh.contains("前向传播") && zh.contains("反向传播"));
+    let md = String::from_utf8(explain(&["--format", "markdown"]).stdout).unwrap();
+    assert!(md.contains("$$") && md.contains("\\delta_{1}"), "{md}");
+}
+
+#[test]
+fn steps_show_the_loss_falling() {
+    let out = explain(&["--format", "json", "--steps", "5"]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let l: Vec<f64> = v["loss_per_step"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
+    assert_eq!(l.len(), 5);
+    assert!(l.windows(2).all(|w| w[1] < w[0]), "{l:?}");
+}
+
+/// Random networks (depth 1–4, every activation and loss, 1–8 rows): explain's JSON equals the fast
+/// path (≤ 1e-9) and finite differences (≤ 1e-6).
+#[test]
+fn random_networks_match_fast_path_and_finite_differences() {
+    let mut rng = rng(99);
+    let dir = tempfile::tempdir().unwrap();
+    let mut cases = 0;
+    for (out_act, loss) in accepted_pairs() {
+        for hidden in all_activations() {
+            let depth = rng.random_range(1..=4);
+            let batch = rng.random_range(1..=8);
+            let (net, x, y) = loop {
+                let net = random_net(&mut rng, depth, hidden, out_act, loss);
+                let (x, y) = random_batch(&mut rng, &net, batch);
+                if !near_kink(&net, &x, batch, 1e-3) {
+                    break (net, x, y);
+                }
+            };
+            let spec = json!({
+                "layers": net.layers.iter().map(|l| json!({
+                    "W": l.weights.chunks(l.inputs).collect::<Vec<_>>(),
+                    "b": l.bias,
+                    "activation": l.activation.to_string(),
+                })).collect::<Vec<_>>(),
+                "loss": loss.to_string(),
+                "x": x.chunks(net.inputs()).collect::<Vec<_>>(),
+                "y": y.chunks(net.outputs()).collect::<Vec<_>>(),
+                "lr": 0.1,
+            });
+            let path = dir.path().join("net.json");
+            std::fs::write(&path, spec.to_string()).unwrap();
+            let out = explain(&["--format", "json", "--net", path.to_str().unwrap()]);
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+
+            let mut ws = Workspace::new(&net, batch, 1);
+            let mut grads = Gradients::zeros(&net);
+            let loss_value = net.loss_and_gradients(&x, &y, batch, &mut ws, &mut grads, None);
+            assert!(close(v["loss"].as_f64().unwrap(), loss_value, 1e-9));
+            for l in 0..net.layers.len() {
+                let got: Vec<f64> = v["layers"][l]["dL_dW"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .flat_map(|r| r.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()))
+                    .collect();
+                for (i, (g, f)) in got.iter().zip(&grads.weights[l]).enumerate() {
+                    assert!(close(*g, *f, 1e-9), "{hidden}/{out_act}/{loss} layer {l} W[{i}]: {g} vs {f}");
+                    // Finite difference on the same weight.
+                    let h = 1e-6;
+                    let (mut p, mut m) = (net.clone(), net.clone());
+                    p.layers[l].weights[i] += h;
+                    m.layers[l].weights[i] -= h;
+                    let num = (batch_loss(&p, &x, &y, batch) - batch_loss(&m, &x, &y, batch)) / (2.0 * h);
+                    assert!(close(*g, num, 1e-6), "{hidden}/{out_act}/{loss} layer {l} W[{i}]: {g} vs numeric {num}");
+                }
+                let a: Vec<f64> = v["layers"][l]["a"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .flat_map(|r| r.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()))
+                    .collect();
+                for (g, f) in a.iter().zip(ws.a(l)) {
+                    assert!(close(*g, *f, 1e-9));
+                }
+            }
+            cases += 1;
+        }
+    }
+    assert!(cases >= 80);
+}
+
+#[test]
+fn bad_net_files_give_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("bad.json");
+    std::fs::write(&p, r#"{"layers": [{"W": [[1, 2], [3]], "b": [0, 0], "activation": "relu"}], "loss": "half_mse", "x": [[1, 2]], "y": [[1, 0]]}"#).unwrap();
+    let out = explain(&["--net", p.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.starts_with("error:") && err.contains("bad.json") && err.contains("row 1 of W"), "{err}");
+}
