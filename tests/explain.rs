@@ -195,3 +195,21 @@ fn bad_net_files_give_clear_errors() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.starts_with("error:") && err.contains("bad.json") && err.contains("row 1 of W"), "{err}");
 }
+
+#[test]
+fn neuron_shows_the_festival_decision() {
+    let out = Command::cargo_bin("neuralnet").unwrap().args(["neuron", "--lang", "en"]).output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(text.matches("  x = [").count(), 8, "{text}");
+    assert!(text.contains("x = [1, 0, 0]: z = 6·1 + 2·0 + 2·0 + 1 = 7, a = step:5(7) = 1  → go"), "{text}");
+    assert!(text.contains("x = [0, 1, 1]: z = 6·0 + 2·1 + 2·1 + 1 = 5, a = step:5(5) = 0  → stay home"), "{text}");
+    assert!(text.contains("hyperplane") && text.contains("weighted vote"));
+    let out = Command::cargo_bin("neuralnet")
+        .unwrap()
+        .args(["neuron", "--input", "1,0", "--weights", "6,2,2"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--input has 2 values but there are 3 weights"));
+}

@@ -6,6 +6,7 @@ mod explain;
 mod fetch;
 mod info;
 mod lang;
+mod neuron;
 mod train;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -30,6 +31,8 @@ enum Command {
     Fetch(fetch::FetchArgs),
     /// Every number of one forward and backward pass (default: the article's 2-2-1 example, checked).
     Explain(explain::ExplainArgs),
+    /// The article's one-neuron decision (the cheese festival), or any neuron you describe.
+    Neuron(neuron::NeuronArgs),
 }
 
 /// Output format for commands that print results.
@@ -50,6 +53,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Info(a) => info::run(a),
         Command::Fetch(a) => fetch::run(a),
         Command::Explain(a) => explain::run(a),
+        Command::Neuron(a) => neuron::run(a),
     }
 }
 
