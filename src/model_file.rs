@@ -8,9 +8,11 @@
 
 use crate::activation::Activation;
 use crate::error::{Error, Result};
+use crate::init::Rng;
 use crate::layer::Dense;
 use crate::loss::Loss;
 use crate::network::Network;
+use crate::train::{EpochReport, PartialEpoch, Trainer};
 use safetensors::{Dtype, SafeTensors, tensor::TensorView};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -107,24 +109,15 @@ fn file_error(path: &Path, message: impl Into<String>) -> Error {
 
 /// The model as safetensors bytes.
 pub fn to_bytes(model: &Model) -> Result<Vec<u8>> {
-    let mut bytes: Vec<(String, Vec<u8>, Vec<usize>)> = Vec::new();
-    for (i, l) in model.network.layers.iter().enumerate() {
-        bytes.push((format!("layers.{i}.weight"), le_bytes(&l.weights), vec![l.outputs, l.inputs]));
-        bytes.push((format!("layers.{i}.bias"), le_bytes(&l.bias), vec![l.outputs]));
-    }
-    let views = bytes
-        .iter()
-        .map(|(name, b, shape)| Ok((name.clone(), TensorView::new(Dtype::F32, shape.clone(), b).map_err(to_msg)?)))
-        .collect::<std::result::Result<Vec<_>, String>>()
-        .map_err(|m| file_error(Path::new("<model>"), m))?;
+    let path = Path::new("<model>");
+    let mut entries = Vec::new();
+    tensor_entries("", &model.network, &mut entries);
+    let info = serde_json::to_string(&model.info).map_err(|e| file_error(path, e.to_string()))?;
     let mut meta = HashMap::new();
     meta.insert(FORMAT_KEY.to_string(), FORMAT_NAME.to_string());
     meta.insert(VERSION_KEY.to_string(), FORMAT_VERSION.to_string());
-    meta.insert(
-        META_KEY.to_string(),
-        serde_json::to_string(&model.info).map_err(|e| file_error(Path::new("<model>"), e.to_string()))?,
-    );
-    safetensors::tensor::serialize(views, Some(meta)).map_err(|e| file_error(Path::new("<model>"), e.to_string()))
+    meta.insert(META_KEY.to_string(), info);
+    serialize(&entries, meta, path)
 }
 
 fn to_msg(e: impl std::fmt::Display) -> String {
@@ -178,8 +171,14 @@ pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Model> {
     let (_, header) =
         SafeTensors::read_metadata(bytes).map_err(|e| err(format!("not a valid safetensors file: {e}")))?;
     let meta = header.metadata().as_ref().ok_or_else(|| err("no metadata: not a neuralnet model file".into()))?;
-    if meta.get(FORMAT_KEY).map(String::as_str) != Some(FORMAT_NAME) {
-        return Err(err("metadata has no \"format\": \"neuralnet\": not a neuralnet model file".into()));
+    match meta.get(FORMAT_KEY).map(String::as_str) {
+        Some(FORMAT_NAME) => {}
+        Some(CHECKPOINT_NAME) => {
+            return Err(err(
+                "this is a training checkpoint, not a model: continue it with `neuralnet train --resume`".into()
+            ));
+        }
+        _ => return Err(err("metadata has no \"format\": \"neuralnet\": not a neuralnet model file".into())),
     }
     let version: u32 = meta
         .get(VERSION_KEY)
@@ -194,13 +193,6 @@ pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Model> {
         serde_json::from_str(meta.get(META_KEY).ok_or_else(|| err("metadata lacks the model description".into()))?)
             .map_err(|e| err(format!("model description in metadata is malformed: {e}")))?;
     let n = info.sizes.len().saturating_sub(1);
-    if n == 0 || info.activations.len() != n {
-        return Err(err(format!(
-            "metadata describes {} layer sizes and {} activations; need at least 2 sizes and one activation per layer",
-            info.sizes.len(),
-            info.activations.len()
-        )));
-    }
     if st.len() != 2 * n {
         return Err(err(format!(
             "metadata describes {n} layers ({} tensors) but the file holds {} tensors",
@@ -208,14 +200,7 @@ pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Model> {
             st.len()
         )));
     }
-    let mut layers = Vec::with_capacity(n);
-    for i in 0..n {
-        let (inputs, outputs) = (info.sizes[i], info.sizes[i + 1]);
-        let weights = read_tensor(&st, &format!("layers.{i}.weight"), &[outputs, inputs], &err)?;
-        let bias = read_tensor(&st, &format!("layers.{i}.bias"), &[outputs], &err)?;
-        layers.push(Dense { inputs, outputs, weights, bias, activation: info.activations[i] });
-    }
-    let network = Network::from_layers(layers, info.loss).map_err(|e| err(e.to_string()))?;
+    let network = read_network(&st, "", &info, &err)?;
     Ok(Model { network, info })
 }
 
@@ -236,6 +221,235 @@ fn read_tensor(st: &SafeTensors<'_>, name: &str, shape: &[usize], err: &dyn Fn(S
         return Err(err(format!("tensor '{name}' holds a non-finite value ({}) at index {i}", v[i])));
     }
     Ok(v)
+}
+
+/// The metadata marker of a checkpoint file.
+const CHECKPOINT_NAME: &str = "neuralnet-checkpoint";
+
+/// The parts of a [`Trainer`] a checkpoint keeps besides tensors.
+#[derive(Serialize, Deserialize)]
+struct TrainerMeta {
+    epoch: usize,
+    steps: u64,
+    data_rng: Rng,
+    dropout_rng: Rng,
+    history: Vec<EpochReport>,
+    best: Option<(f64, usize)>,
+    since_best: usize,
+    partial: Option<PartialEpoch>,
+    optimizer_slots: (usize, usize),
+}
+
+/// A checkpoint read back: the model, the trainer's state and the settings of the run.
+pub struct Checkpoint {
+    /// The weights and description at the time of the checkpoint.
+    pub model: Model,
+    /// Everything needed to continue the run exactly.
+    pub state: TrainerState,
+    /// The run's settings, as the caller stored them.
+    pub settings: serde_json::Value,
+}
+
+/// A [`Trainer`]'s state as stored in a checkpoint; [`TrainerState::restore`] puts it back.
+pub struct TrainerState {
+    meta: TrainerMeta,
+    m: Vec<Vec<f32>>,
+    v: Vec<Vec<f32>>,
+    best: Option<Network<f32>>,
+    order: Vec<usize>,
+}
+
+impl TrainerState {
+    /// Epochs completed when the checkpoint was written.
+    pub fn epoch(&self) -> usize {
+        self.meta.epoch
+    }
+
+    /// Whether the checkpoint was written part-way through an epoch.
+    pub fn mid_epoch(&self) -> bool {
+        self.meta.partial.is_some()
+    }
+
+    /// Puts the state into `trainer` (made for the same network, data and settings).
+    pub fn restore(self, trainer: &mut Trainer<f32>) -> Result<()> {
+        let meta = self.meta;
+        if trainer.order.len() != self.order.len() {
+            return Err(Error::InvalidValue {
+                what: "checkpoint".into(),
+                message: format!(
+                    "it was written for {} training rows but the data now has {}; use the same data and --val-size",
+                    self.order.len(),
+                    trainer.order.len()
+                ),
+            });
+        }
+        if trainer.state.m.len() != self.m.len() || trainer.state.v.len() != self.v.len() {
+            return Err(Error::InvalidValue {
+                what: "checkpoint".into(),
+                message: "its optimizer state does not match the optimizer of this run".into(),
+            });
+        }
+        trainer.state.steps = meta.steps;
+        trainer.state.m = self.m;
+        trainer.state.v = self.v;
+        trainer.data_rng = meta.data_rng;
+        trainer.dropout_rng = meta.dropout_rng;
+        trainer.epoch = meta.epoch;
+        trainer.history = meta.history;
+        trainer.best = match (meta.best, self.best) {
+            (Some((loss, epoch)), Some(net)) => Some((loss, epoch, net)),
+            _ => None,
+        };
+        trainer.since_best = meta.since_best;
+        trainer.order = self.order;
+        trainer.partial = meta.partial;
+        Ok(())
+    }
+}
+
+fn tensor_entries(prefix: &str, net: &Network<f32>, out: &mut Vec<(String, Vec<u8>, Vec<usize>, Dtype)>) {
+    for (i, l) in net.layers.iter().enumerate() {
+        out.push((format!("{prefix}layers.{i}.weight"), le_bytes(&l.weights), vec![l.outputs, l.inputs], Dtype::F32));
+        out.push((format!("{prefix}layers.{i}.bias"), le_bytes(&l.bias), vec![l.outputs], Dtype::F32));
+    }
+}
+
+fn serialize(
+    entries: &[(String, Vec<u8>, Vec<usize>, Dtype)],
+    meta: HashMap<String, String>,
+    path: &Path,
+) -> Result<Vec<u8>> {
+    let views = entries
+        .iter()
+        .map(|(name, b, shape, dt)| Ok((name.clone(), TensorView::new(*dt, shape.clone(), b).map_err(to_msg)?)))
+        .collect::<std::result::Result<Vec<_>, String>>()
+        .map_err(|m| file_error(path, m))?;
+    safetensors::tensor::serialize(views, Some(meta)).map_err(|e| file_error(path, e.to_string()))
+}
+
+/// Writes a checkpoint of a run atomically: model, optimizer moments, generators, row order,
+/// progress, history, early-stopping state, and the caller's `settings`.
+pub fn save_checkpoint(path: &Path, model: &Model, trainer: &Trainer<f32>, settings: &serde_json::Value) -> Result<()> {
+    let mut entries = Vec::new();
+    tensor_entries("", &model.network, &mut entries);
+    for (i, m) in trainer.state.m.iter().enumerate() {
+        entries.push((format!("optimizer.m.{i}"), le_bytes(m), vec![m.len()], Dtype::F32));
+    }
+    for (i, v) in trainer.state.v.iter().enumerate() {
+        entries.push((format!("optimizer.v.{i}"), le_bytes(v), vec![v.len()], Dtype::F32));
+    }
+    if let Some((_, _, best)) = &trainer.best {
+        tensor_entries("best.", best, &mut entries);
+    }
+    let order: Vec<u8> = trainer.order.iter().flat_map(|&i| (i as u64).to_le_bytes()).collect();
+    entries.push(("trainer.order".into(), order, vec![trainer.order.len()], Dtype::U64));
+    let meta = TrainerMeta {
+        epoch: trainer.epoch,
+        steps: trainer.state.steps,
+        data_rng: trainer.data_rng.clone(),
+        dropout_rng: trainer.dropout_rng.clone(),
+        history: trainer.history.clone(),
+        best: trainer.best.as_ref().map(|(l, e, _)| (*l, *e)),
+        since_best: trainer.since_best,
+        partial: trainer.partial.clone(),
+        optimizer_slots: (trainer.state.m.len(), trainer.state.v.len()),
+    };
+    let json = |v: serde_json::Result<String>| v.map_err(|e| file_error(path, e.to_string()));
+    let mut md = HashMap::new();
+    md.insert(FORMAT_KEY.to_string(), CHECKPOINT_NAME.to_string());
+    md.insert(VERSION_KEY.to_string(), FORMAT_VERSION.to_string());
+    md.insert(META_KEY.to_string(), json(serde_json::to_string(&model.info))?);
+    md.insert("trainer".to_string(), json(serde_json::to_string(&meta))?);
+    md.insert("settings".to_string(), json(serde_json::to_string(settings))?);
+    write_atomic(path, &serialize(&entries, md, path)?)
+}
+
+/// Reads and checks a checkpoint written by [`save_checkpoint`].
+pub fn load_checkpoint(path: &Path) -> Result<Checkpoint> {
+    let bytes = std::fs::read(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
+    let err = |m: String| file_error(path, m);
+    let st = SafeTensors::deserialize(&bytes).map_err(|e| err(format!("not a valid checkpoint file: {e}")))?;
+    let (_, header) =
+        SafeTensors::read_metadata(&bytes).map_err(|e| err(format!("not a valid checkpoint file: {e}")))?;
+    let meta = header.metadata().as_ref().ok_or_else(|| err("no metadata: not a neuralnet checkpoint".into()))?;
+    match meta.get(FORMAT_KEY).map(String::as_str) {
+        Some(CHECKPOINT_NAME) => {}
+        Some(FORMAT_NAME) => {
+            return Err(err("this is a model file, not a checkpoint (checkpoints end in .ckpt)".into()));
+        }
+        _ => return Err(err("not a neuralnet checkpoint".into())),
+    }
+    let version: u32 =
+        meta.get(VERSION_KEY).and_then(|v| v.parse().ok()).ok_or_else(|| err("missing format version".into()))?;
+    if version > FORMAT_VERSION {
+        return Err(err(format!("written by a newer neuralnet (format version {version}); upgrade neuralnet")));
+    }
+    let get = |k: &str| meta.get(k).ok_or_else(|| err(format!("metadata lacks \"{k}\"")));
+    let info: ModelInfo =
+        serde_json::from_str(get(META_KEY)?).map_err(|e| err(format!("model description is malformed: {e}")))?;
+    let tm: TrainerMeta =
+        serde_json::from_str(get("trainer")?).map_err(|e| err(format!("trainer state is malformed: {e}")))?;
+    let settings: serde_json::Value =
+        serde_json::from_str(get("settings")?).map_err(|e| err(format!("settings are malformed: {e}")))?;
+    let network = read_network(&st, "", &info, &err)?;
+    let best = if tm.best.is_some() { Some(read_network(&st, "best.", &info, &err)?) } else { None };
+    let slot_len = |i: usize| {
+        let l = &network.layers[i / 2];
+        if i.is_multiple_of(2) { l.weights.len() } else { l.bias.len() }
+    };
+    let slots = 2 * network.layers.len();
+    let read_slots = |kind: &str, n: usize| -> Result<Vec<Vec<f32>>> {
+        if n != 0 && n != slots {
+            return Err(err(format!("optimizer state has {n} '{kind}' tensors; the network needs 0 or {slots}")));
+        }
+        (0..n).map(|i| read_tensor(&st, &format!("optimizer.{kind}.{i}"), &[slot_len(i)], &err)).collect()
+    };
+    let m = read_slots("m", tm.optimizer_slots.0)?;
+    let v = read_slots("v", tm.optimizer_slots.1)?;
+    let t = st.tensor("trainer.order").map_err(|_| err("tensor 'trainer.order' is missing".into()))?;
+    if t.dtype() != Dtype::U64 || t.shape().len() != 1 {
+        return Err(err("tensor 'trainer.order' must be a U64 vector".into()));
+    }
+    let order: Vec<usize> =
+        t.data().chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().unwrap_or([0; 8])) as usize).collect();
+    // The order indexes the training rows: it must be a permutation, or a batch would read out of range.
+    let mut seen = vec![false; order.len()];
+    for &i in &order {
+        if i >= order.len() || std::mem::replace(&mut seen[i], true) {
+            return Err(err("tensor 'trainer.order' is not a permutation of the training rows".into()));
+        }
+    }
+    if let Some(p) = &tm.partial
+        && p.norm_sums.len() != network.layers.len()
+    {
+        return Err(err("the interrupted epoch's state does not match the network".into()));
+    }
+    let model = Model { network, info };
+    Ok(Checkpoint { model, state: TrainerState { meta: tm, m, v, best, order }, settings })
+}
+
+fn read_network(
+    st: &SafeTensors<'_>,
+    prefix: &str,
+    info: &ModelInfo,
+    err: &dyn Fn(String) -> Error,
+) -> Result<Network<f32>> {
+    let n = info.sizes.len().saturating_sub(1);
+    if n == 0 || info.activations.len() != n {
+        return Err(err(format!(
+            "metadata describes {} layer sizes and {} activations; need at least 2 sizes and one activation per layer",
+            info.sizes.len(),
+            info.activations.len()
+        )));
+    }
+    let mut layers = Vec::with_capacity(n);
+    for i in 0..n {
+        let (inputs, outputs) = (info.sizes[i], info.sizes[i + 1]);
+        let weights = read_tensor(st, &format!("{prefix}layers.{i}.weight"), &[outputs, inputs], err)?;
+        let bias = read_tensor(st, &format!("{prefix}layers.{i}.bias"), &[outputs], err)?;
+        layers.push(Dense { inputs, outputs, weights, bias, activation: info.activations[i] });
+    }
+    Network::from_layers(layers, info.loss).map_err(|e| err(e.to_string()))
 }
 
 #[cfg(test)]

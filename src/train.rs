@@ -115,7 +115,43 @@ pub struct TrainSummary {
     pub interrupted: bool,
 }
 
-/// Everything a training step needs, allocated once: batch buffers, workspace, gradients, state.
+/// An epoch stopped part-way (by [`Progress::should_stop`]): where to pick it up again.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PartialEpoch {
+    /// The next batch to run (from 0).
+    pub next_batch: usize,
+    /// Sum of the batch losses × rows so far.
+    pub loss_sum: f64,
+    /// Correctly classified rows so far.
+    pub correct: usize,
+    /// Rows seen so far.
+    pub rows: usize,
+    /// Batches run so far.
+    pub batches: usize,
+    /// Sums of the per-layer gradient norms so far.
+    pub norm_sums: Vec<f64>,
+    /// Training seconds spent so far.
+    pub seconds: f64,
+    /// The learning rate of the last batch.
+    pub lr: f64,
+}
+
+/// What one call of [`Trainer::run_epoch`] ended with.
+#[derive(Clone, Debug, PartialEq)]
+pub enum EpochOutcome {
+    /// The epoch finished; `stop` is true when early stopping ends the run here.
+    Finished {
+        /// The epoch's report.
+        report: EpochReport,
+        /// Early stopping: no better validation loss for `patience` epochs.
+        stop: bool,
+    },
+    /// [`Progress::should_stop`] asked to stop; the trainer holds a [`PartialEpoch`].
+    Interrupted,
+}
+
+/// Everything a training run carries from step to step, allocated once: batch buffers, workspace,
+/// gradients, optimizer state, generators, progress through the epochs. Saved in checkpoints.
 pub struct Trainer<T> {
     /// The optimizer's velocities or moments.
     pub state: OptimizerState<T>,
@@ -123,11 +159,23 @@ pub struct Trainer<T> {
     pub data_rng: Rng,
     /// Dropout generator.
     pub dropout_rng: Rng,
+    /// Epochs completed.
+    pub epoch: usize,
+    /// Reports of the completed epochs.
+    pub history: Vec<EpochReport>,
+    /// Early stopping: the best validation loss, its epoch and weights.
+    pub best: Option<(f64, usize, Network<T>)>,
+    /// Early stopping: epochs since the best one.
+    pub since_best: usize,
+    /// The current epoch's shuffled row order.
+    pub order: Vec<usize>,
+    /// An epoch interrupted part-way, if any.
+    pub partial: Option<PartialEpoch>,
+    last_good: Network<T>,
     ws: Workspace<T>,
     grads: Gradients<T>,
     xb: Vec<T>,
     yb: Vec<T>,
-    order: Vec<usize>,
     pool: Option<rayon::ThreadPool>,
 }
 
@@ -139,11 +187,17 @@ impl<T: Float> Trainer<T> {
             state: config.optimizer.state(net),
             data_rng: rng(config.seed),
             dropout_rng: rng(config.seed ^ 0x9e37_79b9_7f4a_7c15),
+            epoch: 0,
+            history: Vec::new(),
+            best: None,
+            since_best: 0,
+            order: (0..rows).collect(),
+            partial: None,
+            last_good: net.clone(),
             ws: Workspace::new(net, b, config.threads),
             grads: Gradients::zeros(net),
             xb: vec![T::zero(); b * net.inputs()],
             yb: vec![T::zero(); b * net.outputs()],
-            order: (0..rows).collect(),
             pool: (config.threads > 1)
                 .then(|| rayon::ThreadPoolBuilder::new().num_threads(config.threads).build().ok())
                 .flatten(),
@@ -199,68 +253,139 @@ impl<T: Float> Trainer<T> {
         (loss, correct)
     }
 
-    /// Runs the epoch `epoch` (from 0): shuffle, then every batch.
-    fn run_epoch(
+    /// Runs (or continues) epoch `self.epoch + 1`: shuffle, every batch, then validation and early
+    /// stopping. On divergence the network is put back to its weights at the start of the epoch.
+    pub fn run_epoch(
         &mut self,
         net: &mut Network<T>,
         data: &Dataset<T>,
+        val: Option<&Dataset<T>>,
         config: &TrainConfig,
-        epoch: usize,
         progress: &mut dyn Progress,
-        norms: &mut [f64],
-    ) -> Result<EpochStats> {
+    ) -> Result<EpochOutcome> {
+        let epoch = self.epoch;
         let n = data.len();
-        let mut order = std::mem::take(&mut self.order);
-        order.shuffle(&mut self.data_rng);
+        if self.order.len() != n {
+            return Err(shape_error(
+                "training data",
+                format!("{} rows (as when training started)", self.order.len()),
+                format!("{n} rows"),
+                None,
+            ));
+        }
+        let mut p = match self.partial.take() {
+            Some(p) => p,
+            None => {
+                // Each epoch's order depends only on the generator, so a resumed run repeats it.
+                for (i, o) in self.order.iter_mut().enumerate() {
+                    *o = i;
+                }
+                self.order.shuffle(&mut self.data_rng);
+                self.last_good.clone_from(net);
+                PartialEpoch {
+                    next_batch: 0,
+                    loss_sum: 0.0,
+                    correct: 0,
+                    rows: 0,
+                    batches: 0,
+                    norm_sums: vec![0.0; net.layers.len()],
+                    seconds: 0.0,
+                    lr: 0.0,
+                }
+            }
+        };
         let batches = n.div_ceil(config.batch_size);
-        let mut stats = EpochStats::default();
-        norms.fill(0.0);
-        for (bi, idx) in order.chunks(config.batch_size).enumerate() {
+        let t0 = Instant::now();
+        let order = std::mem::take(&mut self.order);
+        let mut result = Ok(());
+        let mut interrupted = false;
+        for (bi, idx) in order.chunks(config.batch_size).enumerate().skip(p.next_batch) {
             let lr = config.optimizer.lr_at(epoch as f64 + bi as f64 / batches as f64, config.epochs);
             let (loss, correct) = self.step(net, data, idx, config, lr);
+            let diverged = |what: String| Err(Error::Diverged { epoch: epoch + 1, batch: bi + 1, what });
             if !loss.is_finite() {
-                self.order = order;
-                return Err(Error::Diverged { epoch: epoch + 1, batch: bi + 1, what: "the loss".into() });
+                result = diverged("the loss".into());
+                break;
             }
             for (l, (w, b)) in self.grads.weights.iter().zip(&self.grads.bias).enumerate() {
                 let sq = (sum_squares(w) + sum_squares(b)).f64();
                 if !sq.is_finite() {
-                    self.order = order;
-                    return Err(Error::Diverged {
-                        epoch: epoch + 1,
-                        batch: bi + 1,
-                        what: format!("the gradient of layer {}", l + 1),
-                    });
+                    result = diverged(format!("the gradient of layer {}", l + 1));
+                    break;
                 }
-                norms[l] += sq.sqrt();
+                p.norm_sums[l] += sq.sqrt();
             }
-            stats.loss_sum += loss * idx.len() as f64;
-            stats.correct += correct;
-            stats.rows += idx.len();
-            stats.batches += 1;
-            stats.lr = lr;
-            progress.batch(epoch + 1, bi + 1, batches, stats.loss_sum / stats.rows as f64);
-            if progress.should_stop() {
-                stats.interrupted = true;
+            if result.is_err() {
+                break;
+            }
+            p.loss_sum += loss * idx.len() as f64;
+            p.correct += correct;
+            p.rows += idx.len();
+            p.batches += 1;
+            p.lr = lr;
+            p.next_batch = bi + 1;
+            progress.batch(epoch + 1, bi + 1, batches, p.loss_sum / p.rows as f64);
+            if bi + 1 < batches && progress.should_stop() {
+                interrupted = true;
                 break;
             }
         }
-        for v in norms.iter_mut() {
-            *v /= stats.batches.max(1) as f64;
-        }
         self.order = order;
-        Ok(stats)
+        p.seconds += t0.elapsed().as_secs_f64();
+        if let Err(e) = result {
+            net.clone_from(&self.last_good);
+            return Err(e);
+        }
+        if interrupted {
+            self.partial = Some(p);
+            return Ok(EpochOutcome::Interrupted);
+        }
+        let (val_loss, val_accuracy) = match val.filter(|v| !v.is_empty()) {
+            Some(v) => {
+                let e = metrics::evaluate(net, v, 1000, config.threads)?;
+                (Some(e.loss), e.accuracy)
+            }
+            None => (None, None),
+        };
+        let report = EpochReport {
+            epoch: epoch + 1,
+            train_loss: p.loss_sum / p.rows.max(1) as f64,
+            train_accuracy: data.labels().map(|_| p.correct as f64 / p.rows.max(1) as f64),
+            val_loss,
+            val_accuracy,
+            lr: p.lr,
+            grad_norms: p.norm_sums.iter().map(|s| s / p.batches.max(1) as f64).collect(),
+            seconds: p.seconds,
+            samples_per_sec: p.rows as f64 / p.seconds.max(1e-9),
+        };
+        self.epoch += 1;
+        self.history.push(report.clone());
+        progress.epoch(&report);
+        let mut stop = false;
+        if let (Some(patience), Some(vl)) = (config.patience, val_loss) {
+            if self.best.as_ref().is_none_or(|(b, _, _)| vl < *b) {
+                self.best = Some((vl, epoch + 1, net.clone()));
+                self.since_best = 0;
+            } else {
+                self.since_best += 1;
+                stop = self.since_best >= patience;
+            }
+        }
+        Ok(EpochOutcome::Finished { report, stop })
     }
-}
 
-#[derive(Default)]
-struct EpochStats {
-    loss_sum: f64,
-    correct: usize,
-    rows: usize,
-    batches: usize,
-    lr: f64,
-    interrupted: bool,
+    /// Puts the best weights seen (early stopping) into `net`, if they beat the last epoch's;
+    /// returns the epoch whose weights `net` now holds.
+    pub fn restore_best(&self, net: &mut Network<T>) -> usize {
+        let last = self.history.last().map_or(0, |r| r.epoch);
+        match (&self.best, self.history.last().and_then(|r| r.val_loss)) {
+            (Some((loss, epoch, best)), Some(last_loss)) if last_loss > *loss => {
+                net.clone_from(best);
+                *epoch
+            }
+            _ => last,
+        }
+    }
 }
 
 /// Trains `net` on `data` for `config.epochs` epochs, validating on `val` after each epoch.
@@ -275,32 +400,41 @@ pub fn train<T: Float>(
     progress: &mut dyn Progress,
 ) -> Result<TrainSummary> {
     let mut trainer = Trainer::new(net, data.len(), config);
-    train_with(net, &mut trainer, data, val, config, 0, progress)
+    train_with(net, &mut trainer, data, val, config, progress)
 }
 
-/// [`train`] with a caller-owned [`Trainer`], starting after `start_epoch` completed epochs
-/// (to resume a run).
+/// [`train`] with a caller-owned [`Trainer`], which may hold a run to resume.
 pub fn train_with<T: Float>(
     net: &mut Network<T>,
     trainer: &mut Trainer<T>,
     data: &Dataset<T>,
     val: Option<&Dataset<T>>,
     config: &TrainConfig,
-    start_epoch: usize,
     progress: &mut dyn Progress,
 ) -> Result<TrainSummary> {
-    trainer.install(|trainer| train_loop(net, trainer, data, val, config, start_epoch, progress))
+    check_run(net, data, val, config)?;
+    let first = trainer.history.len();
+    let (stopped_early, interrupted) = trainer.install(|trainer| -> Result<(bool, bool)> {
+        while trainer.epoch < config.epochs {
+            match trainer.run_epoch(net, data, val, config, progress)? {
+                EpochOutcome::Finished { stop: true, .. } => return Ok((true, false)),
+                EpochOutcome::Finished { .. } => {}
+                EpochOutcome::Interrupted => return Ok((false, true)),
+            }
+        }
+        Ok((false, false))
+    })?;
+    let best_epoch = if interrupted { trainer.epoch } else { trainer.restore_best(net) };
+    Ok(TrainSummary { epochs: trainer.history[first..].to_vec(), best_epoch, stopped_early, interrupted })
 }
 
-fn train_loop<T: Float>(
-    net: &mut Network<T>,
-    trainer: &mut Trainer<T>,
+/// Checks before any work that the data fit the network and the settings are usable.
+pub fn check_run<T: Float>(
+    net: &Network<T>,
     data: &Dataset<T>,
     val: Option<&Dataset<T>>,
     config: &TrainConfig,
-    start_epoch: usize,
-    progress: &mut dyn Progress,
-) -> Result<TrainSummary> {
+) -> Result<()> {
     config.validate()?;
     check_fits(net, data, "training data")?;
     if let Some(v) = val {
@@ -315,69 +449,7 @@ fn train_loop<T: Float>(
             message: "--patience needs a validation set (--val-size > 0)".into(),
         });
     }
-    let mut summary =
-        TrainSummary { epochs: Vec::new(), best_epoch: start_epoch, stopped_early: false, interrupted: false };
-    let mut last_good = net.clone();
-    let mut best: Option<(f64, Network<T>)> = None;
-    let mut since_best = 0;
-    let mut norms = vec![0.0; net.layers.len()];
-    for epoch in start_epoch..config.epochs {
-        let t0 = Instant::now();
-        let stats = match trainer.run_epoch(net, data, config, epoch, progress, &mut norms) {
-            Ok(s) => s,
-            Err(e) => {
-                *net = last_good;
-                return Err(e);
-            }
-        };
-        let seconds = t0.elapsed().as_secs_f64();
-        let (val_loss, val_accuracy) = match val.filter(|v| !v.is_empty()) {
-            Some(v) => {
-                let e = metrics::evaluate(net, v, 1000, config.threads)?;
-                (Some(e.loss), e.accuracy)
-            }
-            None => (None, None),
-        };
-        let report = EpochReport {
-            epoch: epoch + 1,
-            train_loss: stats.loss_sum / stats.rows.max(1) as f64,
-            train_accuracy: data.labels().map(|_| stats.correct as f64 / stats.rows.max(1) as f64),
-            val_loss,
-            val_accuracy,
-            lr: stats.lr,
-            grad_norms: norms.clone(),
-            seconds,
-            samples_per_sec: stats.rows as f64 / seconds.max(1e-9),
-        };
-        progress.epoch(&report);
-        summary.epochs.push(report);
-        summary.best_epoch = epoch + 1;
-        last_good.clone_from(net);
-        if stats.interrupted {
-            summary.interrupted = true;
-            break;
-        }
-        if let (Some(patience), Some(vl)) = (config.patience, val_loss) {
-            if best.as_ref().is_none_or(|(b, _)| vl < *b) {
-                best = Some((vl, net.clone()));
-                since_best = 0;
-            } else {
-                since_best += 1;
-                if since_best >= patience {
-                    summary.stopped_early = true;
-                    break;
-                }
-            }
-        }
-    }
-    if let Some((loss, best_net)) = best
-        && summary.epochs.last().and_then(|r| r.val_loss).is_some_and(|l| l > loss)
-    {
-        summary.best_epoch =
-            summary.epochs.iter().find(|r| r.val_loss == Some(loss)).map_or(summary.best_epoch, |r| r.epoch);
-        *net = best_net;
-    }
-    Ok(summary)
+    Ok(())
 }
 
 fn check_fits<T: Float>(net: &Network<T>, data: &Dataset<T>, what: &str) -> Result<()> {

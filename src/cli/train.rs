@@ -7,12 +7,12 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use neuralnet::model_file::{self, Model, ModelInfo, Normalization};
 use neuralnet::optimizer::{Method, Schedule};
-use neuralnet::{
-    Activation, Dataset, EpochReport, Init, Loss, Network, Optimizer, Progress, TrainConfig, metrics, train,
-};
+use neuralnet::train::{EpochOutcome, Trainer, check_run};
+use neuralnet::{Activation, Dataset, EpochReport, Init, Loss, Network, Optimizer, Progress, TrainConfig, metrics};
 use serde::{Deserialize, Serialize};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Every training option; each may also come from `--config FILE` (TOML, same names with `_`).
 #[derive(Args, Debug, Default, Clone, Serialize, Deserialize)]
@@ -92,6 +92,17 @@ pub struct TrainArgs {
     /// Write one JSON line of metrics per epoch to this file.
     #[arg(long)]
     pub metrics: Option<PathBuf>,
+    /// Checkpoint file [default: the --out path with .ckpt appended].
+    #[arg(long)]
+    pub checkpoint: Option<PathBuf>,
+    /// Write the checkpoint every N epochs (and after the last); 0 turns checkpoints off [default: 1].
+    #[arg(long)]
+    pub checkpoint_every: Option<usize>,
+    /// Continue the run saved in this checkpoint: its settings apply; --epochs (the total),
+    /// --out, --checkpoint, --checkpoint-every, --metrics, --data-dir and --threads may be given.
+    #[arg(long)]
+    #[serde(skip)]
+    pub resume: Option<PathBuf>,
     /// Read options from a TOML file (command-line flags win).
     #[arg(long)]
     #[serde(skip)]
@@ -102,7 +113,7 @@ impl TrainArgs {
     /// Fills unset options from `file` (flags given on the command line win).
     fn merged_with(self, file: TrainArgs) -> TrainArgs {
         macro_rules! pick {
-            ($($f:ident),*) => { TrainArgs { $($f: self.$f.or(file.$f),)* config: self.config } };
+            ($($f:ident),*) => { TrainArgs { $($f: self.$f.or(file.$f),)* config: self.config, resume: self.resume } };
         }
         pick!(
             data_dir,
@@ -128,7 +139,9 @@ impl TrainArgs {
             threads,
             val_size,
             patience,
-            metrics
+            metrics,
+            checkpoint,
+            checkpoint_every
         )
     }
 }
@@ -146,19 +159,55 @@ struct Resolved {
     data_dir: PathBuf,
 }
 
-pub fn run(args: TrainArgs) -> Result<()> {
-    let args = match &args.config {
-        Some(path) => {
-            let text =
-                std::fs::read_to_string(path).with_context(|| format!("cannot read config {}", path.display()))?;
-            let file: TrainArgs =
-                toml::from_str(&text).with_context(|| format!("{}: not a valid training config", path.display()))?;
-            args.clone().merged_with(file)
+/// Set by the first Ctrl-C: finish the batch, write a checkpoint, stop.
+static STOP: AtomicBool = AtomicBool::new(false);
+
+fn install_interrupt_handler() {
+    let _ = ctrlc::set_handler(|| {
+        if STOP.swap(true, Ordering::SeqCst) {
+            eprintln!("\nsecond interrupt: exiting now");
+            std::process::exit(130);
         }
-        None => args,
+        eprintln!("\ninterrupt: finishing the current batch, then writing a checkpoint (Ctrl-C again quits at once)");
+    });
+}
+
+pub fn run(cli: TrainArgs) -> Result<()> {
+    // On --resume the checkpoint's settings apply; only run-control flags come from the command line.
+    let (mut args, checkpoint) = match &cli.resume {
+        Some(path) => {
+            let ck = model_file::load_checkpoint(path)?;
+            let mut stored: TrainArgs = serde_json::from_value(ck.settings.clone())
+                .with_context(|| format!("{}: the run's settings cannot be read", path.display()))?;
+            stored.epochs = cli.epochs.or(stored.epochs);
+            stored.out = cli.out.clone().or(stored.out);
+            stored.checkpoint = cli.checkpoint.clone().or(stored.checkpoint);
+            stored.checkpoint_every = cli.checkpoint_every.or(stored.checkpoint_every);
+            stored.metrics = cli.metrics.clone().or(stored.metrics);
+            stored.data_dir = cli.data_dir.clone().or(stored.data_dir);
+            stored.threads = cli.threads.or(stored.threads);
+            (stored, Some((path.clone(), ck)))
+        }
+        None => match &cli.config {
+            Some(path) => {
+                let text =
+                    std::fs::read_to_string(path).with_context(|| format!("cannot read config {}", path.display()))?;
+                let file: TrainArgs = toml::from_str(&text)
+                    .with_context(|| format!("{}: not a valid training config", path.display()))?;
+                (cli.clone().merged_with(file), None)
+            }
+            None => (cli, None),
+        },
     };
     let out = args.out.clone().unwrap_or_else(|| PathBuf::from("model.safetensors"));
     let threads = super::set_threads(args.threads.unwrap_or(0));
+    args.threads = Some(threads);
+    let ckpt_path = args.checkpoint.clone().unwrap_or_else(|| {
+        let mut p = out.clone().into_os_string();
+        p.push(".ckpt");
+        PathBuf::from(p)
+    });
+    let ckpt_every = args.checkpoint_every.unwrap_or(1);
 
     // Settings first, so that a typo fails before any data is read.
     let activation = Activation::parse(args.activation.as_deref().unwrap_or("relu"))?;
@@ -192,10 +241,12 @@ pub fn run(args: TrainArgs) -> Result<()> {
         patience: args.patience,
     };
     config.validate()?;
-    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty())
-        && !dir.is_dir()
-    {
-        bail!("cannot save the model to {}: directory {} does not exist", out.display(), dir.display());
+    for (what, path) in [("the model", &out), ("the checkpoint", &ckpt_path)] {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+            && !dir.is_dir()
+        {
+            bail!("cannot save {what} to {}: directory {} does not exist", path.display(), dir.display());
+        }
     }
 
     let (idx, data_dir) = super::data::load(args.data_dir.as_deref())?;
@@ -226,6 +277,43 @@ pub fn run(args: TrainArgs) -> Result<()> {
         }
     };
     let mut net = Network::<f32>::new(&sizes, activation, output_activation, loss, init, config.seed)?;
+    let mut trainer = Trainer::new(&net, train_set.len(), &config);
+    if let Some((path, ck)) = checkpoint {
+        if ck.model.network.sizes() != sizes {
+            bail!(
+                "{}: the checkpoint's network is {:?} but these settings and data give {:?}",
+                path.display(),
+                ck.model.network.sizes(),
+                sizes
+            );
+        }
+        net = ck.model.network;
+        ck.state.restore(&mut trainer).with_context(|| format!("{}", path.display()))?;
+        eprintln!("resuming {} after epoch {} of {}", path.display(), trainer.epoch, config.epochs);
+    }
+    check_run(&net, &train_set, (!val_set.is_empty()).then_some(&val_set), &config)?;
+
+    let resolved = Resolved {
+        sizes: sizes.clone(),
+        activation,
+        output_activation,
+        loss,
+        init,
+        config: config.clone(),
+        val_size,
+        data_dir,
+    };
+    let mut info = ModelInfo {
+        sizes: sizes.clone(),
+        activations: vec![],
+        loss,
+        normalization: norm,
+        input_shape: Some((idx.train_images.rows, idx.train_images.cols)),
+        classes: Some((0..idx.classes).map(|c| c.to_string()).collect()),
+        training: serde_json::to_value(&resolved)?,
+        test_accuracy: None,
+    };
+    let settings = serde_json::to_value(&args)?;
 
     eprintln!(
         "training {} ({} parameters) on {} images ({} held out for validation), {} epochs, batch {}, {} {} lr {}, {} thread(s)",
@@ -240,40 +328,77 @@ pub fn run(args: TrainArgs) -> Result<()> {
         config.optimizer.lr,
         threads
     );
-    let mut progress = CliProgress::new(config.epochs, args.metrics.as_deref())?;
+    install_interrupt_handler();
+    let mut progress = CliProgress::new(config.epochs, args.metrics.as_deref(), trainer.epoch > 0)?;
     let val = (!val_set.is_empty()).then_some(&val_set);
     let t0 = std::time::Instant::now();
-    let summary = train(&mut net, &train_set, val, &config, &mut progress);
+    let save_ckpt = |net: &Network<f32>, trainer: &Trainer<f32>, info: &ModelInfo| {
+        model_file::save_checkpoint(&ckpt_path, &Model::new(net.clone(), info.clone()), trainer, &settings)
+    };
+    let end = trainer.install(|t| -> Result<End> {
+        while t.epoch < config.epochs {
+            match t.run_epoch(&mut net, &train_set, val, &config, &mut progress)? {
+                EpochOutcome::Interrupted => {
+                    save_ckpt(&net, t, &info)?;
+                    return Ok(End::Interrupted);
+                }
+                EpochOutcome::Finished { stop, .. } => {
+                    let last = t.epoch == config.epochs || stop;
+                    if ckpt_every > 0 && (t.epoch.is_multiple_of(ckpt_every) || last) {
+                        save_ckpt(&net, t, &info)?;
+                    }
+                    if stop {
+                        return Ok(End::StoppedEarly);
+                    }
+                    if STOP.load(Ordering::SeqCst) && !last {
+                        save_ckpt(&net, t, &info)?;
+                        return Ok(End::Interrupted);
+                    }
+                }
+            }
+        }
+        Ok(End::Done)
+    });
     progress.finish();
-    let summary = summary?;
+    let end = match end {
+        Ok(e) => e,
+        Err(e) if trainer.epoch > 0 && matches!(e.downcast_ref(), Some(neuralnet::Error::Diverged { .. })) => {
+            // The network holds the weights from the end of the last good epoch: keep them.
+            model_file::save(&Model::new(net, info), &out)?;
+            bail!("{e}; the last good model (end of epoch {}) was saved to {}", trainer.epoch, out.display());
+        }
+        Err(e) => return Err(e),
+    };
     let train_seconds = t0.elapsed().as_secs_f64();
-    if summary.stopped_early {
+    if end == End::Interrupted {
+        let resume = format!("neuralnet train --resume {} --epochs {}", ckpt_path.display(), config.epochs);
+        eprintln!("stopped after epoch {}; checkpoint saved to {}", trainer.epoch, ckpt_path.display());
+        eprintln!("resume with: {resume}");
+        std::process::exit(130);
+    }
+    if end == End::StoppedEarly {
+        let best = trainer.restore_best(&mut net);
         eprintln!(
-            "early stopping: no better validation loss for {} epochs; keeping epoch {}",
-            config.patience.unwrap_or(0),
-            summary.best_epoch
+            "early stopping: no better validation loss for {} epochs; keeping epoch {best}",
+            config.patience.unwrap_or(0)
         );
     }
 
     let eval = metrics::evaluate(&net, &test, 1000, threads)?;
     let acc = eval.accuracy.unwrap_or(0.0);
     eprintln!("test accuracy: {:.2}% on {} images (training took {:.1} s)", acc * 100.0, test.len(), train_seconds);
-
-    let resolved =
-        Resolved { sizes: sizes.clone(), activation, output_activation, loss, init, config, val_size, data_dir };
-    let info = ModelInfo {
-        sizes,
-        activations: vec![],
-        loss,
-        normalization: norm,
-        input_shape: Some((idx.train_images.rows, idx.train_images.cols)),
-        classes: Some((0..idx.classes).map(|c| c.to_string()).collect()),
-        training: serde_json::to_value(&resolved)?,
-        test_accuracy: Some(acc),
-    };
+    info.test_accuracy = Some(acc);
     model_file::save(&Model::new(net, info), &out)?;
     eprintln!("saved model to {}", out.display());
     Ok(())
+}
+
+/// How a training run ended.
+#[derive(Debug, PartialEq, Eq)]
+enum End {
+    Done,
+    StoppedEarly,
+    Interrupted,
 }
 
 /// A progress bar per epoch on a terminal, one plain line per epoch otherwise; metrics to a file.
@@ -284,10 +409,12 @@ struct CliProgress {
 }
 
 impl CliProgress {
-    fn new(epochs: usize, metrics: Option<&Path>) -> Result<Self> {
+    fn new(epochs: usize, metrics: Option<&Path>, append: bool) -> Result<Self> {
         let metrics = match metrics {
             Some(p) => {
-                Some(std::fs::File::create(p).with_context(|| format!("cannot create metrics file {}", p.display()))?)
+                let file =
+                    std::fs::OpenOptions::new().create(true).write(true).append(append).truncate(!append).open(p);
+                Some(file.with_context(|| format!("cannot create metrics file {}", p.display()))?)
             }
             None => None,
         };
@@ -302,6 +429,10 @@ impl CliProgress {
 }
 
 impl Progress for CliProgress {
+    fn should_stop(&mut self) -> bool {
+        STOP.load(Ordering::SeqCst)
+    }
+
     fn batch(&mut self, epoch: usize, done: usize, total: usize, loss: f64) {
         if !std::io::stderr().is_terminal() {
             return;

@@ -1,9 +1,11 @@
 //! Helpers shared by the integration tests: random networks and a loss-only forward pass.
 #![allow(dead_code)]
 
+use neuralnet::data::idx::{IdxImages, write_images, write_labels};
 use neuralnet::init::Rng;
 use neuralnet::{Activation, Init, Loss, Network, Workspace};
 use rand::Rng as _;
+use std::path::Path;
 
 /// Every activation the library has, with non-default parameters where it takes them.
 pub fn all_activations() -> Vec<Activation> {
@@ -71,4 +73,40 @@ pub fn near_kink(net: &Network<f64>, x: &[f64], batch: usize, eps: f64) -> bool 
         };
         ws.z(l).iter().any(|z| (z - kink).abs() < eps)
     })
+}
+
+/// 10×10 images in 3 classes: class c has a bright 3×3 block in band c, plus deterministic noise.
+pub fn write_tiny_dataset(dir: &Path, gzip: bool) {
+    let make = |n: usize, seed: usize| {
+        let mut pixels = vec![0u8; n * 100];
+        let mut labels = vec![0u8; n];
+        for i in 0..n {
+            let c = (i * 7 + seed) % 3;
+            labels[i] = c as u8;
+            for p in 0..100 {
+                pixels[i * 100 + p] = ((i * 31 + p * 17 + seed) % 40) as u8;
+            }
+            for r in 0..3 {
+                for col in 0..3 {
+                    pixels[i * 100 + (3 * c + r) * 10 + 3 + col + (i % 3)] = 250;
+                }
+            }
+        }
+        (IdxImages { count: n, rows: 10, cols: 10, pixels }, labels)
+    };
+    let (tr, trl) = make(300, 0);
+    let (te, tel) = make(60, 1);
+    write_images(&dir.join("train-images-idx3-ubyte"), &tr).unwrap();
+    write_labels(&dir.join("train-labels-idx1-ubyte"), &trl).unwrap();
+    write_images(&dir.join("t10k-images-idx3-ubyte"), &te).unwrap();
+    write_labels(&dir.join("t10k-labels-idx1-ubyte"), &tel).unwrap();
+    if gzip {
+        use std::io::Write;
+        let p = dir.join("train-images-idx3-ubyte");
+        let raw = std::fs::read(&p).unwrap();
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        enc.write_all(&raw).unwrap();
+        std::fs::write(dir.join("train-images-idx3-ubyte.gz"), enc.finish().unwrap()).unwrap();
+        std::fs::remove_file(p).unwrap();
+    }
 }
