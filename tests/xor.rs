@@ -68,5 +68,6 @@ fn a_2_2_1_network_learns_xor_from_most_seeds() {
             binary_accuracy(&net) == 1.0
         })
         .count();
+    eprintln!("2-2-1 learned XOR from {learned} of 10 seeds");
     assert!(learned >= 9, "learned XOR from only {learned} of 10 seeds");
 }
