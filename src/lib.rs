@@ -41,6 +41,7 @@ pub mod metrics;
 pub mod model_file;
 pub mod network;
 pub mod optimizer;
+pub mod plot;
 pub mod trace;
 pub mod train;
 

@@ -7,6 +7,7 @@ mod fetch;
 mod info;
 mod lang;
 mod neuron;
+mod plot;
 mod train;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -33,6 +34,8 @@ enum Command {
     Explain(explain::ExplainArgs),
     /// The article's one-neuron decision (the cheese festival), or any neuron you describe.
     Neuron(neuron::NeuronArgs),
+    /// Pictures (PNG and SVG): activations, a network, training curves, weights, confusion, XOR.
+    Plot(plot::PlotArgs),
 }
 
 /// Output format for commands that print results.
@@ -54,6 +57,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Fetch(a) => fetch::run(a),
         Command::Explain(a) => explain::run(a),
         Command::Neuron(a) => neuron::run(a),
+        Command::Plot(a) => plot::run(a),
     }
 }
 

@@ -1,0 +1,177 @@
+//! `neuralnet plot`: pictures, each written as PNG and SVG into `--out DIR`. This file parses,
+//! loads and trains; the drawing is `neuralnet::plot`.
+
+use super::lang::Lang;
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand};
+use neuralnet::explain::Problem;
+use neuralnet::{Activation, Dataset, EpochReport, Init, Loss, Network, Optimizer, TrainConfig, metrics, model_file};
+use std::path::{Path, PathBuf};
+
+/// Arguments of `plot`.
+#[derive(Args, Debug)]
+pub struct PlotArgs {
+    #[command(subcommand)]
+    what: What,
+    /// Directory the PNG and SVG files are written to (created if missing).
+    #[arg(long, global = true, default_value = ".")]
+    out: PathBuf,
+    /// Language of titles and labels (default: from the locale). With zh only the SVG is in
+    /// Chinese: the PNG stays English, as its embedded font has no Chinese glyphs.
+    #[arg(long, global = true, value_enum)]
+    lang: Option<Lang>,
+}
+
+#[derive(Subcommand, Debug)]
+enum What {
+    /// The article's figure (the step at 5 against sigmoids of steepness k = 1, 2, 5, 10, 100) and
+    /// every activation with its derivative: step-vs-sigmoid.{png,svg}, activations.{png,svg}.
+    Activations,
+    /// A small network drawn as the article draws its 2-2-1, with every value after the forward
+    /// pass of the first sample: network.{png,svg}.
+    Network {
+        /// The network as JSON, in `explain`'s format (default: the article's 2-2-1 example).
+        #[arg(long)]
+        net: Option<PathBuf>,
+    },
+    /// Loss, accuracy and per-layer gradient norms from `train --metrics FILE`: training.{png,svg}.
+    Training {
+        /// The metrics file (one JSON line per epoch).
+        metrics: PathBuf,
+    },
+    /// Each first-layer neuron's weights as an image ("what the first layer learns"):
+    /// weights.{png,svg}.
+    Weights {
+        /// The model file.
+        model: PathBuf,
+        /// How many neurons to draw (the first ones).
+        #[arg(long, default_value_t = 64)]
+        count: usize,
+    },
+    /// The confusion matrix of a model on the test set, as a heatmap: confusion.{png,svg}.
+    Confusion {
+        /// The model file.
+        model: PathBuf,
+        /// Directory holding the IDX files; default: MNIST from the cache.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Threads for the matrix products [default: all cores].
+        #[arg(long)]
+        threads: Option<usize>,
+    },
+    /// The XOR decision boundary of a 2-2-1 network (tanh hidden layer, sigmoid output, binary
+    /// cross-entropy), trained here with Adam (lr 0.05, 2000 epochs, batch 4, seed 1):
+    /// boundary.{png,svg}.
+    Boundary,
+}
+
+pub fn run(args: PlotArgs) -> Result<()> {
+    let lang = match args.lang.unwrap_or_else(Lang::from_env) {
+        Lang::En => neuralnet::plot::Lang::En,
+        Lang::Zh => neuralnet::plot::Lang::Zh,
+    };
+    let out = args.out.as_path();
+    let files = match args.what {
+        What::Activations => neuralnet::plot::activations(out, lang)?,
+        What::Network { net } => {
+            let (problem, article) = match &net {
+                Some(p) => {
+                    let text = std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?;
+                    (Problem::from_json(&text).with_context(|| format!("{}", p.display()))?, false)
+                }
+                None => (Problem::article(), true),
+            };
+            let trace = problem.trace()?;
+            neuralnet::plot::network(&problem, &trace, article, out, lang)?
+        }
+        What::Training { metrics } => neuralnet::plot::training(&read_metrics(&metrics)?, out, lang)?,
+        What::Weights { model, count } => {
+            let m = model_file::load(&model)?;
+            let Some(shape) = m.info.input_shape else {
+                bail!(
+                    "{} has no image shape (its inputs are not images), so its weights cannot be drawn as images",
+                    model.display()
+                );
+            };
+            neuralnet::plot::weights(&m.network.layers[0], shape, count, out, lang)?
+        }
+        What::Confusion { model, data_dir, threads } => {
+            let threads = super::set_threads(threads.unwrap_or(0));
+            let m = model_file::load(&model)?;
+            let (idx, dir) = super::data::load(data_dir.as_deref())?;
+            let pixels = idx.test_images.rows * idx.test_images.cols;
+            if pixels != m.network.inputs() || idx.classes > m.network.outputs() {
+                bail!(
+                    "{} takes {} inputs and has {} classes, but the images in {} have {pixels} pixels and {} classes",
+                    model.display(),
+                    m.network.inputs(),
+                    m.network.outputs(),
+                    dir.display(),
+                    idx.classes
+                );
+            }
+            let test = Dataset::from_images(
+                &idx.test_images.pixels,
+                pixels,
+                &idx.test_labels,
+                m.network.outputs(),
+                &m.info.normalization,
+            )?;
+            let e = metrics::evaluate(&m.network, &test, 1000, threads)?;
+            let Some(confusion) = e.confusion else {
+                bail!("{} is not a classifier: there is no confusion matrix to draw", model.display());
+            };
+            neuralnet::plot::confusion(&confusion, m.info.classes.as_deref(), out, lang)?
+        }
+        What::Boundary => {
+            let net = train_xor()?;
+            let points = [([0.0, 0.0], 0.0), ([0.0, 1.0], 1.0), ([1.0, 0.0], 1.0), ([1.0, 1.0], 0.0)];
+            neuralnet::plot::boundary(&net, &points, out, lang)?
+        }
+    };
+    for f in files {
+        println!("{}", f.display());
+    }
+    Ok(())
+}
+
+/// The metrics file `train --metrics` writes: one [`EpochReport`] per line.
+fn read_metrics(path: &Path) -> Result<Vec<EpochReport>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut reports = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let r: EpochReport = serde_json::from_str(line).with_context(|| {
+            format!("{} line {}: not a metrics line written by `neuralnet train --metrics`", path.display(), i + 1)
+        })?;
+        reports.push(r);
+    }
+    if reports.is_empty() {
+        bail!("{} holds no epochs: write it with `neuralnet train --metrics FILE`", path.display());
+    }
+    Ok(reports)
+}
+
+/// XOR learned by a 2-2-1 network, as in tests/xor.rs (milliseconds).
+fn train_xor() -> Result<Network<f64>> {
+    let data = Dataset::regression(vec![0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0], 2, vec![0.0, 1.0, 1.0, 0.0], 1)?;
+    let mut net = Network::new(
+        &[2, 2, 1],
+        Activation::Tanh,
+        Activation::SIGMOID,
+        Loss::BinaryCrossEntropy,
+        Init::GlorotUniform,
+        1,
+    )?;
+    let config = TrainConfig {
+        epochs: 2000,
+        batch_size: 4,
+        optimizer: Optimizer::adam(0.05),
+        seed: 1,
+        ..TrainConfig::default()
+    };
+    neuralnet::train(&mut net, &data, None, &config, &mut ())?;
+    Ok(net)
+}
