@@ -40,10 +40,36 @@ pub struct ExplainArgs {
     /// Language of the explanations (default: from the locale).
     #[arg(long, value_enum)]
     lang: Option<Lang>,
+    /// A trained model to explain on one image (with --mnist-index).
+    #[arg(long, conflicts_with = "net")]
+    model: Option<PathBuf>,
+    /// Explain the model on test image N of the IDX data (MNIST from the cache, or --data-dir).
+    #[arg(long, requires = "model")]
+    mnist_index: Option<usize>,
+    /// Directory with the IDX files for --mnist-index.
+    #[arg(long, requires = "mnist_index")]
+    data_dir: Option<PathBuf>,
+    /// The true label, for the gradients (default: the predicted class, or the data's label).
+    #[arg(long, requires = "model")]
+    label: Option<usize>,
 }
 
 pub fn run(args: ExplainArgs) -> Result<()> {
     let lang = args.lang.unwrap_or_else(Lang::from_env);
+    if let Some(path) = &args.model {
+        let model = neuralnet::model_file::load(path)?;
+        let Some(index) = args.mnist_index else {
+            anyhow::bail!("--model needs an input: --mnist-index N");
+        };
+        let (idx, dir) = super::data::load(args.data_dir.as_deref())?;
+        let images = &idx.test_images;
+        if index >= images.count {
+            anyhow::bail!("--mnist-index {index} is out of range: {} has {} test images", dir.display(), images.count);
+        }
+        let n = images.rows * images.cols;
+        let label = args.label.or(Some(idx.test_labels[index] as usize));
+        return super::explain_model::explain(&model, &images.pixels[index * n..(index + 1) * n], label, lang);
+    }
     let (problem, is_article) = match &args.net {
         Some(p) => {
             let text = std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?;

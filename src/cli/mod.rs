@@ -3,6 +3,7 @@
 mod data;
 mod eval;
 mod explain;
+mod explain_model;
 mod fetch;
 mod info;
 mod lang;
