@@ -9,6 +9,7 @@ mod info;
 mod lang;
 mod neuron;
 mod plot;
+mod predict;
 mod train;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -37,6 +38,8 @@ enum Command {
     Neuron(neuron::NeuronArgs),
     /// Pictures (PNG and SVG): activations, a network, training curves, weights, confusion, XOR.
     Plot(plot::PlotArgs),
+    /// Read digits from photos or scans (PNG, JPEG): top classes with probabilities.
+    Predict(predict::PredictArgs),
 }
 
 /// Output format for commands that print results.
@@ -59,6 +62,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Explain(a) => explain::run(a),
         Command::Neuron(a) => neuron::run(a),
         Command::Plot(a) => plot::run(a),
+        Command::Predict(a) => predict::run(a),
     }
 }
 

@@ -1,7 +1,9 @@
 //! Datasets on disk: the IDX file format ([`idx`]) and the MNIST digits ([`mnist`]), with one error
-//! type whose every message names the file at fault and what is wrong with it.
+//! type whose every message names the file at fault and what is wrong with it. Digit photos become
+//! MNIST-style inputs in [`image`].
 
 pub mod idx;
+pub mod image;
 pub mod mnist;
 
 use std::path::PathBuf;
@@ -289,5 +291,49 @@ pub enum DataError {
         path: PathBuf,
         /// The entry wanted.
         name: String,
+    },
+
+    /// The file is neither PNG nor JPEG (nor any image format we recognise).
+    #[error("{}: not a PNG or JPEG image ({found})", path.display())]
+    NotAnImage {
+        /// The file.
+        path: PathBuf,
+        /// What it holds instead, e.g. "it starts with bytes 68 65 6c 6c".
+        found: String,
+    },
+
+    /// The file is an image in a format this build does not decode.
+    #[error("{}: {format} images are not supported; convert it to PNG or JPEG", path.display())]
+    ImageUnsupported {
+        /// The file.
+        path: PathBuf,
+        /// The format recognised.
+        format: String,
+    },
+
+    /// The header announces an image too large to decode safely.
+    #[error(
+        "{}: the image is {width}×{height} pixels, larger than the {max_side}-pixel side or {max_mp}-megapixel \
+         limit; scale it down first",
+        path.display(),
+        max_side = image::MAX_SIDE,
+        max_mp = image::MAX_PIXELS / 1_000_000
+    )]
+    ImageTooLarge {
+        /// The file.
+        path: PathBuf,
+        /// Width from the header.
+        width: u32,
+        /// Height from the header.
+        height: u32,
+    },
+
+    /// The image is corrupt, truncated or exceeds the decoder's limits.
+    #[error("{}: cannot decode the image: {message}", path.display())]
+    ImageDecode {
+        /// The file.
+        path: PathBuf,
+        /// The decoder's complaint.
+        message: String,
     },
 }
