@@ -213,3 +213,69 @@ fn neuron_shows_the_festival_decision() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--input has 2 values but there are 3 weights"));
 }
+
+#[test]
+fn explain_a_trained_model_on_one_image() {
+    use neuralnet::model_file::{self, Model, ModelInfo, Normalization};
+    use neuralnet::{Activation, Init, Loss, Network};
+    let dir = tempfile::tempdir().unwrap();
+    let net = Network::<f32>::new(
+        &[784, 16, 10],
+        Activation::Relu,
+        Activation::Softmax,
+        Loss::CrossEntropy,
+        Init::HeUniform,
+        3,
+    )
+    .unwrap();
+    let info = ModelInfo {
+        sizes: vec![],
+        activations: vec![],
+        loss: Loss::CrossEntropy,
+        normalization: Normalization::pixels(),
+        input_shape: Some((28, 28)),
+        classes: Some((0..10).map(|c| c.to_string()).collect()),
+        training: serde_json::Value::Null,
+        test_accuracy: None,
+    };
+    let model = dir.path().join("m.safetensors");
+    model_file::save(&Model::new(net, info), &model).unwrap();
+
+    // A dark vertical stroke on grey paper: a "1".
+    let mut img = image::GrayImage::from_pixel(120, 160, image::Luma([215u8]));
+    for y in 30..130 {
+        for x in 55..67 {
+            img.put_pixel(x, y, image::Luma([30u8]));
+        }
+    }
+    let png = dir.path().join("one.png");
+    img.save(&png).unwrap();
+    let out = Command::cargo_bin("neuralnet")
+        .unwrap()
+        .args(["explain", "--lang", "en", "--model"])
+        .arg(&model)
+        .arg("--image")
+        .arg(&png)
+        .args(["--label", "1"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("The input the network sees") && text.contains('█'), "{text}");
+    assert!(text.contains("layer 1: z1 = W1a0 + b1 (W 16×784)") && text.contains("neurons active"), "{text}");
+    assert!(text.contains("prediction:") && text.contains("Backpropagation for the label 1"), "{text}");
+    assert!(text.contains("‖∂L/∂W1‖"), "{text}");
+
+    let blank = dir.path().join("blank.png");
+    image::GrayImage::from_pixel(50, 50, image::Luma([230u8])).save(&blank).unwrap();
+    let out = Command::cargo_bin("neuralnet")
+        .unwrap()
+        .args(["explain", "--model"])
+        .arg(&model)
+        .arg("--image")
+        .arg(&blank)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no ink"));
+}

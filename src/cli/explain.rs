@@ -40,9 +40,12 @@ pub struct ExplainArgs {
     /// Language of the explanations (default: from the locale).
     #[arg(long, value_enum)]
     lang: Option<Lang>,
-    /// A trained model to explain on one image (with --mnist-index).
+    /// A trained model to explain on one image (with --image or --mnist-index).
     #[arg(long, conflicts_with = "net")]
     model: Option<PathBuf>,
+    /// A photo or scan of one digit (PNG/JPEG), preprocessed as `predict` does.
+    #[arg(long, requires = "model", conflicts_with = "mnist_index")]
+    image: Option<PathBuf>,
     /// Explain the model on test image N of the IDX data (MNIST from the cache, or --data-dir).
     #[arg(long, requires = "model")]
     mnist_index: Option<usize>,
@@ -58,8 +61,15 @@ pub fn run(args: ExplainArgs) -> Result<()> {
     let lang = args.lang.unwrap_or_else(Lang::from_env);
     if let Some(path) = &args.model {
         let model = neuralnet::model_file::load(path)?;
+        if let Some(image) = &args.image {
+            let p = neuralnet::data::image::load_and_preprocess(image)?;
+            if !p.ink {
+                anyhow::bail!("{}: no ink found; is there a digit in the image?", image.display());
+            }
+            return super::explain_model::explain(&model, &p.pixels, args.label, lang);
+        }
         let Some(index) = args.mnist_index else {
-            anyhow::bail!("--model needs an input: --mnist-index N");
+            anyhow::bail!("--model needs an input: --image FILE or --mnist-index N");
         };
         let (idx, dir) = super::data::load(args.data_dir.as_deref())?;
         let images = &idx.test_images;

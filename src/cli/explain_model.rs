@@ -22,7 +22,7 @@ pub fn explain(model: &Model, pixels: &[u8], label: Option<usize>, lang: Lang) -
     }
     let mut y = vec![0.0; net.outputs()];
     y[label] = 1.0;
-    let t = trace(&net, &[x.clone()], &[y], 0.0)?;
+    let t = trace(&net, &[x], &[y], 0.0)?;
     let s = &t.samples[0];
 
     if let Some((rows, cols)) = model.info.input_shape
