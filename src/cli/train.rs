@@ -406,6 +406,8 @@ struct CliProgress {
     bar: Option<ProgressBar>,
     epochs: usize,
     metrics: Option<std::fs::File>,
+    /// Asked once: a system call per batch shows in runs with tiny batches.
+    terminal: bool,
 }
 
 impl CliProgress {
@@ -418,7 +420,7 @@ impl CliProgress {
             }
             None => None,
         };
-        Ok(Self { bar: None, epochs, metrics })
+        Ok(Self { bar: None, epochs, metrics, terminal: std::io::stderr().is_terminal() })
     }
 
     fn finish(&mut self) {
@@ -434,7 +436,7 @@ impl Progress for CliProgress {
     }
 
     fn batch(&mut self, epoch: usize, done: usize, total: usize, loss: f64) {
-        if !std::io::stderr().is_terminal() {
+        if !self.terminal {
             return;
         }
         let bar = self.bar.get_or_insert_with(|| {
