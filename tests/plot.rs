@@ -1,40 +1,15 @@
 //! `neuralnet plot`: every picture written into a temporary directory, each PNG decoded and checked
 //! to hold a real picture (not one colour), each SVG checked to hold drawing elements and text.
 
+mod common;
+
 use assert_cmd::Command;
-use neuralnet::data::idx::{IdxImages, write_images, write_labels};
+use common::write_tiny_dataset;
 use predicates::prelude::*;
 use std::path::Path;
 
 fn neuralnet() -> Command {
     Command::cargo_bin("neuralnet").unwrap()
-}
-
-/// 10×10 images in 3 classes, as in tests/cli.rs.
-fn write_tiny_dataset(dir: &Path) {
-    let make = |n: usize, seed: usize| {
-        let mut pixels = vec![0u8; n * 100];
-        let mut labels = vec![0u8; n];
-        for i in 0..n {
-            let c = (i * 7 + seed) % 3;
-            labels[i] = c as u8;
-            for p in 0..100 {
-                pixels[i * 100 + p] = ((i * 31 + p * 17 + seed) % 40) as u8;
-            }
-            for r in 0..3 {
-                for col in 0..3 {
-                    pixels[i * 100 + (3 * c + r) * 10 + 3 + col + (i % 3)] = 250;
-                }
-            }
-        }
-        (IdxImages { count: n, rows: 10, cols: 10, pixels }, labels)
-    };
-    let (tr, trl) = make(300, 0);
-    let (te, tel) = make(60, 1);
-    write_images(&dir.join("train-images-idx3-ubyte"), &tr).unwrap();
-    write_labels(&dir.join("train-labels-idx1-ubyte"), &trl).unwrap();
-    write_images(&dir.join("t10k-images-idx3-ubyte"), &te).unwrap();
-    write_labels(&dir.join("t10k-labels-idx1-ubyte"), &tel).unwrap();
 }
 
 /// A decodable PNG of a sensible size whose pixels are not all alike.
@@ -122,7 +97,7 @@ fn boundary_shades_the_xor_plane_of_a_trained_2_2_1_network() {
 #[test]
 fn training_weights_and_confusion_from_a_tiny_model() {
     let dir = tempfile::tempdir().unwrap();
-    write_tiny_dataset(dir.path());
+    write_tiny_dataset(dir.path(), false);
     let model = dir.path().join("tiny.safetensors");
     let metrics = dir.path().join("metrics.jsonl");
     neuralnet()

@@ -1,7 +1,9 @@
 //! Finding the image data: an explicit `--data-dir`, or the MNIST cache (fetched when empty).
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
+use neuralnet::Dataset;
 use neuralnet::data::mnist::{self, IdxDataset};
+use neuralnet::model_file::Model;
 use std::path::{Path, PathBuf};
 
 /// Loads the four IDX files from `dir`, or from the MNIST cache, fetching MNIST if it is not there.
@@ -23,4 +25,29 @@ pub fn load(dir: Option<&Path>) -> Result<(IdxDataset, PathBuf)> {
     };
     let data = mnist::load_dir(&dir)?;
     Ok((data, dir))
+}
+
+/// The test images of `dir` (or the MNIST cache) as a data set for `model`, normalised as the model
+/// was trained; refuses images of another size or more classes than the model has.
+pub fn test_set(model: &Model, model_path: &Path, dir: Option<&Path>) -> Result<Dataset<f32>> {
+    let (idx, dir) = load(dir)?;
+    let pixels = idx.test_images.rows * idx.test_images.cols;
+    let net = &model.network;
+    if pixels != net.inputs() || idx.classes > net.outputs() {
+        bail!(
+            "{} takes {} inputs and has {} classes, but the images in {} have {pixels} pixels and {} classes",
+            model_path.display(),
+            net.inputs(),
+            net.outputs(),
+            dir.display(),
+            idx.classes
+        );
+    }
+    Ok(Dataset::from_images(
+        &idx.test_images.pixels,
+        pixels,
+        &idx.test_labels,
+        net.outputs(),
+        &model.info.normalization,
+    )?)
 }

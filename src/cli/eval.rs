@@ -1,9 +1,9 @@
 //! `neuralnet eval MODEL`: accuracy, per-class precision and recall, confusion matrix.
 
 use super::Format;
-use anyhow::{Result, bail};
+use anyhow::Result;
 use clap::Args;
-use neuralnet::{Dataset, metrics, model_file};
+use neuralnet::{metrics, model_file};
 use std::path::PathBuf;
 
 /// Arguments of `eval`.
@@ -25,25 +25,7 @@ pub struct EvalArgs {
 pub fn run(args: EvalArgs) -> Result<()> {
     let threads = super::set_threads(args.threads.unwrap_or(0));
     let model = model_file::load(&args.model)?;
-    let (idx, dir) = super::data::load(args.data_dir.as_deref())?;
-    let pixels = idx.test_images.rows * idx.test_images.cols;
-    if pixels != model.network.inputs() || idx.classes > model.network.outputs() {
-        bail!(
-            "{} takes {} inputs and has {} classes, but the images in {} have {pixels} pixels and {} classes",
-            args.model.display(),
-            model.network.inputs(),
-            model.network.outputs(),
-            dir.display(),
-            idx.classes
-        );
-    }
-    let test = Dataset::from_images(
-        &idx.test_images.pixels,
-        pixels,
-        &idx.test_labels,
-        model.network.outputs(),
-        &model.info.normalization,
-    )?;
+    let test = super::data::test_set(&model, &args.model, args.data_dir.as_deref())?;
     let e = metrics::evaluate(&model.network, &test, 1000, threads)?;
     let confusion = e.confusion.clone().unwrap_or_default();
     let pr = metrics::precision_recall(&confusion);

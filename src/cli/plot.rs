@@ -98,25 +98,7 @@ pub fn run(args: PlotArgs) -> Result<()> {
         What::Confusion { model, data_dir, threads } => {
             let threads = super::set_threads(threads.unwrap_or(0));
             let m = model_file::load(&model)?;
-            let (idx, dir) = super::data::load(data_dir.as_deref())?;
-            let pixels = idx.test_images.rows * idx.test_images.cols;
-            if pixels != m.network.inputs() || idx.classes > m.network.outputs() {
-                bail!(
-                    "{} takes {} inputs and has {} classes, but the images in {} have {pixels} pixels and {} classes",
-                    model.display(),
-                    m.network.inputs(),
-                    m.network.outputs(),
-                    dir.display(),
-                    idx.classes
-                );
-            }
-            let test = Dataset::from_images(
-                &idx.test_images.pixels,
-                pixels,
-                &idx.test_labels,
-                m.network.outputs(),
-                &m.info.normalization,
-            )?;
+            let test = super::data::test_set(&m, &model, data_dir.as_deref())?;
             let e = metrics::evaluate(&m.network, &test, 1000, threads)?;
             let Some(confusion) = e.confusion else {
                 bail!("{} is not a classifier: there is no confusion matrix to draw", model.display());
