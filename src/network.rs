@@ -349,9 +349,8 @@ impl<T: Float> Network<T> {
         let chunk = rows.clamp(1, 1024);
         let mut ws = Workspace::new(self, chunk, 1);
         let mut out = Vec::with_capacity(rows * self.outputs());
-        for (i, xs) in x.chunks(chunk * self.inputs()).enumerate() {
+        for xs in x.chunks(chunk * self.inputs()) {
             let b = xs.len() / self.inputs();
-            let _ = i;
             out.extend_from_slice(self.forward(xs, b, &mut ws));
         }
         Ok(out)
