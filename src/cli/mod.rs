@@ -10,6 +10,7 @@ mod lang;
 mod neuron;
 mod plot;
 mod predict;
+mod serve;
 mod train;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -40,6 +41,8 @@ enum Command {
     Plot(plot::PlotArgs),
     /// Read digits from photos or scans (PNG, JPEG): top classes with probabilities.
     Predict(predict::PredictArgs),
+    /// A page to draw digits on, with every layer shown live, and its JSON API (loopback by default).
+    Serve(serve::ServeArgs),
 }
 
 /// Output format for commands that print results.
@@ -63,6 +66,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Neuron(a) => neuron::run(a),
         Command::Plot(a) => plot::run(a),
         Command::Predict(a) => predict::run(a),
+        Command::Serve(a) => serve::run(a),
     }
 }
 

@@ -97,7 +97,7 @@ pub fn run(args: PredictArgs) -> Result<()> {
 }
 
 /// The model must read 28×28 images.
-fn check_model(model: &Model, path: &Path) -> Result<()> {
+pub(super) fn check_model(model: &Model, path: &Path) -> Result<()> {
     let shape_ok = model.info.input_shape.is_none_or(|s| s == (SIDE, SIDE));
     if model.network.inputs() != SIDE * SIDE || !shape_ok {
         bail!(
@@ -113,7 +113,7 @@ fn check_model(model: &Model, path: &Path) -> Result<()> {
 
 /// Softmax outputs as they are; other outputs made into a distribution (non-negative ones divided
 /// by their sum, else a softmax).
-fn probabilities(row: &[f32], softmax: bool) -> Vec<f64> {
+pub(super) fn probabilities(row: &[f32], softmax: bool) -> Vec<f64> {
     let v: Vec<f64> = row.iter().map(|&x| f64::from(x)).collect();
     if softmax {
         return v;

@@ -79,12 +79,31 @@ impl Preprocessed {
 /// images over [`MAX_SIDE`] or [`MAX_PIXELS`] are refused before any pixel is decoded; the decoder
 /// itself runs under [`MAX_DECODE_BYTES`].
 pub fn decode(path: &Path) -> Result<DynamicImage, DataError> {
-    let reader = open_reader(path)?;
+    decode_with(path, || open_reader(path))
+}
+
+/// [`decode`] for an image already in memory (an upload, say), with the same checks and limits;
+/// `name` only names it in error messages.
+pub fn decode_bytes(bytes: &[u8], name: &Path) -> Result<DynamicImage, DataError> {
+    decode_with(name, || {
+        let io = |source| DataError::Io { path: name.to_path_buf(), action: "reading", source };
+        let reader = ImageReader::new(std::io::Cursor::new(bytes)).with_guessed_format().map_err(io)?;
+        check_format(reader, name, || Ok(bytes[..bytes.len().min(8)].to_vec()))
+    })
+}
+
+/// The shared body of [`decode`] and [`decode_bytes`]: `open` gives a fresh reader each time (the
+/// header is read with one, the pixels with another).
+fn decode_with<R: std::io::BufRead + std::io::Seek>(
+    path: &Path,
+    open: impl Fn() -> Result<ImageReader<R>, DataError>,
+) -> Result<DynamicImage, DataError> {
+    let reader = open()?;
     let (width, height) = reader.into_dimensions().map_err(|e| decode_error(path, e))?;
     if width > MAX_SIDE || height > MAX_SIDE || u64::from(width) * u64::from(height) > MAX_PIXELS {
         return Err(DataError::ImageTooLarge { path: path.to_path_buf(), width, height });
     }
-    let mut reader = open_reader(path)?;
+    let mut reader = open()?;
     let mut limits = Limits::default();
     limits.max_image_width = Some(MAX_SIDE);
     limits.max_image_height = Some(MAX_SIDE);
@@ -104,18 +123,30 @@ fn open_reader(path: &Path) -> Result<ImageReader<std::io::BufReader<std::fs::Fi
     // By content only: `ImageReader::open` would trust the extension of a text file named `x.png`.
     let file = std::fs::File::open(path).map_err(io)?;
     let reader = ImageReader::new(std::io::BufReader::new(file)).with_guessed_format().map_err(io)?;
+    check_format(reader, path, || {
+        let mut start = [0u8; 8];
+        let n = std::fs::File::open(path).and_then(|mut f| std::io::Read::read(&mut f, &mut start)).map_err(io)?;
+        Ok(start[..n].to_vec())
+    })
+}
+
+/// PNG and JPEG pass; anything else is refused, naming the format or the first bytes (`start`).
+fn check_format<R: std::io::BufRead + std::io::Seek>(
+    reader: ImageReader<R>,
+    path: &Path,
+    start: impl FnOnce() -> Result<Vec<u8>, DataError>,
+) -> Result<ImageReader<R>, DataError> {
     match reader.format() {
         Some(image::ImageFormat::Png | image::ImageFormat::Jpeg) => Ok(reader),
         Some(other) => Err(DataError::ImageUnsupported { path: path.to_path_buf(), format: format!("{other:?}") }),
         None => {
-            let mut start = [0u8; 8];
-            let n = std::fs::File::open(path).and_then(|mut f| std::io::Read::read(&mut f, &mut start)).map_err(io)?;
-            let found = if n == 0 {
+            let start = start()?;
+            let found = if start.is_empty() {
                 "the file is empty".to_string()
             } else {
                 format!(
                     "it starts with bytes {}",
-                    start[..n].iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" ")
+                    start.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" ")
                 )
             };
             Err(DataError::NotAnImage { path: path.to_path_buf(), found })
@@ -715,5 +746,21 @@ mod tests {
         v.sort_by(f32::total_cmp);
         let t = otsu_threshold(&v);
         assert!(t > 20.0 && t <= 200.0, "{t}");
+    }
+
+    #[test]
+    fn decode_bytes_reads_what_decode_reads_and_refuses_what_it_refuses() {
+        use image::ImageEncoder;
+        let grey: Vec<u8> = (0..40 * 30).map(|i| (i % 251) as u8).collect();
+        let mut png = Vec::new();
+        image::codecs::png::PngEncoder::new(&mut png).write_image(&grey, 40, 30, image::ExtendedColorType::L8).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("x.png");
+        std::fs::write(&file, &png).unwrap();
+        let name = Path::new("upload");
+        assert_eq!(decode_bytes(&png, name).unwrap(), decode(&file).unwrap());
+        assert!(matches!(decode_bytes(b"hello, world", name), Err(DataError::NotAnImage { .. })));
+        assert!(matches!(decode_bytes(b"", name), Err(DataError::NotAnImage { .. })));
+        assert!(matches!(decode_bytes(&png[..40], name), Err(DataError::ImageDecode { .. } | DataError::Io { .. })));
     }
 }

@@ -1,0 +1,319 @@
+//! `neuralnet serve MODEL`: a page to draw digits on, with a view of every layer, and its JSON API.
+//!
+//! Routes: `GET /` (the page; `web/` is embedded in the binary, nothing is fetched from elsewhere),
+//! `POST /api/predict` (JSON pixels, or a PNG/JPEG upload preprocessed exactly as `predict` does),
+//! `GET /api/model` (architecture and metadata), `GET /healthz`. Every error is a JSON object
+//! `{"error": …, "status": …}` with a 4xx status (5xx only for a bug); no input can stop the server.
+
+use super::predict::{check_model, probabilities};
+use anyhow::{Context, Result};
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use clap::Args;
+use neuralnet::Workspace;
+use neuralnet::data::DataError;
+use neuralnet::data::image::{self, SIDE};
+use neuralnet::model_file::{self, Model};
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+const INDEX_HTML: &str = include_str!("../../web/index.html");
+const APP_JS: &str = include_str!("../../web/app.js");
+const STYLE_CSS: &str = include_str!("../../web/style.css");
+
+/// Largest JSON body accepted (1 MiB).
+const JSON_LIMIT: usize = 1 << 20;
+/// Largest image upload accepted (16 MiB), raw or multipart.
+const IMAGE_LIMIT: usize = 16 << 20;
+
+/// Arguments of `serve`.
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// The model file (trained on 28×28 MNIST-style images).
+    model: PathBuf,
+    /// Port to listen on (0: any free port; the address is printed).
+    #[arg(long, default_value_t = 8080)]
+    port: u16,
+    /// Address to bind; the default serves this machine only. Use 0.0.0.0 to serve the network.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+}
+
+/// What every request shares: the model and its description.
+struct Served {
+    model: Model,
+    description: Value,
+}
+
+pub fn run(args: ServeArgs) -> Result<()> {
+    let model = model_file::load(&args.model)?;
+    check_model(&model, &args.model)?;
+    let name = args.model.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let description = describe(&model, &name);
+    let state = Arc::new(Served { model, description });
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the runtime")?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind((args.host.as_str(), args.port))
+            .await
+            .with_context(|| format!("cannot listen on {}:{}", args.host, args.port))?;
+        let addr = listener.local_addr()?;
+        eprintln!("serving {} on http://{addr}/ (Ctrl-C to stop)", args.model.display());
+        axum::serve(listener, app(state))
+            .with_graceful_shutdown(async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await
+            .context("the server stopped")
+    })
+}
+
+fn app(state: Arc<Served>) -> Router {
+    Router::new()
+        .route("/", get(|| async { asset("text/html; charset=utf-8", INDEX_HTML) }))
+        .route("/app.js", get(|| async { asset("text/javascript; charset=utf-8", APP_JS) }))
+        .route("/style.css", get(|| async { asset("text/css; charset=utf-8", STYLE_CSS) }))
+        .route("/healthz", get(|| async { axum::Json(json!({"status": "ok"})) }))
+        .route("/api/model", get(|State(s): State<Arc<Served>>| async move { axum::Json(s.description.clone()) }))
+        .route("/api/predict", post(predict).layer(DefaultBodyLimit::max(IMAGE_LIMIT)))
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such page or endpoint") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "this method is not allowed here")
+        })
+        .with_state(state)
+}
+
+/// An embedded file; the page may load only from this server (no CDN, works offline).
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    let mut response = body.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'self'; img-src 'self' data: blob:; style-src 'self'"),
+    );
+    response
+}
+
+/// `GET /api/model`: the model file's metadata, its parameter count and file name.
+fn describe(model: &Model, name: &str) -> Value {
+    let mut v = serde_json::to_value(&model.info).unwrap_or_else(|_| json!({}));
+    if let Some(o) = v.as_object_mut() {
+        o.insert("file".into(), json!(name));
+        o.insert("parameters".into(), json!(model.network.parameter_count()));
+    }
+    v
+}
+
+/// A JSON error response.
+struct ApiError {
+    status: StatusCode,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self { status, message: message.into() }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, axum::Json(json!({"error": self.message, "status": self.status.as_u16()}))).into_response()
+    }
+}
+
+/// The body of a JSON request.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PixelsRequest {
+    pixels: Vec<f64>,
+}
+
+/// `POST /api/predict`.
+async fn predict(State(s): State<Arc<Served>>, req: Request) -> Result<Response, ApiError> {
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    let result = match content_type.as_str() {
+        "application/json" => {
+            let body = read_body(req, JSON_LIMIT).await?;
+            let pixels = parse_pixels(&body)?;
+            blocking(move || evaluate(&s.model, &pixels, None)).await?
+        }
+        "image/png" | "image/jpeg" => {
+            let body = read_body(req, IMAGE_LIMIT).await?;
+            blocking(move || from_image(&s.model, &body)).await??
+        }
+        "multipart/form-data" => {
+            check_length(req.headers(), IMAGE_LIMIT)?;
+            let body = upload(req).await?;
+            blocking(move || from_image(&s.model, &body)).await??
+        }
+        "" => {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "no Content-Type: send application/json, image/png, image/jpeg or multipart/form-data",
+            ));
+        }
+        other => {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                format!(
+                    "Content-Type {other} is not accepted: send application/json, image/png, image/jpeg or multipart/form-data"
+                ),
+            ));
+        }
+    };
+    Ok(result)
+}
+
+/// Runs CPU work off the I/O threads; a panic in it (a bug) becomes a 500, not a dead server.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error (a bug in neuralnet)"))
+}
+
+fn too_large(limit: usize) -> ApiError {
+    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, format!("the body is larger than the {} MiB limit", limit >> 20))
+}
+
+/// Refuses a body whose announced length is over `limit` before reading it.
+fn check_length(headers: &HeaderMap, limit: usize) -> Result<(), ApiError> {
+    let announced =
+        headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    if announced.is_some_and(|n| n > limit as u64) { Err(too_large(limit)) } else { Ok(()) }
+}
+
+/// The whole body, at most `limit` bytes.
+async fn read_body(req: Request, limit: usize) -> Result<Bytes, ApiError> {
+    check_length(req.headers(), limit)?;
+    let body: Body = req.into_body();
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+        while let Some(s) = source {
+            if s.to_string().contains("length limit") {
+                return too_large(limit);
+            }
+            source = s.source();
+        }
+        ApiError::new(StatusCode::BAD_REQUEST, format!("cannot read the body: {e}"))
+    })
+}
+
+/// The first file field of a multipart upload (any name; `image` or `file` by convention).
+async fn upload(req: Request) -> Result<Bytes, ApiError> {
+    let mut multipart =
+        Multipart::from_request(req, &()).await.map_err(|e| ApiError::new(e.status(), e.body_text()))?;
+    loop {
+        let field = multipart.next_field().await.map_err(|e| ApiError::new(e.status(), e.body_text()))?;
+        let Some(field) = field else {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "the multipart form has no file field (send the image as a file)",
+            ));
+        };
+        if field.file_name().is_some() || matches!(field.name(), Some("image" | "file")) {
+            return field.bytes().await.map_err(|e| {
+                let status = e.status();
+                if status == StatusCode::PAYLOAD_TOO_LARGE {
+                    too_large(IMAGE_LIMIT)
+                } else {
+                    ApiError::new(status, e.body_text())
+                }
+            });
+        }
+    }
+}
+
+/// Checks JSON pixels: 784 numbers in 0..1.
+fn parse_pixels(body: &[u8]) -> Result<Vec<f32>, ApiError> {
+    let request: PixelsRequest = serde_json::from_slice(body).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("not a valid request: {e} (expected {{\"pixels\": [784 numbers in 0..1]}})"),
+        )
+    })?;
+    let n = SIDE * SIDE;
+    if request.pixels.len() != n {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("\"pixels\" has {} numbers; expected {n} ({SIDE}×{SIDE}, row-major)", request.pixels.len()),
+        ));
+    }
+    if let Some(i) = request.pixels.iter().position(|p| !(0.0..=1.0).contains(p)) {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("pixel {i} is {}; pixels must be in 0..1 (ink = 1)", request.pixels[i]),
+        ));
+    }
+    Ok(request.pixels.iter().map(|&p| p as f32).collect())
+}
+
+/// Decodes and preprocesses an upload exactly as `predict` does a file.
+fn from_image(model: &Model, bytes: &[u8]) -> Result<Response, ApiError> {
+    let img = image::decode_bytes(bytes, Path::new("the upload")).map_err(|e| {
+        let status = match e {
+            DataError::NotAnImage { .. } | DataError::ImageUnsupported { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            DataError::ImageTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        ApiError::new(status, e.to_string())
+    })?;
+    let p = image::preprocess_grey(&image::to_grey(&img));
+    let pixels: Vec<f32> = p.pixels.iter().map(|&v| f32::from(v) / 255.0).collect();
+    Ok(evaluate(model, &pixels, Some(&p)))
+}
+
+/// The answer to `POST /api/predict` (f32 values written as f32, in their shortest form).
+#[derive(serde::Serialize)]
+struct Answer<'a> {
+    prediction: usize,
+    probabilities: Vec<f64>,
+    input: &'a [f32],
+    activations: Vec<&'a [f32]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ink: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    inverted: Option<bool>,
+}
+
+/// One forward pass keeping every layer's activations, as a JSON response.
+fn evaluate(model: &Model, pixels: &[f32], found: Option<&image::Preprocessed>) -> Response {
+    let net = &model.network;
+    let norm = &model.info.normalization;
+    // Raw pixels are 0–255 as `predict` feeds them; the JSON's 0..1 are scaled back.
+    let x: Vec<f32> = pixels.iter().map(|&p| norm.apply(f64::from(p) * 255.0) as f32).collect();
+    let mut ws = Workspace::new(net, 1, 1);
+    let out = net.forward(&x, 1, &mut ws).to_vec();
+    let softmax = net.layers.last().is_some_and(|l| l.activation == neuralnet::Activation::Softmax);
+    let probabilities = probabilities(&out, softmax);
+    let prediction = (0..probabilities.len())
+        .max_by(|&a, &b| probabilities[a].total_cmp(&probabilities[b]).then(b.cmp(&a)))
+        .unwrap_or(0);
+    let answer = Answer {
+        prediction,
+        probabilities,
+        input: pixels,
+        activations: (0..net.layers.len()).map(|l| &ws.a(l)[..net.layers[l].outputs]).collect(),
+        ink: found.map(|p| p.ink),
+        inverted: found.map(|p| p.inverted),
+    };
+    match serde_json::to_vec(&answer) {
+        Ok(body) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
+        Err(e) => {
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot write the answer: {e}")).into_response()
+        }
+    }
+}

@@ -1,0 +1,406 @@
+//! `neuralnet serve`: the JSON API and its errors over plain HTTP, and the page in a real browser.
+//!
+//! The browser test needs `/usr/bin/chromium` and `playwright-core` in `web/e2e/node_modules`
+//! (`npm --prefix web/e2e install`; `.ci/run` installs both) and skips with a printed reason
+//! without them. With `NEURALNET_TEST_MNIST=1` it trains a real model on the cached MNIST and draws
+//! a test digit; otherwise it uses a random model and a drawn 7.
+
+use neuralnet::model_file::{self, Model, ModelInfo, Normalization};
+use neuralnet::{Activation, Init, Loss, Network};
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// A running `neuralnet serve`, stopped on drop.
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Server {
+    fn start(model: &Path) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_neuralnet"))
+            .arg("serve")
+            .arg(model)
+            .args(["--port", "0"])
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let line = lines.next().expect("serve printed nothing").unwrap();
+        let addr = line.split("http://").nth(1).and_then(|s| s.split('/').next()).expect(&line).parse().unwrap();
+        // Keep draining stderr so the server never blocks on it.
+        std::thread::spawn(move || lines.for_each(drop));
+        Self { child, addr }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}/", self.addr)
+    }
+
+    /// One request on a fresh connection: (status, JSON or text body).
+    fn request(&self, method: &str, path: &str, content_type: Option<&str>, body: &[u8]) -> (u16, Vec<u8>) {
+        let mut s = TcpStream::connect(self.addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+        let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n", self.addr);
+        if let Some(ct) = content_type {
+            head += &format!("Content-Type: {ct}\r\nContent-Length: {}\r\n", body.len());
+        }
+        head += "\r\n";
+        s.write_all(head.as_bytes()).unwrap();
+        let _ = s.write_all(body); // the server may answer (413) before reading it all
+        read_response(s)
+    }
+
+    fn json(&self, method: &str, path: &str, content_type: Option<&str>, body: &[u8]) -> (u16, Value) {
+        let (status, body) = self.request(method, path, content_type, body);
+        let v = serde_json::from_slice(&body).unwrap_or_else(|e| {
+            panic!("{method} {path}: {status}, not JSON ({e}): {}", String::from_utf8_lossy(&body))
+        });
+        (status, v)
+    }
+
+    fn healthy(&self) {
+        assert_eq!(self.json("GET", "/healthz", None, b""), (200, json!({"status": "ok"})));
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn read_response(mut s: TcpStream) -> (u16, Vec<u8>) {
+    let mut raw = Vec::new();
+    let _ = s.read_to_end(&mut raw);
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("no HTTP response");
+    let head = String::from_utf8_lossy(&raw[..split]).to_string();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    let mut body = raw[split + 4..].to_vec();
+    if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+        let mut out = Vec::new();
+        let mut rest = &body[..];
+        while let Some(eol) = rest.windows(2).position(|w| w == b"\r\n") {
+            let n = usize::from_str_radix(std::str::from_utf8(&rest[..eol]).unwrap().trim(), 16).unwrap();
+            if n == 0 {
+                break;
+            }
+            out.extend_from_slice(&rest[eol + 2..eol + 2 + n]);
+            rest = &rest[eol + 4 + n..];
+        }
+        body = out;
+    }
+    (status, body)
+}
+
+/// A random 784-`hidden`-10 model, saved in `dir`.
+fn random_model(dir: &Path, hidden: usize) -> PathBuf {
+    let net = Network::<f32>::new(
+        &[784, hidden, 10],
+        Activation::Relu,
+        Activation::Softmax,
+        Loss::CrossEntropy,
+        Init::HeUniform,
+        3,
+    )
+    .unwrap();
+    let info = ModelInfo {
+        sizes: vec![],
+        activations: vec![],
+        loss: Loss::CrossEntropy,
+        normalization: Normalization::pixels(),
+        input_shape: Some((28, 28)),
+        classes: Some((0..10).map(|c| c.to_string()).collect()),
+        training: Value::Null,
+        test_accuracy: None,
+    };
+    let path = dir.join("random.safetensors");
+    model_file::save(&Model::new(net, info), &path).unwrap();
+    path
+}
+
+fn png(width: u32, height: u32, f: impl Fn(u32, u32) -> u8) -> Vec<u8> {
+    let img = image::GrayImage::from_fn(width, height, |x, y| image::Luma([f(x, y)]));
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+    out.into_inner()
+}
+
+/// A dark "1" on grey paper.
+fn one_png() -> Vec<u8> {
+    png(120, 160, |x, y| if (55..67).contains(&x) && (30..130).contains(&y) { 30 } else { 215 })
+}
+
+fn error_of(server: &Server, method: &str, path: &str, content_type: Option<&str>, body: &[u8]) -> (u16, String) {
+    let (status, v) = server.json(method, path, content_type, body);
+    assert!((400..500).contains(&status), "{method} {path}: status {status}: {v}");
+    assert_eq!(v["status"], status, "{v}");
+    let message = v["error"].as_str().unwrap_or_else(|| panic!("no error message: {v}")).to_string();
+    server.healthy();
+    (status, message)
+}
+
+#[test]
+fn api_answers_and_refuses_bad_requests_with_json_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = random_model(dir.path(), 16);
+    let server = Server::start(&model);
+    server.healthy();
+
+    // The page and its two files, self-contained.
+    let (status, page) = server.request("GET", "/", None, b"");
+    let page = String::from_utf8(page).unwrap();
+    assert_eq!(status, 200);
+    assert!(page.contains("<canvas") && page.contains("/app.js") && page.contains("/style.css"), "{page}");
+    for file in ["/app.js", "/style.css"] {
+        let (status, body) = server.request("GET", file, None, b"");
+        assert_eq!(status, 200, "{file}");
+        let text = String::from_utf8(body).unwrap();
+        assert!(!text.contains("http://") && !text.contains("https://"), "{file} refers to another site");
+    }
+    assert!(!page.contains("http://") && !page.contains("https://"));
+
+    let (status, m) = server.json("GET", "/api/model", None, b"");
+    assert_eq!(status, 200);
+    assert_eq!(m["sizes"], json!([784, 16, 10]), "{m}");
+    assert_eq!(m["parameters"], json!(784 * 16 + 16 + 16 * 10 + 10), "{m}");
+    assert_eq!(m["file"], "random.safetensors");
+
+    // JSON pixels: no preprocessing, the answer's input is what was sent.
+    let pixels: Vec<f64> =
+        (0..784).map(|i| if (i / 28) % 7 < 3 && i % 28 > 8 { 1.0 } else { (i % 5) as f64 / 8.0 }).collect();
+    let body = serde_json::to_vec(&json!({ "pixels": pixels })).unwrap();
+    let (status, v) = server.json("POST", "/api/predict", Some("application/json"), &body);
+    assert_eq!(status, 200, "{v}");
+    let probs: Vec<f64> = v["probabilities"].as_array().unwrap().iter().map(|p| p.as_f64().unwrap()).collect();
+    assert_eq!(probs.len(), 10);
+    assert!((probs.iter().sum::<f64>() - 1.0).abs() < 1e-4);
+    let best = v["prediction"].as_u64().unwrap() as usize;
+    assert!(probs.iter().all(|&p| p <= probs[best]));
+    let input: Vec<f64> = v["input"].as_array().unwrap().iter().map(|p| p.as_f64().unwrap()).collect();
+    assert!(input.iter().zip(&pixels).all(|(a, b)| (a - b).abs() < 1e-6));
+    let widths: Vec<usize> = v["activations"].as_array().unwrap().iter().map(|a| a.as_array().unwrap().len()).collect();
+    assert_eq!(widths, [16, 10]);
+    let out: Vec<f64> = v["activations"][1].as_array().unwrap().iter().map(|p| p.as_f64().unwrap()).collect();
+    assert!(out.iter().zip(&probs).all(|(a, b)| (a - b).abs() < 1e-6), "softmax output = probabilities");
+
+    // An image, raw and as a multipart upload: preprocessed and predicted exactly as `predict` does.
+    let one = one_png();
+    let file = dir.path().join("one.png");
+    std::fs::write(&file, &one).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_neuralnet"))
+        .args(["predict", "--format", "json"])
+        .arg(&model)
+        .arg(&file)
+        .arg("--show-input")
+        .arg(dir.path().join("seen.png"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let cli: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let seen = image::open(dir.path().join("seen.png")).unwrap().to_luma8().into_raw();
+    let (status, raw) = server.json("POST", "/api/predict", Some("image/png"), &one);
+    assert_eq!(status, 200, "{raw}");
+    let boundary = "xYzBoUnDaRy";
+    let mut form = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nhello\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"one.png\"\r\nContent-Type: image/png\r\n\r\n"
+    )
+    .into_bytes();
+    form.extend_from_slice(&one);
+    form.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let (status, multi) =
+        server.json("POST", "/api/predict", Some(&format!("multipart/form-data; boundary={boundary}")), &form);
+    assert_eq!(status, 200, "{multi}");
+    for v in [&raw, &multi] {
+        assert_eq!(v["prediction"], cli[0]["prediction"]);
+        assert_eq!(v["ink"], json!(true));
+        let p: Vec<f64> = v["probabilities"].as_array().unwrap().iter().map(|p| p.as_f64().unwrap()).collect();
+        let q: Vec<f64> = cli[0]["probabilities"].as_array().unwrap().iter().map(|p| p.as_f64().unwrap()).collect();
+        assert!(p.iter().zip(&q).all(|(a, b)| (a - b).abs() < 1e-6), "{p:?} vs {q:?}");
+        let input: Vec<u8> =
+            v["input"].as_array().unwrap().iter().map(|p| (p.as_f64().unwrap() * 255.0).round() as u8).collect();
+        assert_eq!(input, seen, "the input the API reports is the one predict shows");
+    }
+
+    // Bad requests: a JSON error with a 4xx status, and the server keeps serving.
+    let post = |ct: &str, body: &[u8]| error_of(&server, "POST", "/api/predict", Some(ct), body);
+    assert_eq!(post("application/json", b"{\"pixels\": [0.1, ").0, 400);
+    assert_eq!(post("application/json", b"not json").0, 400);
+    assert_eq!(post("application/json", b"").0, 400);
+    assert_eq!(post("application/json", b"{\"pixels\": \"none\"}").0, 400);
+    assert_eq!(post("application/json", b"{\"pixel\": []}").0, 400);
+    assert_eq!(post("application/json", b"[1, 2, 3]").0, 400);
+    let short = serde_json::to_vec(&json!({ "pixels": vec![0.5; 783] })).unwrap();
+    let (status, message) = post("application/json", &short);
+    assert_eq!(status, 422);
+    assert!(message.contains("783") && message.contains("784"), "{message}");
+    let long = serde_json::to_vec(&json!({ "pixels": vec![0.5; 785] })).unwrap();
+    assert_eq!(post("application/json", &long).0, 422);
+    let mut bright = vec![0.5; 784];
+    bright[17] = 2.0;
+    let (status, message) = post("application/json", &serde_json::to_vec(&json!({ "pixels": bright })).unwrap());
+    assert_eq!(status, 422);
+    assert!(message.contains("pixel 17"), "{message}");
+    assert_eq!(post("application/json", b"{\"pixels\": [1e999]}").0, 400);
+    // Over 1 MiB of JSON (valid JSON, so only its size is wrong).
+    let huge = format!("{{\"pixels\": [{}0]}}", "0, ".repeat(600_000));
+    let (status, message) = post("application/json", huge.as_bytes());
+    assert_eq!(status, 413, "{message}");
+    assert_eq!(post("text/plain", b"hello").0, 415);
+    let (status, message) = post("image/png", b"hello, I am not a picture");
+    assert_eq!(status, 415, "{message}");
+    assert_eq!(post("image/jpeg", &one[..one.len() / 2]).0, 400);
+    let mut text_form =
+        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"a.txt\"\r\n\r\n")
+            .into_bytes();
+    text_form.extend_from_slice(b"just some text");
+    text_form.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    assert_eq!(post(&format!("multipart/form-data; boundary={boundary}"), &text_form).0, 415);
+    let empty_form =
+        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"x\"\r\n\r\n1\r\n--{boundary}--\r\n");
+    assert_eq!(post(&format!("multipart/form-data; boundary={boundary}"), empty_form.as_bytes()).0, 400);
+    assert_eq!(post("multipart/form-data", b"garbage").0, 400);
+    // Over 16 MiB of image.
+    let mut big = one.clone();
+    big.resize(17 << 20, 0);
+    assert_eq!(post("image/png", &big).0, 413);
+    assert_eq!(error_of(&server, "POST", "/api/predict", None, b"").0, 415);
+    assert_eq!(error_of(&server, "GET", "/api/predict", None, b"").0, 405);
+    assert_eq!(error_of(&server, "GET", "/nothing/here", None, b"").0, 404);
+
+    // A body sent in chunks (no length announced) over the limit is cut off at the limit.
+    let s = TcpStream::connect(server.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let mut writer = s.try_clone().unwrap();
+    let sender = std::thread::spawn(move || {
+        let head = "POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
+        let _ = writer.write_all(head.as_bytes());
+        let chunk = format!("{:x}\r\n{}\r\n", 64 * 1024, " ".repeat(64 * 1024));
+        for _ in 0..40 {
+            if writer.write_all(chunk.as_bytes()).is_err() {
+                break;
+            }
+        }
+        let _ = writer.write_all(b"0\r\n\r\n");
+    });
+    let (status, body) = read_response(s);
+    let _ = sender.join();
+    assert_eq!(status, 413, "{}", String::from_utf8_lossy(&body));
+    server.healthy();
+
+    // Still answering correctly after all that.
+    let (status, again) = server.json("POST", "/api/predict", Some("application/json"), &body_of(&pixels));
+    assert_eq!(status, 200);
+    assert_eq!(again["probabilities"], v["probabilities"]);
+}
+
+fn body_of(pixels: &[f64]) -> Vec<u8> {
+    serde_json::to_vec(&json!({ "pixels": pixels })).unwrap()
+}
+
+#[test]
+fn serve_refuses_models_that_do_not_read_digits() {
+    let dir = tempfile::tempdir().unwrap();
+    let net = Network::<f32>::new(
+        &[2, 3, 2],
+        Activation::Tanh,
+        Activation::Softmax,
+        Loss::CrossEntropy,
+        Init::GlorotUniform,
+        1,
+    )
+    .unwrap();
+    let info = ModelInfo {
+        sizes: vec![],
+        activations: vec![],
+        loss: Loss::CrossEntropy,
+        normalization: Normalization::default(),
+        input_shape: None,
+        classes: None,
+        training: Value::Null,
+        test_accuracy: None,
+    };
+    let model = dir.path().join("xor.safetensors");
+    model_file::save(&Model::new(net, info), &model).unwrap();
+    let out =
+        Command::new(env!("CARGO_BIN_EXE_neuralnet")).arg("serve").arg(&model).args(["--port", "0"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("28×28"), "{}", String::from_utf8_lossy(&out.stderr));
+    let missing = dir.path().join("missing.safetensors");
+    let out = Command::new(env!("CARGO_BIN_EXE_neuralnet")).arg("serve").arg(&missing).output().unwrap();
+    assert!(!out.status.success());
+}
+
+/// The model and digit for the browser: a trained model and an MNIST test digit when allowed.
+fn browser_case(dir: &Path) -> (PathBuf, Vec<u8>, Option<u8>) {
+    let mnist = neuralnet::data::mnist::default_cache_dir();
+    if std::env::var("NEURALNET_TEST_MNIST").as_deref() == Ok("1") {
+        let model = dir.join("mnist.safetensors");
+        let status = Command::new(env!("CARGO_BIN_EXE_neuralnet"))
+            .args(["train", "--hidden", "128", "--epochs", "2", "--out"])
+            .arg(&model)
+            .status()
+            .unwrap();
+        assert!(status.success(), "training the browser test's model failed");
+        let images = neuralnet::data::idx::read_images(&mnist.join("t10k-images-idx3-ubyte")).unwrap();
+        let labels = neuralnet::data::idx::read_labels(&mnist.join("t10k-labels-idx1-ubyte")).unwrap();
+        return (model, images.pixels[..784].to_vec(), Some(labels[0]));
+    }
+    eprintln!("browser test: random model (set NEURALNET_TEST_MNIST=1 for a trained one and an MNIST digit)");
+    // A 7: a bar across the top and a diagonal down to the bottom.
+    let seven = (0..784usize)
+        .map(|i| {
+            let (y, x) = (i / 28, i % 28);
+            let bar = (5..8).contains(&y) && (6..22).contains(&x);
+            let diagonal = (8..24).contains(&y) && (x as i64 - (21 - (y as i64 - 8) / 2)).abs() <= 1;
+            if bar || diagonal { 255 } else { 0 }
+        })
+        .collect();
+    (random_model(dir, 32), seven, None)
+}
+
+#[test]
+fn the_page_shows_what_the_api_answers_in_a_real_browser() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let playwright = root.join("web/e2e/node_modules/playwright-core");
+    if !Path::new(&chromium).exists() {
+        eprintln!("skipping the browser test: {chromium} not found (apt-get install chromium)");
+        return;
+    }
+    if Command::new("node").arg("--version").output().is_err() {
+        eprintln!("skipping the browser test: node not found (apt-get install nodejs npm)");
+        return;
+    }
+    if !playwright.exists() {
+        eprintln!("skipping the browser test: {} not found (npm --prefix web/e2e install)", playwright.display());
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (model, pixels, label) = browser_case(dir.path());
+    let digit = dir.path().join("digit.json");
+    std::fs::write(&digit, serde_json::to_vec(&json!({ "pixels": pixels, "label": label })).unwrap()).unwrap();
+    let shot = std::env::var_os("NEURALNET_WEB_SCREENSHOT").map_or_else(|| dir.path().join("page.png"), PathBuf::from);
+    let server = Server::start(&model);
+    let out = Command::new("node")
+        .arg(root.join("web/e2e/draw.mjs"))
+        .arg(server.url())
+        .arg(&digit)
+        .arg(&shot)
+        .env("CHROMIUM", &chromium)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "browser test failed:\n{stdout}\n{stderr}");
+    eprintln!("browser test: {stdout}");
+    let result: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(result["page"], result["api"]);
+    assert!(image::open(&shot).is_ok(), "no screenshot");
+    server.healthy();
+}
