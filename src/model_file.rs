@@ -82,6 +82,10 @@ pub struct ModelInfo {
     /// Test accuracy measured at the end of training.
     #[serde(default)]
     pub test_accuracy: Option<f64>,
+    /// For a model trained on a CSV table: the target, feature columns, category encodings,
+    /// standardisation statistics and classes (absent in image models and older files).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tabular: Option<crate::data::csv::Tabular>,
 }
 
 /// A network with its metadata: what a model file holds.
@@ -478,6 +482,7 @@ mod tests {
                 classes: Some(vec!["a".into(), "b".into()]),
                 training: serde_json::json!({"epochs": 3}),
                 test_accuracy: Some(0.5),
+                tabular: None,
             },
         )
     }

@@ -237,6 +237,7 @@ fn explain_a_trained_model_on_one_image() {
         classes: Some((0..10).map(|c| c.to_string()).collect()),
         training: serde_json::Value::Null,
         test_accuracy: None,
+        tabular: None,
     };
     let model = dir.path().join("m.safetensors");
     model_file::save(&Model::new(net, info), &model).unwrap();

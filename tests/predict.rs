@@ -37,6 +37,7 @@ fn random_model(dir: &Path) -> PathBuf {
         classes: Some((0..10).map(|c| c.to_string()).collect()),
         training: serde_json::Value::Null,
         test_accuracy: None,
+        tabular: None,
     };
     let path = dir.join("random.safetensors");
     model_file::save(&Model::new(net, info), &path).unwrap();

@@ -26,6 +26,7 @@ fn python_safetensors_reads_our_model_files() {
         classes: Some(vec!["a".into(), "b".into(), "c".into()]),
         training: serde_json::Value::Null,
         test_accuracy: Some(0.75),
+        tabular: None,
     };
     let model = Model::new(net, info);
     let dir = tempfile::tempdir().unwrap();

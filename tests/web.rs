@@ -118,6 +118,7 @@ fn random_model(dir: &Path, hidden: usize) -> PathBuf {
         classes: Some((0..10).map(|c| c.to_string()).collect()),
         training: Value::Null,
         test_accuracy: None,
+        tabular: None,
     };
     let path = dir.join("random.safetensors");
     model_file::save(&Model::new(net, info), &path).unwrap();
@@ -324,6 +325,7 @@ fn serve_refuses_models_that_do_not_read_digits() {
         classes: None,
         training: Value::Null,
         test_accuracy: None,
+        tabular: None,
     };
     let model = dir.path().join("xor.safetensors");
     model_file::save(&Model::new(net, info), &model).unwrap();

@@ -1,11 +1,16 @@
 //! `neuralnet predict MODEL IMAGE...`: read digits from photos or scans (PNG, JPEG).
+//! `neuralnet predict MODEL --csv FILE [--out FILE]`: a model trained on a table, applied to each
+//! row: a CSV of the predicted class and the class probabilities, or the predicted value.
 
 use super::Format;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use neuralnet::Activation;
+use neuralnet::data::csv::{Table, Task};
 use neuralnet::data::image::{self, SIDE};
+use neuralnet::metrics::argmax;
 use neuralnet::model_file::{self, Model};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Arguments of `predict`.
@@ -14,8 +19,14 @@ pub struct PredictArgs {
     /// The model file (trained on 28×28 MNIST-style images).
     model: PathBuf,
     /// One or more PNG or JPEG images, each of a single digit.
-    #[arg(required = true)]
+    #[arg(required_unless_present = "csv", conflicts_with = "csv")]
     images: Vec<PathBuf>,
+    /// A CSV table with the model's feature columns (any order; other columns are ignored).
+    #[arg(long)]
+    csv: Option<PathBuf>,
+    /// With --csv: write the predictions here instead of to stdout.
+    #[arg(long, requires = "csv", value_name = "FILE")]
+    out: Option<PathBuf>,
     /// Output format (json: an array with one object per image).
     #[arg(long, value_enum, default_value_t)]
     format: Format,
@@ -32,6 +43,9 @@ pub struct PredictArgs {
 
 pub fn run(args: PredictArgs) -> Result<()> {
     let model = model_file::load(&args.model)?;
+    if let Some(csv) = &args.csv {
+        return predict_csv(&model, &args.model, csv, args.out.as_deref());
+    }
     check_model(&model, &args.model)?;
     // Read every image first: one unreadable file stops the command, and every one is named.
     let mut inputs = Vec::with_capacity(args.images.len());
@@ -96,8 +110,52 @@ pub fn run(args: PredictArgs) -> Result<()> {
     Ok(())
 }
 
+/// Predictions for every row of the table at `path`, as CSV on stdout or in `out`.
+fn predict_csv(model: &Model, model_path: &Path, path: &Path, out: Option<&Path>) -> Result<()> {
+    let Some(tab) = &model.info.tabular else {
+        bail!("{} was not trained on a CSV table (it reads images): predict without --csv", model_path.display());
+    };
+    let table = Table::read(path)?;
+    let x = tab.features(&table)?;
+    let y = model.network.predict(&x, table.len())?;
+    let k = model.network.outputs();
+    let softmax = model.network.layers.last().is_some_and(|l| l.activation == Activation::Softmax);
+    let mut w = ::csv::Writer::from_writer(Vec::new());
+    let header: Vec<String> = match tab.task {
+        Task::Classify => {
+            std::iter::once(tab.target.clone()).chain(tab.classes.iter().map(|c| format!("p_{c}"))).collect()
+        }
+        Task::Regress => vec![tab.target.clone()],
+    };
+    w.write_record(&header)?;
+    for row in y.chunks(k) {
+        let record: Vec<String> = match tab.task {
+            Task::Classify => {
+                let probs = probabilities(row, softmax);
+                std::iter::once(tab.classes[argmax(row)].clone())
+                    .chain(probs.iter().map(|p| format!("{p:.6}")))
+                    .collect()
+            }
+            Task::Regress => vec![format!("{}", tab.unscale_target(row[0]))],
+        };
+        w.write_record(&record)?;
+    }
+    let bytes = w.into_inner().map_err(|e| anyhow::anyhow!("cannot write the predictions: {e}"))?;
+    match out {
+        Some(o) => {
+            model_file::write_atomic(o, &bytes).with_context(|| format!("cannot write {}", o.display()))?;
+            eprintln!("wrote {} predictions to {}", table.len(), o.display());
+        }
+        None => std::io::stdout().write_all(&bytes)?,
+    }
+    Ok(())
+}
+
 /// The model must read 28×28 images.
 pub(super) fn check_model(model: &Model, path: &Path) -> Result<()> {
+    if model.info.tabular.is_some() {
+        bail!("{} was trained on a CSV table: predict with --csv FILE", path.display());
+    }
     let shape_ok = model.info.input_shape.is_none_or(|s| s == (SIDE, SIDE));
     if model.network.inputs() != SIDE * SIDE || !shape_ok {
         bail!(

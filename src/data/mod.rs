@@ -2,6 +2,7 @@
 //! type whose every message names the file at fault and what is wrong with it. Digit photos become
 //! MNIST-style inputs in [`image`].
 
+pub mod csv;
 pub mod idx;
 pub mod image;
 pub mod mnist;
@@ -12,6 +13,10 @@ use std::path::PathBuf;
 /// show the user which file to fix.
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
+    /// A CSV table that cannot be read or used (see [`csv::CsvError`]).
+    #[error(transparent)]
+    Csv(#[from] csv::CsvError),
+
     /// The operating system refused an operation on a file.
     #[error("{}: {action}: {source}", path.display())]
     Io {
