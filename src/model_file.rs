@@ -97,6 +97,24 @@ pub struct Model {
     pub info: ModelInfo,
 }
 
+impl ModelInfo {
+    /// The description of a classifier of `rows × cols` 8-bit images into `classes` classes named
+    /// "0", "1", …; sizes, activations and loss are filled in by [`Model::new`].
+    pub fn images(rows: usize, cols: usize, classes: usize) -> Self {
+        Self {
+            sizes: vec![],
+            activations: vec![],
+            loss: Loss::CrossEntropy,
+            normalization: Normalization::pixels(),
+            input_shape: Some((rows, cols)),
+            classes: Some((0..classes).map(|c| c.to_string()).collect()),
+            training: serde_json::Value::Null,
+            test_accuracy: None,
+            tabular: None,
+        }
+    }
+}
+
 impl Model {
     /// A model from a trained network and the rest of its description.
     pub fn new(network: Network<f32>, mut info: ModelInfo) -> Self {

@@ -216,7 +216,7 @@ fn neuron_shows_the_festival_decision() {
 
 #[test]
 fn explain_a_trained_model_on_one_image() {
-    use neuralnet::model_file::{self, Model, ModelInfo, Normalization};
+    use neuralnet::model_file::{self, Model, ModelInfo};
     use neuralnet::{Activation, Init, Loss, Network};
     let dir = tempfile::tempdir().unwrap();
     let net = Network::<f32>::new(
@@ -228,17 +228,7 @@ fn explain_a_trained_model_on_one_image() {
         3,
     )
     .unwrap();
-    let info = ModelInfo {
-        sizes: vec![],
-        activations: vec![],
-        loss: Loss::CrossEntropy,
-        normalization: Normalization::pixels(),
-        input_shape: Some((28, 28)),
-        classes: Some((0..10).map(|c| c.to_string()).collect()),
-        training: serde_json::Value::Null,
-        test_accuracy: None,
-        tabular: None,
-    };
+    let info = ModelInfo::images(28, 28, 10);
     let model = dir.path().join("m.safetensors");
     model_file::save(&Model::new(net, info), &model).unwrap();
 

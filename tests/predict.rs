@@ -11,7 +11,7 @@ use assert_cmd::Command;
 use image::{ImageEncoder, codecs::jpeg::JpegEncoder, codecs::png::PngEncoder};
 use neuralnet::data::DataError;
 use neuralnet::data::image::{self as photo, BOX, SIDE};
-use neuralnet::model_file::{self, Model, ModelInfo, Normalization};
+use neuralnet::model_file::{self, Model, ModelInfo};
 use neuralnet::{Activation, Init, Loss, Network};
 use predicates::prelude::*;
 use rand::{Rng, SeedableRng};
@@ -28,17 +28,7 @@ fn random_model(dir: &Path) -> PathBuf {
     let net: Network<f32> =
         Network::new(&[784, 32, 10], Activation::Relu, Activation::Softmax, Loss::CrossEntropy, Init::HeNormal, 7)
             .unwrap();
-    let info = ModelInfo {
-        sizes: vec![],
-        activations: vec![],
-        loss: Loss::CrossEntropy,
-        normalization: Normalization::pixels(),
-        input_shape: Some((28, 28)),
-        classes: Some((0..10).map(|c| c.to_string()).collect()),
-        training: serde_json::Value::Null,
-        test_accuracy: None,
-        tabular: None,
-    };
+    let info = ModelInfo::images(28, 28, 10);
     let path = dir.join("random.safetensors");
     model_file::save(&Model::new(net, info), &path).unwrap();
     path

@@ -1,7 +1,7 @@
 //! Model files open in Python's `safetensors` package, with the PyTorch-style names and shapes.
 //! Skips with a printed reason when Python or the package is missing (`.ci/run` installs it).
 
-use neuralnet::model_file::{self, Model, ModelInfo, Normalization};
+use neuralnet::model_file::{self, Model, ModelInfo};
 use neuralnet::{Activation, Init, Loss, Network};
 use std::process::Command;
 
@@ -18,15 +18,9 @@ fn python_safetensors_reads_our_model_files() {
         Network::<f32>::new(&[6, 4, 3], Activation::Relu, Activation::Softmax, Loss::CrossEntropy, Init::HeNormal, 9)
             .unwrap();
     let info = ModelInfo {
-        sizes: vec![],
-        activations: vec![],
-        loss: Loss::CrossEntropy,
-        normalization: Normalization::pixels(),
-        input_shape: Some((2, 3)),
         classes: Some(vec!["a".into(), "b".into(), "c".into()]),
-        training: serde_json::Value::Null,
         test_accuracy: Some(0.75),
-        tabular: None,
+        ..ModelInfo::images(2, 3, 3)
     };
     let model = Model::new(net, info);
     let dir = tempfile::tempdir().unwrap();

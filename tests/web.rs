@@ -109,17 +109,7 @@ fn random_model(dir: &Path, hidden: usize) -> PathBuf {
         3,
     )
     .unwrap();
-    let info = ModelInfo {
-        sizes: vec![],
-        activations: vec![],
-        loss: Loss::CrossEntropy,
-        normalization: Normalization::pixels(),
-        input_shape: Some((28, 28)),
-        classes: Some((0..10).map(|c| c.to_string()).collect()),
-        training: Value::Null,
-        test_accuracy: None,
-        tabular: None,
-    };
+    let info = ModelInfo::images(28, 28, 10);
     let path = dir.join("random.safetensors");
     model_file::save(&Model::new(net, info), &path).unwrap();
     path
