@@ -102,6 +102,25 @@ impl<T: Float> Dataset<T> {
         (self, tail)
     }
 
+    /// A new set of the rows `idx` (in that order), e.g. one fold of a cross-validation.
+    pub fn select(&self, idx: &[usize]) -> Self {
+        let f = self.features;
+        let x = idx.iter().flat_map(|&i| self.x[i * f..(i + 1) * f].iter().copied()).collect();
+        let targets = match &self.targets {
+            Targets::Classes { labels, classes } => {
+                Targets::Classes { labels: idx.iter().map(|&i| labels[i]).collect(), classes: *classes }
+            }
+            Targets::Values { y, width } => {
+                let w = *width;
+                Targets::Values {
+                    y: idx.iter().flat_map(|&i| y[i * w..(i + 1) * w].iter().copied()).collect(),
+                    width: w,
+                }
+            }
+        };
+        Self { x, features: f, targets }
+    }
+
     /// Copies rows `idx` into `xb` and their targets (one-hot for classes) into `yb`.
     pub fn gather(&self, idx: &[usize], xb: &mut [T], yb: &mut [T]) {
         let f = self.features;

@@ -428,6 +428,49 @@ pub fn train_with<T: Float>(
     Ok(TrainSummary { epochs: trainer.history[first..].to_vec(), best_epoch, stopped_early, interrupted })
 }
 
+/// `k` folds of rows `0..n` for cross-validation, seeded: stratified by class when `labels` are
+/// given (each class dealt round-robin over the folds after a shuffle), else a shuffled deal.
+pub fn folds(labels: Option<&[u32]>, n: usize, k: usize, seed: u64) -> Vec<Vec<usize>> {
+    let mut order: Vec<usize> = (0..n).collect();
+    order.shuffle(&mut rng(seed));
+    if let Some(labels) = labels {
+        // A stable sort keeps the shuffle within each class.
+        order.sort_by_key(|&i| labels[i]);
+    }
+    let k = k.clamp(1, n.max(1));
+    let mut folds = vec![Vec::with_capacity(n / k + 1); k];
+    for (j, &i) in order.iter().enumerate() {
+        folds[j % k].push(i);
+    }
+    folds
+}
+
+/// Mean over `k` folds of the best validation loss reached when training a network made by
+/// `make_net` on the other folds with `config` (early stopping on the held-out fold when
+/// `config.patience` is set). Used to choose settings, such as the weight decay, without touching
+/// the caller's own validation split.
+pub fn cross_validate<T: Float>(
+    make_net: impl Fn() -> Result<Network<T>>,
+    data: &Dataset<T>,
+    k: usize,
+    config: &TrainConfig,
+) -> Result<f64> {
+    let folds = folds(data.labels(), data.len(), k, config.seed);
+    let mut total = 0.0;
+    for (f, held_out) in folds.iter().enumerate() {
+        let rest: Vec<usize> = folds.iter().enumerate().filter(|&(g, _)| g != f).flat_map(|(_, v)| v.clone()).collect();
+        let (train_part, val_part) = (data.select(&rest), data.select(held_out));
+        let mut net = make_net()?;
+        let summary = match train(&mut net, &train_part, Some(&val_part), config, &mut ()) {
+            Ok(s) => s,
+            Err(Error::Diverged { .. }) => return Ok(f64::INFINITY),
+            Err(e) => return Err(e),
+        };
+        total += summary.epochs.iter().filter_map(|r| r.val_loss).fold(f64::INFINITY, f64::min);
+    }
+    Ok(total / folds.len() as f64)
+}
+
 /// Checks before any work that the data fit the network and the settings are usable.
 pub fn check_run<T: Float>(
     net: &Network<T>,
@@ -470,4 +513,45 @@ fn check_fits<T: Float>(net: &Network<T>, data: &Dataset<T>, what: &str) -> Resu
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folds_partition_the_rows_and_keep_class_proportions() {
+        let labels: Vec<u32> = (0..50).map(|i| if i < 40 { 0 } else { 1 }).collect();
+        let f = folds(Some(&labels), 50, 5, 7);
+        assert_eq!(f.len(), 5);
+        let mut all: Vec<usize> = f.iter().flatten().copied().collect();
+        all.sort_unstable();
+        assert_eq!(all, (0..50).collect::<Vec<_>>());
+        for fold in &f {
+            assert_eq!(fold.len(), 10);
+            assert_eq!(fold.iter().filter(|&&i| labels[i] == 1).count(), 2, "{fold:?}");
+        }
+        // Seeded: the same seed deals the same folds, another seed others.
+        assert_eq!(f, folds(Some(&labels), 50, 5, 7));
+        assert_ne!(f, folds(Some(&labels), 50, 5, 8));
+        // Regression rows, and more folds than rows.
+        assert_eq!(folds(None, 3, 5, 1).iter().map(Vec::len).sum::<usize>(), 3);
+    }
+
+    #[test]
+    fn cross_validation_scores_a_worse_setting_worse() {
+        use crate::{Activation, Init, Loss};
+        // y = 2x − 1 on 40 rows: a linear network fits it; a huge weight decay cannot.
+        let x: Vec<f64> = (0..40).map(|i| i as f64 / 20.0 - 1.0).collect();
+        let y: Vec<f64> = x.iter().map(|v| 2.0 * v - 1.0).collect();
+        let data = Dataset::regression(x, 1, y, 1).unwrap();
+        let make =
+            || Network::new(&[1, 1], Activation::Identity, Activation::Identity, Loss::HalfMse, Init::GlorotUniform, 3);
+        let mut config = TrainConfig { epochs: 200, batch_size: 8, patience: Some(20), ..Default::default() };
+        config.optimizer.lr = 0.05;
+        let good = cross_validate(make, &data, 4, &config).unwrap();
+        config.optimizer.weight_decay = 5.0;
+        let bad = cross_validate(make, &data, 4, &config).unwrap();
+        assert!(good < 1e-3 && bad > 10.0 * good, "{good} vs {bad}");
+    }
 }

@@ -93,7 +93,11 @@ fn spirals_need_a_hidden_layer() {
         .arg(&mlp)
         .assert()
         .success()
-        .stderr(predicate::str::contains("classify").and(predicate::str::contains("chosen from the target")));
+        .stderr(
+            predicate::str::contains("classify")
+                .and(predicate::str::contains("chosen from the target"))
+                .and(predicate::str::contains("chosen by 5-fold cross-validation")),
+        );
     neuralnet()
         .args(["train", "--csv"])
         .arg(&train)
@@ -158,6 +162,38 @@ fn smooth_function_regression_in_original_units() {
         .collect();
     let mae = preds.iter().zip(&truth).map(|(p, t)| (p - t).abs()).sum::<f64>() / truth.len() as f64;
     assert!((mae - v["mae"].as_f64().unwrap()).abs() < 1e-3, "{mae} vs {}", v["mae"]);
+}
+
+#[test]
+fn weight_decay_is_chosen_by_cross_validation_unless_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let train = write(dir.path(), "train.csv", &smooth(80, 6, false));
+    let model = dir.path().join("m.safetensors");
+    let run = |extra: &[&str]| {
+        let out = neuralnet()
+            .args(["train", "--csv"])
+            .arg(&train)
+            .args(["--target", "target", "--hidden", "8", "--epochs", "40", "--threads", "1", "--out"])
+            .arg(&model)
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stderr).unwrap()
+    };
+    let searched = run(&[]);
+    let line = searched.lines().find(|l| l.contains("chosen by 5-fold cross-validation")).expect(&searched);
+    for candidate in ["0: ", "0.001: ", "0.01: ", "0.03: ", "0.1: "] {
+        assert!(line.contains(candidate), "{line}");
+    }
+    // The choice is stored with the run's settings: the model's training record names it.
+    let chosen: f64 = line.split(": ").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap();
+    let info = neuralnet().arg("info").arg(&model).args(["--format", "json"]).output().unwrap();
+    let info: serde_json::Value = serde_json::from_slice(&info.stdout).unwrap();
+    let stored = info["model"]["training"]["config"]["optimizer"]["weight_decay"].as_f64().unwrap();
+    assert_eq!(stored, chosen, "{info}");
+    // An explicit --l2 is used as given, without a search.
+    assert!(!run(&["--l2", "0.05"]).contains("cross-validation"));
 }
 
 #[test]

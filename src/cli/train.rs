@@ -4,7 +4,9 @@
 //!
 //! With `--csv FILE --target COLUMN` it trains on a table instead (see [`neuralnet::data::csv`]):
 //! one hidden layer of 64 ReLU units, Adam (η = 1e-3, constant), batch 32, up to 1,000 epochs with
-//! early stopping (patience 50) on a stratified 15% validation split, the best weights kept.
+//! early stopping (patience 50) on a stratified 15% validation split, the best weights kept, and
+//! the L2 weight decay chosen from 0, 0.001, 0.01, 0.03, 0.1 by 5-fold cross-validation on the
+//! training rows (tables up to 20,000 rows; `--l2` skips the search).
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
@@ -12,7 +14,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use neuralnet::data::csv::{self, Column, Prepared, Table, Tabular, Task};
 use neuralnet::model_file::{self, Model, ModelInfo, Normalization};
 use neuralnet::optimizer::{Method, Schedule};
-use neuralnet::train::{EpochOutcome, Trainer, check_run};
+use neuralnet::train::{self, EpochOutcome, Trainer, check_run};
 use neuralnet::{
     Activation, Dataset, EpochReport, Init, Loss, Network, Optimizer, Progress, Targets, TrainConfig, metrics,
 };
@@ -93,7 +95,7 @@ pub struct TrainArgs {
     /// Total number of epochs [default: 30].
     #[arg(long)]
     pub epochs: Option<usize>,
-    /// L2 weight decay λ on weights [default: 0].
+    /// L2 weight decay λ on weights [default: 0; with --csv chosen by 5-fold cross-validation].
     #[arg(long)]
     pub l2: Option<f64>,
     /// Dropout probability on hidden layers [default: 0.3].
@@ -265,7 +267,7 @@ pub fn run(cli: TrainArgs) -> Result<()> {
         *every = args.step_every.unwrap_or(*every);
         *gamma = args.step_gamma.unwrap_or(*gamma);
     }
-    let config = TrainConfig {
+    let mut config = TrainConfig {
         epochs: args.epochs.unwrap_or(if csv { 1000 } else { 30 }),
         batch_size: args.batch_size.unwrap_or(if csv { 32 } else { 128 }),
         optimizer: Optimizer {
@@ -294,6 +296,13 @@ pub fn run(cli: TrainArgs) -> Result<()> {
         None => image_data(&args)?,
     };
     let Data { train_set, val_set, test, sizes, norm, input_shape, classes, data_dir, tabular } = data;
+    if csv && args.l2.is_none() {
+        let make = || Network::<f32>::new(&sizes, activation, output_activation, loss, init, config.seed);
+        let l2 = choose_weight_decay(make, &train_set, &config)?;
+        config.optimizer.weight_decay = l2;
+        // Recorded, so that a resumed run keeps it rather than searching again.
+        args.l2 = Some(l2);
+    }
     let val_size = val_set.len();
     let mut net = Network::<f32>::new(&sizes, activation, output_activation, loss, init, config.seed)?;
     let mut trainer = Trainer::new(&net, train_set.len(), &config);
@@ -445,6 +454,40 @@ pub fn run(cli: TrainArgs) -> Result<()> {
     model_file::save(&Model::new(net, info), &out)?;
     eprintln!("saved model to {}", out.display());
     Ok(())
+}
+
+/// Weight decays tried for a table when `--l2` is not given.
+const L2_CANDIDATES: [f64; 5] = [0.0, 0.001, 0.01, 0.03, 0.1];
+/// Folds of that search.
+const L2_FOLDS: usize = 5;
+/// Above this many training rows the search is skipped (it costs folds × candidates runs) and no
+/// decay is used: large tables need less regularisation.
+const L2_SEARCH_MAX_ROWS: usize = 20_000;
+
+/// The `--l2` default for tables: small tables overfit easily and a held-out split of a few dozen
+/// rows is too noisy to choose on, so each candidate is scored by k-fold cross-validation on the
+/// training rows (mean best validation loss) and the lowest wins.
+fn choose_weight_decay(
+    make_net: impl Fn() -> neuralnet::Result<Network<f32>>,
+    train_set: &Dataset<f32>,
+    config: &TrainConfig,
+) -> Result<f64> {
+    if train_set.len() > L2_SEARCH_MAX_ROWS || train_set.len() < 2 * L2_FOLDS {
+        return Ok(0.0);
+    }
+    let mut scores = Vec::with_capacity(L2_CANDIDATES.len());
+    for l2 in L2_CANDIDATES {
+        let mut c = config.clone();
+        c.optimizer.weight_decay = l2;
+        c.patience = Some(c.patience.unwrap_or(50));
+        scores.push((l2, train::cross_validate(&make_net, train_set, L2_FOLDS, &c)?));
+    }
+    let (best, _) = scores.iter().copied().fold((0.0, f64::INFINITY), |b, s| if s.1 < b.1 { s } else { b });
+    eprintln!(
+        "weight decay (--l2) chosen by {L2_FOLDS}-fold cross-validation on the training rows: {best} (mean validation loss {})",
+        scores.iter().map(|(l, s)| format!("{l}: {s:.4}")).collect::<Vec<_>>().join(", ")
+    );
+    Ok(best)
 }
 
 /// The data of a run, whichever its source.
