@@ -81,6 +81,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         seed,
         threads,
         patience: None,
+        augment: None,
     };
     let mut progress = UntilTarget { target, reports: Vec::new(), reached: false };
     let t0 = Instant::now();

@@ -4,6 +4,7 @@
 //! The library knows nothing about the terminal: progress goes to a [`Progress`] the caller supplies.
 //! After the first batch a training step allocates nothing: all buffers are made before the loop.
 
+use crate::data::augment::{Augment, Scratch};
 use crate::dataset::Dataset;
 use crate::error::{Error, Result, shape_error};
 use crate::init::{Rng, rng};
@@ -33,6 +34,9 @@ pub struct TrainConfig {
     /// Stop when the validation loss has not improved for this many epochs, and restore the best
     /// weights (needs a validation set).
     pub patience: Option<usize>,
+    /// Random distortions of each training image (images only; validation data is left as it is).
+    #[serde(default)]
+    pub augment: Option<Augment>,
 }
 
 impl Default for TrainConfig {
@@ -45,6 +49,7 @@ impl Default for TrainConfig {
             seed: 1,
             threads: 1,
             patience: None,
+            augment: None,
         }
     }
 }
@@ -176,6 +181,7 @@ pub struct Trainer<T> {
     grads: Gradients<T>,
     xb: Vec<T>,
     yb: Vec<T>,
+    aug: Scratch,
     pool: Option<rayon::ThreadPool>,
 }
 
@@ -198,6 +204,7 @@ impl<T: Float> Trainer<T> {
             grads: Gradients::zeros(net),
             xb: vec![T::zero(); b * net.inputs()],
             yb: vec![T::zero(); b * net.outputs()],
+            aug: config.augment.map(|a| a.scratch(b)).unwrap_or_default(),
             pool: (config.threads > 1)
                 .then(|| rayon::ThreadPoolBuilder::new().num_threads(config.threads).build().ok())
                 .flatten(),
@@ -235,6 +242,9 @@ impl<T: Float> Trainer<T> {
     ) -> (f64, usize) {
         let b = idx.len();
         data.gather(idx, &mut self.xb, &mut self.yb);
+        if let Some(a) = &config.augment {
+            a.apply(&mut self.xb, idx, config.seed, self.epoch, &mut self.aug, config.threads);
+        }
         let dropout = (config.dropout > 0.0).then_some(Dropout { p: config.dropout, rng: &mut self.dropout_rng });
         let loss =
             net.loss_and_gradients(&self.xb[..b * data.features], &self.yb, b, &mut self.ws, &mut self.grads, dropout);
@@ -480,6 +490,16 @@ pub fn check_run<T: Float>(
 ) -> Result<()> {
     config.validate()?;
     check_fits(net, data, "training data")?;
+    if let Some(a) = &config.augment
+        && a.pixels() != data.features
+    {
+        return Err(shape_error(
+            "augmentation",
+            format!("{}×{} images = {} features", a.width, a.height, a.pixels()),
+            format!("{} features per row", data.features),
+            Some("augmentation distorts images; tables cannot be augmented".into()),
+        ));
+    }
     if let Some(v) = val {
         check_fits(net, v, "validation data")?;
     }

@@ -1,4 +1,5 @@
-//! The training step allocates nothing after the first batch, for every optimizer, with dropout on.
+//! The training step allocates nothing after the first batch, for every optimizer, with dropout on,
+//! and with data augmentation.
 
 use neuralnet::train::Trainer;
 use neuralnet::{Activation, Dataset, Init, Loss, Method, Network, Optimizer, TrainConfig};
@@ -41,7 +42,10 @@ fn training_step_allocates_nothing_after_the_first_batch() {
     // Trainers (and their thread pools) live to the end: a dropped pool's threads exit
     // asynchronously, and their teardown would be counted against the next run.
     let mut keep = Vec::new();
-    for name in ["sgd", "momentum", "nesterov", "adam", "adamw"] {
+    let augment = neuralnet::data::augment::Augment::parse("affine,elastic", 20, 20, 0.0).unwrap();
+    let runs =
+        ["sgd", "momentum", "nesterov", "adam", "adamw"].map(|n| (n, None)).into_iter().chain([("adam", augment)]);
+    for (name, augment) in runs {
         for threads in [1, 2] {
             let mut net = Network::<f32>::new(
                 &[features, 256, 64, 3],
@@ -61,6 +65,7 @@ fn training_step_allocates_nothing_after_the_first_batch() {
                     weight_decay: 1e-4,
                     ..Optimizer::sgd(0.01)
                 },
+                augment,
                 ..TrainConfig::default()
             };
             let mut trainer = Trainer::new(&net, rows, &config);
@@ -79,7 +84,12 @@ fn training_step_allocates_nothing_after_the_first_batch() {
             });
             keep.push(trainer);
             let n = ALLOCS.load(Ordering::SeqCst);
-            assert_eq!(n, 0, "{name} with {threads} thread(s): {n} allocations in 100 steps");
+            assert_eq!(
+                n,
+                0,
+                "{name} (augmented: {}) with {threads} thread(s): {n} allocations in 100 steps",
+                augment.is_some()
+            );
         }
     }
 }

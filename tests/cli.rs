@@ -73,6 +73,39 @@ fn train_eval_info_on_tiny_images_with_three_classes() {
 }
 
 #[test]
+fn augmented_training_learns_and_is_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    write_tiny_dataset(dir.path(), false);
+    let model = dir.path().join("aug.safetensors");
+    let train = |extra: &[&str]| {
+        neuralnet()
+            .args(["train", "--data-dir"])
+            .arg(dir.path())
+            .args(["--hidden", "16", "--epochs", "8", "--batch-size", "16", "--val-size", "50", "--threads", "2"])
+            .args(["--lr", "0.01", "--out"])
+            .arg(&model)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = train(&["--augment", "rotate=5,shift=1,alpha=8,sigma=3"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = neuralnet().arg("eval").arg(&model).arg("--data-dir").arg(dir.path()).args(["--format", "json"]).output();
+    let v: serde_json::Value = serde_json::from_slice(&out.unwrap().stdout).unwrap();
+    assert!(v["accuracy"].as_f64().unwrap() > 0.8, "{v}");
+    let info = neuralnet().arg("info").arg(&model).args(["--format", "json"]).output().unwrap();
+    let info: serde_json::Value = serde_json::from_slice(&info.stdout).unwrap();
+    let aug = &info["model"]["training"]["config"]["augment"];
+    assert_eq!(aug["affine"]["rotate"], 5.0, "{aug}");
+    assert_eq!(aug["elastic"]["sigma"], 3.0, "{aug}");
+    assert_eq!((aug["width"].as_u64(), aug["height"].as_u64()), (Some(10), Some(10)));
+    // Bad specifications are one clear line naming the part at fault.
+    let out = train(&["--augment", "affine,twist"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown part 'twist'"));
+}
+
+#[test]
 fn config_file_supplies_options_and_flags_win() {
     let dir = tempfile::tempdir().unwrap();
     write_tiny_dataset(dir.path(), false);

@@ -252,6 +252,7 @@ fn errors_name_what_is_wrong() {
     train_fails("x,y\n1,0\n,1\n2,0\n", &[], &["line 3", "column 'x'", "missing value", "--impute"]);
     train_fails("x,y\n1,0\n2,\n", &[], &["line 3", "target column 'y' has no value"]);
     train_fails("x,y\n1,0\n2,1\n", &["--task", "cluster"], &["unknown task"]);
+    train_fails("x,y\n1,0\n2,1\n3,0\n4,1\n", &["--augment", "affine"], &["--augment", "a table cannot be augmented"]);
 }
 
 #[test]

@@ -1,8 +1,9 @@
-//! The same seed, settings and thread count give the same weights, bit for bit.
+//! The same seed, settings and thread count give the same weights, bit for bit (with data
+//! augmentation too).
 
 use neuralnet::{Activation, Dataset, Init, Loss, Network, Optimizer, TrainConfig, train};
 
-fn run(threads: usize, seed: u64) -> Network<f32> {
+fn run(threads: usize, seed: u64, augment: bool) -> Network<f32> {
     let rows = 512;
     let features = 300;
     let x: Vec<f32> = (0..rows * features).map(|i| ((i * 2654435761usize) % 1000) as f32 / 1000.0).collect();
@@ -24,6 +25,10 @@ fn run(threads: usize, seed: u64) -> Network<f32> {
         dropout: 0.2,
         seed,
         threads,
+        // The rows as 20×15 images, distorted afresh each epoch.
+        augment: augment
+            .then(|| neuralnet::data::augment::Augment::parse("affine,elastic", 20, 15, 0.0).unwrap())
+            .flatten(),
         ..TrainConfig::default()
     };
     train(&mut net, &data, None, &config, &mut ()).unwrap();
@@ -32,13 +37,16 @@ fn run(threads: usize, seed: u64) -> Network<f32> {
 
 #[test]
 fn same_seed_and_threads_give_the_same_bits() {
-    for threads in [1, 2] {
-        let a = run(threads, 11);
-        let b = run(threads, 11);
+    for (threads, augment) in [(1, false), (2, false), (1, true), (2, true)] {
+        let a = run(threads, 11, augment);
+        let b = run(threads, 11, augment);
         for (la, lb) in a.layers.iter().zip(&b.layers) {
             assert!(la.weights.iter().zip(&lb.weights).all(|(x, y)| x.to_bits() == y.to_bits()), "{threads} thread(s)");
             assert!(la.bias.iter().zip(&lb.bias).all(|(x, y)| x.to_bits() == y.to_bits()), "{threads} thread(s)");
         }
-        assert_ne!(a, run(threads, 12), "a different seed should give different weights");
+        assert_ne!(a, run(threads, 12, augment), "a different seed should give different weights");
+        if augment {
+            assert_ne!(a, run(threads, 11, false), "augmentation should change the weights");
+        }
     }
 }

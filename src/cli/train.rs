@@ -101,6 +101,11 @@ pub struct TrainArgs {
     /// Dropout probability on hidden layers [default: 0.3].
     #[arg(long)]
     pub dropout: Option<f64>,
+    /// Distort each training image afresh every epoch: `affine`, `elastic` or `affine,elastic`,
+    /// with optional settings `rotate=10,scale=0.1,shear=0.1,shift=2` (degrees, fraction, fraction,
+    /// pixels) and `alpha=34,sigma=4` (elastic strength and smoothness, pixels) [default: none].
+    #[arg(long)]
+    pub augment: Option<String>,
     /// Seed for initialisation, shuffling and dropout [default: 1].
     #[arg(long)]
     pub seed: Option<u64>,
@@ -165,6 +170,7 @@ impl TrainArgs {
             epochs,
             l2,
             dropout,
+            augment,
             seed,
             threads,
             val_size,
@@ -281,6 +287,7 @@ pub fn run(cli: TrainArgs) -> Result<()> {
         seed: args.seed.unwrap_or(1),
         threads,
         patience: args.patience.or(csv.then_some(50)),
+        augment: None,
     };
     config.validate()?;
     for (what, path) in [("the model", &out), ("the checkpoint", &ckpt_path)] {
@@ -296,6 +303,14 @@ pub fn run(cli: TrainArgs) -> Result<()> {
         None => image_data(&args)?,
     };
     let Data { train_set, val_set, test, sizes, norm, input_shape, classes, data_dir, tabular } = data;
+    if let Some(spec) = &args.augment {
+        let Some((rows, cols)) = input_shape else {
+            bail!("--augment distorts images; a table cannot be augmented");
+        };
+        // The background: a blank (0) pixel after normalisation.
+        let fill = (0.0 / norm.divide - norm.mean) / norm.std;
+        config.augment = neuralnet::data::augment::Augment::parse(spec, cols, rows, fill)?;
+    }
     if csv && args.l2.is_none() {
         let make = || Network::<f32>::new(&sizes, activation, output_activation, loss, init, config.seed);
         let l2 = choose_weight_decay(make, &train_set, &config)?;
@@ -359,6 +374,9 @@ pub fn run(cli: TrainArgs) -> Result<()> {
         config.optimizer.lr,
         threads
     );
+    if let Some(a) = &config.augment {
+        eprintln!("each training image distorted afresh every epoch: {a}");
+    }
     install_interrupt_handler();
     let mut progress = CliProgress::new(config.epochs, args.metrics.as_deref(), trainer.epoch > 0)?;
     let val = (!val_set.is_empty()).then_some(&val_set);

@@ -2,6 +2,7 @@
 //! type whose every message names the file at fault and what is wrong with it. Digit photos become
 //! MNIST-style inputs in [`image`].
 
+pub mod augment;
 pub mod csv;
 pub mod idx;
 pub mod image;
