@@ -3,12 +3,14 @@
 //! Prints one JSON line: images/s for the 10,000 test images in batches of 1000 (median over
 //! passes), and the median / p90 latency of single-image forward passes through a capacity-1
 //! [`Workspace`] reused across calls. Inputs are preloaded and normalised before any timing.
+//! Inference goes through a [`Predictor`] (the first layer from the inked pixels only), as
+//! `eval`, `predict` and `serve` do; `--dense` times the plain [`neuralnet::Network::forward`].
 //!
-//! Run: `cargo run --release --example bench_infer -- MODEL [--threads T] [--passes N] [--singles N]`
+//! Run: `cargo run --release --example bench_infer -- MODEL [--threads T] [--passes N] [--singles N] [--dense]`
 //! (MNIST from `$NEURALNET_DATA_DIR`, else the cache).
 
 use neuralnet::data::mnist;
-use neuralnet::{Dataset, Workspace, metrics, model_file};
+use neuralnet::{Dataset, Predictor, Workspace, metrics, model_file};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -17,10 +19,11 @@ struct Args {
     threads: usize,
     passes: usize,
     singles: usize,
+    dense: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
-    let mut args = Args { model: PathBuf::new(), threads: 1, passes: 20, singles: 5000 };
+    let mut args = Args { model: PathBuf::new(), threads: 1, passes: 20, singles: 5000, dense: false };
     let mut it = std::env::args().skip(1);
     let mut model = None;
     while let Some(a) = it.next() {
@@ -31,11 +34,12 @@ fn parse_args() -> Result<Args, String> {
             "--threads" => args.threads = num("--threads")?.max(1),
             "--passes" => args.passes = num("--passes")?.max(1),
             "--singles" => args.singles = num("--singles")?.max(1),
+            "--dense" => args.dense = true,
             _ if a.starts_with("--") => return Err(format!("unknown option {a}")),
             _ => model = Some(PathBuf::from(a)),
         }
     }
-    args.model = model.ok_or("usage: bench_infer MODEL [--threads T] [--passes N] [--singles N]")?;
+    args.model = model.ok_or("usage: bench_infer MODEL [--threads T] [--passes N] [--singles N] [--dense]")?;
     Ok(args)
 }
 
@@ -54,6 +58,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Dataset::from_images(&idx.test_images.pixels, px, &idx.test_labels, idx.classes, &model.info.normalization)?;
     let n = test.len();
     let batch = 1000;
+    let predictor = Predictor::new(net.clone(), model.info.normalization.apply(0.0) as f32);
+    let forward = |x: &[f32], b: usize, ws: &mut Workspace<f32>| -> f32 {
+        if args.dense { net.forward(x, b, ws)[0] } else { predictor.forward(x, b, ws)[0] }
+    };
 
     // The same pool arrangement as training (`Trainer::install`): products split with rayon::join
     // inside a pool of `threads` threads, each warmed up first.
@@ -67,8 +75,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let t0 = Instant::now();
             for start in (0..n).step_by(batch) {
                 let b = batch.min(n - start);
-                let out = net.forward(&test.x[start * px..(start + b) * px], b, ws);
-                sink += out[0];
+                sink += forward(&test.x[start * px..(start + b) * px], b, ws);
             }
             t0.elapsed().as_secs_f64()
         };
@@ -81,15 +88,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         // Latency: one image at a time, a capacity-1 workspace reused across calls.
         let mut ws1 = Workspace::new(net, 1, args.threads);
         for i in 0..500 {
-            sink += net.forward(&test.x[(i % n) * px..(i % n + 1) * px], 1, &mut ws1)[0];
+            sink += forward(&test.x[(i % n) * px..(i % n + 1) * px], 1, &mut ws1);
         }
         let mut lat: Vec<f64> = (0..args.singles)
             .map(|i| {
                 let x = &test.x[(i % n) * px..(i % n + 1) * px];
                 let t0 = Instant::now();
-                let out = net.forward(x, 1, &mut ws1);
+                let out = forward(x, 1, &mut ws1);
                 let dt = t0.elapsed().as_secs_f64();
-                sink += out[0];
+                sink += out;
                 dt
             })
             .collect();
@@ -102,6 +109,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "{}",
         serde_json::json!({
             "side": "neuralnet",
+            "path": if args.dense { "dense" } else { "sparse-input first layer" },
             "threads": args.threads,
             "sizes": net.sizes(),
             "batch": batch,

@@ -42,6 +42,7 @@ pub mod model_file;
 pub mod network;
 pub mod optimizer;
 pub mod plot;
+pub mod predictor;
 pub mod trace;
 pub mod train;
 
@@ -54,4 +55,5 @@ pub use linalg::Float;
 pub use loss::Loss;
 pub use network::{Gradients, Network, Workspace};
 pub use optimizer::{Method, Optimizer, Schedule};
+pub use predictor::Predictor;
 pub use train::{EpochReport, Progress, TrainConfig, TrainSummary, train};

@@ -136,6 +136,45 @@ fn product<T: Float>(c: MatMut<'_, T>, a: MatRef<'_, T>, b: MatRef<'_, T>, accum
     );
 }
 
+/// Defines `$name`, which runs the `#[inline(always)]` function `$kernel` compiled for the widest
+/// vector instructions this CPU has (AVX-512, else AVX2 + FMA, else the baseline), chosen at run
+/// time. Unlike [`simd`], whose closure LLVM may decline to inline when it is large, the kernel is
+/// called directly from each `#[target_feature]` copy, so it is always compiled inside it.
+macro_rules! simd_fn {
+    ($(#[$m:meta])* $vis:vis fn $name:ident<T: Float>($($arg:ident: $ty:ty),* $(,)?) -> $ret:ty = $kernel:ident;) => {
+        $(#[$m])*
+        #[allow(clippy::too_many_arguments)]
+        $vis fn $name<T: Float>($($arg: $ty),*) -> $ret {
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,avx2,fma")]
+                #[allow(clippy::too_many_arguments)]
+                fn avx512<T: Float>($($arg: $ty),*) -> $ret {
+                    $kernel($($arg),*)
+                }
+                #[target_feature(enable = "avx2,fma")]
+                #[allow(clippy::too_many_arguments)]
+                fn avx2<T: Float>($($arg: $ty),*) -> $ret {
+                    $kernel($($arg),*)
+                }
+                if std::arch::is_x86_feature_detected!("avx512f")
+                    && std::arch::is_x86_feature_detected!("avx512vl")
+                    && std::arch::is_x86_feature_detected!("avx512bw")
+                    && std::arch::is_x86_feature_detected!("avx512dq")
+                {
+                    // SAFETY: the CPU has just been checked for every feature `avx512` enables.
+                    return unsafe { avx512($($arg),*) };
+                }
+                if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+                    // SAFETY: as above, for AVX2 and FMA.
+                    return unsafe { avx2($($arg),*) };
+                }
+            }
+            $kernel($($arg),*)
+        }
+    };
+}
+
 /// Runs `f` compiled for the widest vector instructions this CPU has (AVX-512, else AVX2 + FMA,
 /// else the baseline), chosen at run time so the binary stays portable. `f` should call
 /// `#[inline(always)]` loops so they are compiled inside the chosen instruction set.
@@ -165,6 +204,134 @@ pub fn simd<R>(f: impl FnOnce() -> R) -> R {
         }
     }
     f()
+}
+
+/// `Z ← (X − c)·B` for rows of `X` (`rows × k`) whose entries are mostly the background value `c`
+/// (an image's blank pixels): each row of `Z` is `Σⱼ (xⱼ − c)·B[j, :]` over the entries that differ
+/// from `c`, so the work is proportional to the ink, not the image size. `B` is `k × n` row-major
+/// (a layer's `Wᵀ`). Rows are split over `threads` (rayon::join); nothing is allocated.
+#[allow(clippy::too_many_arguments)]
+pub fn matmul_sparse_rows<T: Float>(
+    x: &[T],
+    rows: usize,
+    k: usize,
+    c: T,
+    b: &[T],
+    n: usize,
+    z: &mut [T],
+    threads: usize,
+) {
+    assert!(x.len() >= rows * k && b.len() >= k * n && z.len() >= rows * n, "matmul_sparse_rows: shapes");
+    let (x, z) = (&x[..rows * k], &mut z[..rows * n]);
+    // Splitting pays only for batches: a thread hand-off costs more than a few rows' work.
+    if threads > 1 && rows >= 32 {
+        let half = rows / 2;
+        let (x0, x1) = x.split_at(half * k);
+        let (z0, z1) = z.split_at_mut(half * n);
+        rayon::join(
+            || matmul_sparse_rows(x0, half, k, c, b, n, z0, threads / 2),
+            || matmul_sparse_rows(x1, rows - half, k, c, b, n, z1, threads - threads / 2),
+        );
+        return;
+    }
+    sparse_rows_simd(x, k, c, b, n, z)
+}
+
+simd_fn! {
+    fn sparse_rows_simd<T: Float>(x: &[T], k: usize, c: T, b: &[T], n: usize, z: &mut [T]) -> () = sparse_rows;
+}
+
+/// The rows of [`matmul_sparse_rows`]. A row's inputs are taken 256 at a time: their entries
+/// different from `c` are first listed without branches (index and value), then each block of
+/// output columns adds up its rows of `B` over that list, accumulators in registers.
+#[inline(always)]
+fn sparse_rows<T: Float>(x: &[T], k: usize, c: T, b: &[T], n: usize, z: &mut [T]) {
+    const CHUNK: usize = 256;
+    let mut idx = [0u32; CHUNK];
+    let mut val = [T::zero(); CHUNK];
+    for (xr, zr) in x.chunks_exact(k).zip(z.chunks_exact_mut(n)) {
+        zr.fill(T::zero());
+        for (start, xs) in (0..k).step_by(CHUNK).zip(xr.chunks(CHUNK)) {
+            let mut count = 0;
+            // Blank stretches (an image's margins) are skipped 16 entries at a time.
+            for (s16, xs16) in xs.chunks(16).enumerate() {
+                if xs16.iter().fold(true, |blank, &xv| blank & (xv == c)) {
+                    continue;
+                }
+                for (j, &xv) in xs16.iter().enumerate() {
+                    let v = xv - c;
+                    idx[count] = (start + s16 * 16 + j) as u32;
+                    val[count] = v;
+                    count += (v != T::zero()) as usize;
+                }
+            }
+            if count == 0 {
+                continue;
+            }
+            let (idx, val) = (&idx[..count], &val[..count]);
+            let mut col = 0;
+            while col + 64 <= n {
+                sparse_block::<T, 64>(idx, val, b, n, col, &mut zr[col..col + 64]);
+                col += 64;
+            }
+            while col + 16 <= n {
+                sparse_block::<T, 16>(idx, val, b, n, col, &mut zr[col..col + 16]);
+                col += 16;
+            }
+            while col < n {
+                sparse_block::<T, 1>(idx, val, b, n, col, &mut zr[col..col + 1]);
+                col += 1;
+            }
+        }
+    }
+}
+
+#[inline(always)]
+fn sparse_block<T: Float, const W: usize>(idx: &[u32], val: &[T], b: &[T], n: usize, col: usize, out: &mut [T]) {
+    // Two accumulator sets, two entries per step: the additions of one do not wait on the other's.
+    let mut acc: [T; W] = out.try_into().expect("block width");
+    let mut acc2 = [T::zero(); W];
+    let pairs = idx.len() / 2;
+    for p in 0..pairs {
+        let (j0, j1) = (idx[2 * p] as usize * n + col, idx[2 * p + 1] as usize * n + col);
+        let (v0, v1) = (val[2 * p], val[2 * p + 1]);
+        let r0: &[T; W] = b[j0..j0 + W].try_into().expect("block width");
+        let r1: &[T; W] = b[j1..j1 + W].try_into().expect("block width");
+        for i in 0..W {
+            acc[i] += v0 * r0[i];
+            acc2[i] += v1 * r1[i];
+        }
+    }
+    if idx.len() % 2 == 1 {
+        let (j, v) = (idx[idx.len() - 1] as usize * n + col, val[idx.len() - 1]);
+        let r: &[T; W] = b[j..j + W].try_into().expect("block width");
+        for i in 0..W {
+            acc[i] += v * r[i];
+        }
+    }
+    for i in 0..W {
+        out[i] = acc[i] + acc2[i];
+    }
+}
+
+simd_fn! {
+    /// How many entries of `x` differ from `c` (vectorised).
+    pub fn count_not_equal<T: Float>(x: &[T], c: T) -> usize = count_not_equal_kernel;
+}
+
+#[inline(always)]
+fn count_not_equal_kernel<T: Float>(x: &[T], c: T) -> usize {
+    {
+        let mut counts = [0u32; 16];
+        let chunks = x.chunks_exact(16);
+        let rest = chunks.remainder().iter().filter(|&&v| v != c).count();
+        for ch in chunks {
+            for i in 0..16 {
+                counts[i] += (ch[i] != c) as u32;
+            }
+        }
+        counts.iter().map(|&n| n as usize).sum::<usize>() + rest
+    }
 }
 
 /// `Σ xᵢ²`, vectorised (for gradient norms).
@@ -247,5 +414,26 @@ mod tests {
         let mut c = vec![3.0f32; 4];
         matmul(2, 2, 0, Operand::plain(&[]), Operand::plain(&[]), &mut c, false, 1);
         assert_eq!(c, vec![0.0; 4]);
+    }
+
+    #[test]
+    fn sparse_rows_product_matches_the_dense_one() {
+        // Widths that exercise the 64-, 16- and 1-column blocks; rows mostly the background c.
+        for (rows, k, n) in [(1, 30, 800), (40, 50, 128), (3, 7, 93), (33, 9, 1)] {
+            let c = -0.25;
+            let x: Vec<f64> =
+                (0..rows * k).map(|i| if (i * 7) % 5 == 0 { (i % 13) as f64 / 13.0 } else { c }).collect();
+            let b: Vec<f64> = (0..k * n).map(|i| ((i * 31) % 17) as f64 / 17.0 - 0.5).collect();
+            let shifted: Vec<f64> = x.iter().map(|v| v - c).collect();
+            let want = naive(rows, n, k, &shifted, &b);
+            for threads in [1, 2] {
+                let mut z = vec![9.0; rows * n];
+                let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+                pool.install(|| matmul_sparse_rows(&x, rows, k, c, &b, n, &mut z, threads));
+                for (i, (p, q)) in z.iter().zip(&want).enumerate() {
+                    assert!((p - q).abs() < 1e-12, "{rows}×{k}×{n}, {threads} thread(s), entry {i}: {p} vs {q}");
+                }
+            }
+        }
     }
 }

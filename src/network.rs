@@ -54,6 +54,11 @@ impl<T: Float> Workspace<T> {
         }
     }
 
+    /// `z⁽¹⁾` and `a⁽¹⁾`, for a first layer computed outside [`Network::forward`].
+    pub(crate) fn first_layer_mut(&mut self) -> (&mut [T], &mut [T]) {
+        (&mut self.z[0], &mut self.a[0])
+    }
+
     /// The largest batch these buffers hold.
     pub fn capacity(&self) -> usize {
         self.capacity
@@ -291,6 +296,16 @@ impl<T: Float> Network<T> {
                 }
             }
         }
+    }
+
+    /// Forward propagation through layers 2…L, from `a⁽¹⁾` already in `ws` (see [`crate::predictor`]).
+    pub(crate) fn forward_after_first<'w>(&self, batch: usize, ws: &'w mut Workspace<T>) -> &'w [T] {
+        for (l, layer) in self.layers.iter().enumerate().skip(1) {
+            let (prev_a, cur_a) = ws.a.split_at_mut(l);
+            layer.forward(&prev_a[l - 1], batch, &mut ws.z[l], &mut cur_a[0], ws.threads);
+        }
+        let last = self.layers.len() - 1;
+        &ws.a[last][..batch * self.outputs()]
     }
 
     /// One forward and backward pass: returns the batch-mean loss and writes `∂L/∂W`, `∂L/∂b` of

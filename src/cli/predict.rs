@@ -5,11 +5,11 @@
 use super::Format;
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use neuralnet::Activation;
 use neuralnet::data::csv::{Table, Task};
 use neuralnet::data::image::{self, SIDE};
 use neuralnet::metrics::argmax;
 use neuralnet::model_file::{self, Model};
+use neuralnet::{Activation, Predictor};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -69,7 +69,7 @@ pub fn run(args: PredictArgs) -> Result<()> {
     }
     let norm = &model.info.normalization;
     let x: Vec<f32> = inputs.iter().flat_map(|p| p.pixels.iter().map(|&v| norm.apply(f64::from(v)) as f32)).collect();
-    let out = model.network.predict(&x, inputs.len())?;
+    let out = Predictor::new(model.network.clone(), norm.apply(0.0) as f32).predict(&x, inputs.len())?;
     let k = model.network.outputs();
     let softmax = model.network.layers.last().is_some_and(|l| l.activation == Activation::Softmax);
     let names = model.info.classes.clone().unwrap_or_default();

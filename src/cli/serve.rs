@@ -14,10 +14,10 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use clap::Args;
-use neuralnet::Workspace;
 use neuralnet::data::DataError;
 use neuralnet::data::image::{self, SIDE};
 use neuralnet::model_file::{self, Model};
+use neuralnet::{Predictor, Workspace};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -47,6 +47,8 @@ pub struct ServeArgs {
 /// What every request shares: the model and its description.
 struct Served {
     model: Model,
+    /// The network prepared for one image at a time (first layer from the ink only).
+    predictor: Predictor<f32>,
     description: Value,
 }
 
@@ -55,7 +57,8 @@ pub fn run(args: ServeArgs) -> Result<()> {
     check_model(&model, &args.model)?;
     let name = args.model.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let description = describe(&model, &name);
-    let state = Arc::new(Served { model, description });
+    let predictor = Predictor::new(model.network.clone(), model.info.normalization.apply(0.0) as f32);
+    let state = Arc::new(Served { model, predictor, description });
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the runtime")?;
     runtime.block_on(async move {
@@ -149,16 +152,16 @@ async fn predict(State(s): State<Arc<Served>>, req: Request) -> Result<Response,
         "application/json" => {
             let body = read_body(req, JSON_LIMIT).await?;
             let pixels = parse_pixels(&body)?;
-            blocking(move || evaluate(&s.model, &pixels, None)).await?
+            blocking(move || evaluate(&s, &pixels, None)).await?
         }
         "image/png" | "image/jpeg" => {
             let body = read_body(req, IMAGE_LIMIT).await?;
-            blocking(move || from_image(&s.model, &body)).await??
+            blocking(move || from_image(&s, &body)).await??
         }
         "multipart/form-data" => {
             check_length(req.headers(), IMAGE_LIMIT)?;
             let body = upload(req).await?;
-            blocking(move || from_image(&s.model, &body)).await??
+            blocking(move || from_image(&s, &body)).await??
         }
         "" => {
             return Err(ApiError::new(
@@ -262,7 +265,7 @@ fn parse_pixels(body: &[u8]) -> Result<Vec<f32>, ApiError> {
 }
 
 /// Decodes and preprocesses an upload exactly as `predict` does a file.
-fn from_image(model: &Model, bytes: &[u8]) -> Result<Response, ApiError> {
+fn from_image(s: &Served, bytes: &[u8]) -> Result<Response, ApiError> {
     let img = image::decode_bytes(bytes, Path::new("the upload")).map_err(|e| {
         let status = match e {
             DataError::NotAnImage { .. } | DataError::ImageUnsupported { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -273,7 +276,7 @@ fn from_image(model: &Model, bytes: &[u8]) -> Result<Response, ApiError> {
     })?;
     let p = image::preprocess_grey(&image::to_grey(&img));
     let pixels: Vec<f32> = p.pixels.iter().map(|&v| f32::from(v) / 255.0).collect();
-    Ok(evaluate(model, &pixels, Some(&p)))
+    Ok(evaluate(s, &pixels, Some(&p)))
 }
 
 /// The answer to `POST /api/predict` (f32 values written as f32, in their shortest form).
@@ -290,13 +293,13 @@ struct Answer<'a> {
 }
 
 /// One forward pass keeping every layer's activations, as a JSON response.
-fn evaluate(model: &Model, pixels: &[f32], found: Option<&image::Preprocessed>) -> Response {
-    let net = &model.network;
-    let norm = &model.info.normalization;
+fn evaluate(s: &Served, pixels: &[f32], found: Option<&image::Preprocessed>) -> Response {
+    let net = &s.model.network;
+    let norm = &s.model.info.normalization;
     // Raw pixels are 0–255 as `predict` feeds them; the JSON's 0..1 are scaled back.
     let x: Vec<f32> = pixels.iter().map(|&p| norm.apply(f64::from(p) * 255.0) as f32).collect();
     let mut ws = Workspace::new(net, 1, 1);
-    let out = net.forward(&x, 1, &mut ws).to_vec();
+    let out = s.predictor.forward(&x, 1, &mut ws).to_vec();
     let softmax = net.layers.last().is_some_and(|l| l.activation == neuralnet::Activation::Softmax);
     let probabilities = probabilities(&out, softmax);
     let prediction = (0..probabilities.len())
