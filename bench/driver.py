@@ -161,7 +161,7 @@ def main():
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--epochs", default="a=3,b=2,c=3")
     ap.add_argument("--only", default="a,b,c,infer,to98,gemm")
-    ap.add_argument("--ours-to98", default="--hidden 512 --optimizer adam --lr 0.001 --batch-size 128",
+    ap.add_argument("--ours-to98", default="--hidden 384 --optimizer adam --lr 0.002 --schedule cosine --max-epochs 5 --batch-size 128",
                     help="neuralnet's time-to-98%% recipe (bench_to_98 options)")
     ap.add_argument("--quiet-wait", type=float, default=180)
     ap.add_argument("--ignore-niced", action="store_true",

@@ -8,7 +8,7 @@
 //! seconds (evaluation excluded) up to it.
 //!
 //! Run: `cargo run --release --example bench_to_98 -- [--hidden 512] [--init he-uniform] [--optimizer adam] [--lr 1e-3]
-//! [--momentum 0.9] [--batch-size 128] [--threads T] [--seed 1] [--max-epochs 20] [--target 0.98]`
+//! [--momentum 0.9] [--schedule constant|cosine|step] [--batch-size 128] [--threads T] [--seed 1] [--max-epochs 20] [--target 0.98]`
 
 use neuralnet::data::mnist;
 use neuralnet::model_file::Normalization;
@@ -44,6 +44,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut hidden = vec![512usize];
     let mut init = Init::HeUniform;
     let (mut optimizer, mut lr, mut mu) = ("adam".to_string(), None, 0.9);
+    let mut schedule = Schedule::Constant;
     let (mut batch_size, mut threads, mut seed, mut max_epochs, mut target) = (128usize, 1usize, 1u64, 20usize, 0.98);
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -53,6 +54,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "--init" => init = Init::parse(&v)?,
             "--optimizer" => optimizer = v,
             "--lr" => lr = Some(v.parse()?),
+            // A decaying schedule runs over --max-epochs (cosine reaches 0 at the last one).
+            "--schedule" => schedule = Schedule::parse(&v)?,
             "--momentum" => mu = v.parse()?,
             "--batch-size" => batch_size = v.parse()?,
             "--threads" => threads = v.parse()?,
@@ -76,7 +79,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let config = TrainConfig {
         epochs: max_epochs,
         batch_size,
-        optimizer: Optimizer { method, lr, weight_decay: 0.0, schedule: Schedule::Constant, warmup: 0.0 },
+        optimizer: Optimizer { method, lr, weight_decay: 0.0, schedule, warmup: 0.0 },
         dropout: 0.0,
         seed,
         threads,
@@ -95,8 +98,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "{}",
         serde_json::json!({
             "side": "neuralnet",
-            "recipe": format!("{} {} lr {lr} batch {batch_size} init {}",
-                sizes.iter().map(ToString::to_string).collect::<Vec<_>>().join("-"), method.name(), init),
+            "recipe": format!("{} {} lr {lr} {} over {max_epochs} epochs, batch {batch_size} init {}",
+                sizes.iter().map(ToString::to_string).collect::<Vec<_>>().join("-"), method.name(),
+                serde_json::to_value(schedule)?["kind"].as_str().unwrap_or("?"), init),
             "threads": threads,
             "target": target,
             "reached": hit.is_some(),

@@ -183,6 +183,18 @@ impl Activation {
 
     /// `z ← z + b` (bias broadcast over rows) and `a ← f(z)`, in one pass over a batch of rows.
     pub fn forward_rows<T: Float>(self, z: &mut [T], bias: &[T], a: &mut [T]) {
+        forward_rows_simd(self, z, bias, a)
+    }
+}
+
+crate::linalg::simd_fn! {
+    fn forward_rows_simd<T: Float>(f: Activation, z: &mut [T], bias: &[T], a: &mut [T]) -> () = forward_rows_kernel;
+}
+
+#[inline(always)]
+fn forward_rows_kernel<T: Float>(f: Activation, z: &mut [T], bias: &[T], a: &mut [T]) {
+    let this = f;
+    {
         let width = bias.len();
         debug_assert_eq!(z.len(), a.len());
         if width == 0 {
@@ -192,9 +204,20 @@ impl Activation {
             for (zi, bi) in zr.iter_mut().zip(bias) {
                 *zi += *bi;
             }
-            match self {
+            match this {
                 Activation::Softmax => softmax_row(zr, ar),
                 Activation::Identity => ar.copy_from_slice(zr),
+                Activation::Sigmoid { k, c } => {
+                    // 1/(1 + e^{−k(z−c)}) with a vectorised exp; the clamp inside it keeps e finite.
+                    let (k, c) = (T::of(k), T::of(c));
+                    for (ai, &zi) in ar.iter_mut().zip(zr.iter()) {
+                        *ai = -k * (zi - c);
+                    }
+                    T::exp_in_place(ar);
+                    for ai in ar.iter_mut() {
+                        *ai = T::one() / (T::one() + *ai);
+                    }
+                }
                 Activation::Relu => {
                     for (ai, zi) in ar.iter_mut().zip(zr.iter()) {
                         *ai = zi.max(T::zero());
@@ -202,12 +225,15 @@ impl Activation {
                 }
                 _ => {
                     for (ai, zi) in ar.iter_mut().zip(zr.iter()) {
-                        *ai = self.value(*zi);
+                        *ai = this.value(*zi);
                     }
                 }
             }
         }
     }
+}
+
+impl Activation {
 
     /// Turns `g = ∂L/∂a` into `δ = ∂L/∂z` in place, row by row: `δ = g ⊙ f′(z)` for element-wise
     /// activations, `δ = Jᵀg = a ⊙ (g − (g·a))` for softmax (its full Jacobian).
@@ -254,11 +280,11 @@ pub fn logistic<T: Float>(u: T) -> T {
 /// Softmax of one row, shifted by its maximum so that `exp` never overflows.
 pub fn softmax_row<T: Float>(z: &[T], a: &mut [T]) {
     let m = z.iter().fold(T::neg_infinity(), |m, &v| m.max(v));
-    let mut sum = T::zero();
     for (ai, &zi) in a.iter_mut().zip(z) {
-        *ai = (zi - m).exp();
-        sum += *ai;
+        *ai = zi - m;
     }
+    T::exp_in_place(a);
+    let sum: T = a.iter().copied().sum();
     let inv = T::one() / sum;
     for ai in a.iter_mut() {
         *ai *= inv;
