@@ -234,7 +234,6 @@ fn forward_rows_kernel<T: Float>(f: Activation, z: &mut [T], bias: &[T], a: &mut
 }
 
 impl Activation {
-
     /// Turns `g = ∂L/∂a` into `δ = ∂L/∂z` in place, row by row: `δ = g ⊙ f′(z)` for element-wise
     /// activations, `δ = Jᵀg = a ⊙ (g − (g·a))` for softmax (its full Jacobian).
     pub fn backprop_rows<T: Float>(self, z: &[T], a: &[T], g: &mut [T], width: usize) {

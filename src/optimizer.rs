@@ -238,10 +238,15 @@ impl Optimizer {
     ) {
         let eta = T::of(lr);
         let lambda = T::of(decay);
+        let none: &mut [T] = &mut [];
         match self.method {
-            Method::Sgd => simd(|| sgd(w, g, eta, lambda)),
-            Method::Momentum { mu } => simd(|| momentum(w, g, &mut state.m[slot], eta, lambda, T::of(mu), false)),
-            Method::Nesterov { mu } => simd(|| momentum(w, g, &mut state.m[slot], eta, lambda, T::of(mu), true)),
+            Method::Sgd => split(w, g, none, &mut [], &|w, g, _, _| simd(|| sgd(w, g, eta, lambda))),
+            Method::Momentum { mu } => split(w, g, &mut state.m[slot], none, &|w, g, m, _| {
+                simd(|| momentum(w, g, m, eta, lambda, T::of(mu), false))
+            }),
+            Method::Nesterov { mu } => split(w, g, &mut state.m[slot], none, &|w, g, m, _| {
+                simd(|| momentum(w, g, m, eta, lambda, T::of(mu), true))
+            }),
             Method::Adam { beta1, beta2, eps } | Method::AdamW { beta1, beta2, eps } => {
                 let decoupled = matches!(self.method, Method::AdamW { .. });
                 let c = AdamConsts {
@@ -255,10 +260,37 @@ impl Optimizer {
                     l2: if decoupled { T::zero() } else { lambda },
                 };
                 let (ms, vs) = (&mut state.m[slot], &mut state.v[slot]);
-                simd(|| adam(w, g, ms, vs, &c))
+                split(w, g, ms, vs, &|w, g, m, v| simd(|| adam(w, g, m, v, &c)))
             }
         }
     }
+}
+
+/// Parameters per update below which splitting between threads costs more than it saves.
+const SPLIT_MIN: usize = 1 << 16;
+
+/// Runs the element-wise update `f` on `w`, `g` and the state slices `m`, `v` (empty when the
+/// method has none), halved between the threads of the current rayon pool when large: a
+/// 784×800 layer's update reads and writes ~10 MB per step, too much to leave to one core.
+fn split<T: Float>(
+    w: &mut [T],
+    g: &[T],
+    m: &mut [T],
+    v: &mut [T],
+    f: &(impl Fn(&mut [T], &[T], &mut [T], &mut [T]) + Sync),
+) {
+    // Outside a pool (one thread) do not even ask: that would start rayon's global pool.
+    if w.len() < SPLIT_MIN || rayon::current_thread_index().is_none() || rayon::current_num_threads() < 2 {
+        return f(w, g, m, v);
+    }
+    let mid = w.len() / 2;
+    let at = |s: &mut [T]| if s.is_empty() { 0 } else { mid };
+    let (w0, w1) = w.split_at_mut(mid);
+    let (g0, g1) = g.split_at(mid);
+    let (ma, mb) = (at(m), at(v));
+    let (m0, m1) = m.split_at_mut(ma);
+    let (v0, v1) = v.split_at_mut(mb);
+    rayon::join(|| f(w0, g0, m0, v0), || f(w1, g1, m1, v1));
 }
 
 #[inline(always)]
