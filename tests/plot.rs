@@ -118,6 +118,12 @@ fn training_weights_and_confusion_from_a_tiny_model() {
     let data = dir.path().to_str().unwrap();
     let svg = &plot(&out, &["confusion", model.to_str().unwrap(), "--data-dir", data], &["confusion"])[0];
     assert!(svg.contains("60 images"), "{svg}");
+    let svg = &plot(
+        &out,
+        &["augment", "--data-dir", data, "--count", "3", "--variants", "4", "--augment", "rotate=8,alpha=10"],
+        &["augment"],
+    )[0];
+    assert!(svg.contains("epoch 4") && svg.contains("rotate ±8°") && svg.contains("α = 10"), "{svg}");
 
     // Chinese: the SVG speaks it, the PNG (embedded font without CJK glyphs) stays English.
     let zh = dir.path().join("zh");

@@ -59,6 +59,22 @@ enum What {
         #[arg(long)]
         threads: Option<usize>,
     },
+    /// Training images as `train --augment SPEC` distorts them, each beside a few of its
+    /// distortions: augment.{png,svg}.
+    Augment {
+        /// The distortions, as for `train --augment`.
+        #[arg(long, default_value = "affine,elastic")]
+        augment: String,
+        /// How many training images (the first ones).
+        #[arg(long, default_value_t = 6)]
+        count: usize,
+        /// Distortions drawn per image.
+        #[arg(long, default_value_t = 6)]
+        variants: usize,
+        /// Directory holding the IDX files; default: MNIST from the cache.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
     /// The XOR decision boundary of a 2-2-1 network (tanh hidden layer, sigmoid output, binary
     /// cross-entropy), trained here with Adam (lr 0.05, 2000 epochs, batch 4, seed 1):
     /// boundary.{png,svg}.
@@ -104,6 +120,20 @@ pub fn run(args: PlotArgs) -> Result<()> {
                 bail!("{} is not a classifier: there is no confusion matrix to draw", model.display());
             };
             neuralnet::plot::confusion(&confusion, m.info.classes.as_deref(), out, lang)?
+        }
+        What::Augment { augment, count, variants, data_dir } => {
+            let (idx, dir) = super::data::load(data_dir.as_deref())?;
+            let (rows, cols) = (idx.train_images.rows, idx.train_images.cols);
+            if rows != cols {
+                bail!("{}: the images are {rows}×{cols}; the figure draws square images", dir.display());
+            }
+            let Some(a) = neuralnet::data::augment::Augment::parse(&augment, cols, rows, 0.0)? else {
+                bail!("--augment {augment}: nothing to draw (no distortion chosen)");
+            };
+            let n = count.clamp(1, idx.train_images.count);
+            let px = rows * cols;
+            let images: Vec<f32> = idx.train_images.pixels[..n * px].iter().map(|&v| f32::from(v) / 255.0).collect();
+            neuralnet::plot::augmented(&images, cols, &a, variants.min(12), out, lang)?
         }
         What::Boundary => {
             let net = train_xor()?;

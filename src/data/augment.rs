@@ -384,7 +384,10 @@ impl Augment {
     }
 }
 
-/// Separable Gaussian smoothing of `f` (`w × h`) in place, edges clamped; `tmp` (`w·h`) and `pad`
+/// Separable Gaussian smoothing of `f` (`w × h`) in place, zero outside the image (the field is
+/// damped near the edges: replicating the edge values instead, on 28×28 images with σ = 4, gave
+/// displacements of 2.3 px rms and up to 17 px, which smeared ink along the borders; with zeros,
+/// 1.3 px rms and at most ~6 px, as the usual implementations); `tmp` (`w·h`) and `pad`
 /// (`(max(w, h) + taps)·max(w, h)`) are scratch. Both passes run down columns with a transpose
 /// between them, each as `taps` long vector updates over the whole image.
 #[inline(always)]
@@ -395,17 +398,15 @@ fn smooth(f: &mut [f32], tmp: &mut [f32], pad: &mut [f32], w: usize, h: usize, k
     transpose(tmp, f, h, w);
 }
 
-/// `dst = G * src` along the vertical axis of a `w × h` image: `src` is copied into `pad` with `r`
-/// copies of its first and last rows around it, then `dst = Σₖ G[k] · pad[rows k .. k + h]`.
+/// `dst = G * src` along the vertical axis of a `w × h` image: `src` is copied into `pad` between
+/// `r` rows of zeros above and below, then `dst = Σₖ G[k] · pad[rows k .. k + h]`.
 #[inline(always)]
 fn smooth_columns(src: &[f32], dst: &mut [f32], pad: &mut [f32], w: usize, h: usize, kernel: &[f32]) {
     let r = kernel.len() / 2;
     let p = w * h;
     let pad = &mut pad[..(h + 2 * r) * w];
-    for y in 0..h + 2 * r {
-        let from = y.saturating_sub(r).min(h - 1);
-        pad[y * w..(y + 1) * w].copy_from_slice(&src[from * w..(from + 1) * w]);
-    }
+    pad.fill(0.0);
+    pad[r * w..(r + h) * w].copy_from_slice(&src[..h * w]);
     let dst = &mut dst[..p];
     dst.fill(0.0);
     for (k, &g) in kernel.iter().enumerate() {
@@ -581,14 +582,16 @@ mod tests {
         let mut tmp = vec![0.0; 15];
         let mut pad = vec![0.0; (5 + k.len()) * 5];
         smooth(&mut f, &mut tmp, &mut pad, w, h, &k);
-        let c = |i: i64, n: usize| i.clamp(0, n as i64 - 1) as usize;
+        let inside = |i: i64, n: usize| (0..n as i64).contains(&i);
         for y in 0..h {
             for x in 0..w {
                 let mut s = 0.0;
                 for (a, ga) in k.iter().enumerate() {
                     for (b, gb) in k.iter().enumerate() {
-                        let (yy, xx) = (c(y as i64 + a as i64 - r, h), c(x as i64 + b as i64 - r, w));
-                        s += ga * gb * f0[yy * w + xx];
+                        let (yy, xx) = (y as i64 + a as i64 - r, x as i64 + b as i64 - r);
+                        if inside(yy, h) && inside(xx, w) {
+                            s += ga * gb * f0[yy as usize * w + xx as usize];
+                        }
                     }
                 }
                 assert!((s - f[y * w + x]).abs() < 1e-5, "({x}, {y}): {s} vs {}", f[y * w + x]);
