@@ -222,66 +222,7 @@ impl Augment {
             );
             return;
         }
-        self.rows_simd(x, ids, buf, src, kernel, seed, epoch);
-    }
-
-    /// [`Self::rows`] compiled for the widest vector instructions this CPU has, chosen at run time
-    /// (a closure passed to [`crate::linalg::simd`] would be too big to be inlined into it).
-    #[allow(clippy::too_many_arguments)]
-    fn rows_simd<T: Float>(
-        &self,
-        x: &mut [T],
-        ids: &[usize],
-        buf: &mut [f32],
-        src: &mut [f32],
-        kernel: &[f32],
-        seed: u64,
-        epoch: usize,
-    ) {
-        #[cfg(target_arch = "x86_64")]
-        {
-            #[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,avx2,fma")]
-            #[allow(clippy::too_many_arguments)]
-            fn avx512<T: Float>(
-                a: &Augment,
-                x: &mut [T],
-                i: &[usize],
-                b: &mut [f32],
-                s: &mut [f32],
-                k: &[f32],
-                seed: u64,
-                e: usize,
-            ) {
-                a.rows(x, i, b, s, k, seed, e)
-            }
-            #[target_feature(enable = "avx2,fma")]
-            #[allow(clippy::too_many_arguments)]
-            fn avx2<T: Float>(
-                a: &Augment,
-                x: &mut [T],
-                i: &[usize],
-                b: &mut [f32],
-                s: &mut [f32],
-                k: &[f32],
-                seed: u64,
-                e: usize,
-            ) {
-                a.rows(x, i, b, s, k, seed, e)
-            }
-            if std::arch::is_x86_feature_detected!("avx512f")
-                && std::arch::is_x86_feature_detected!("avx512vl")
-                && std::arch::is_x86_feature_detected!("avx512bw")
-                && std::arch::is_x86_feature_detected!("avx512dq")
-            {
-                // SAFETY: the CPU has just been checked for every feature `avx512` enables.
-                return unsafe { avx512(self, x, ids, buf, src, kernel, seed, epoch) };
-            }
-            if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-                // SAFETY: as above, for AVX2 and FMA.
-                return unsafe { avx2(self, x, ids, buf, src, kernel, seed, epoch) };
-            }
-        }
-        self.rows(x, ids, buf, src, kernel, seed, epoch)
+        rows_simd(self, x, ids, buf, src, kernel, seed, epoch);
     }
 
     /// The images `ids` one after another (inlined into [`crate::linalg::simd`]'s instruction set).
@@ -382,6 +323,35 @@ impl Augment {
             }
         }
     }
+}
+
+crate::linalg::simd_fn! {
+    /// [`Augment::rows`] compiled for the widest vector instructions this CPU has.
+    fn rows_simd<T: Float>(
+        a: &Augment,
+        x: &mut [T],
+        ids: &[usize],
+        buf: &mut [f32],
+        src: &mut [f32],
+        kernel: &[f32],
+        seed: u64,
+        epoch: usize,
+    ) -> () = rows_kernel;
+}
+
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn rows_kernel<T: Float>(
+    a: &Augment,
+    x: &mut [T],
+    ids: &[usize],
+    buf: &mut [f32],
+    src: &mut [f32],
+    kernel: &[f32],
+    seed: u64,
+    epoch: usize,
+) {
+    a.rows(x, ids, buf, src, kernel, seed, epoch)
 }
 
 /// Separable Gaussian smoothing of `f` (`w × h`) in place, zero outside the image (the field is
