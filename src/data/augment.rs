@@ -184,68 +184,41 @@ impl Augment {
             *s = self.scratch(rows);
         }
         let per = self.per_image(s.kernel.len());
-        self.split(
-            &mut x[..rows * p],
-            ids,
-            &mut s.buf[..rows * per],
-            &mut s.src[..rows * self.framed()],
-            &s.kernel,
-            seed,
-            epoch,
-            threads.max(1),
-        );
+        let rows_of =
+            Rows { x: &mut x[..rows * p], ids, buf: &mut s.buf[..rows * per], src: &mut s.src[..rows * self.framed()] };
+        self.split(rows_of, Draw { kernel: &s.kernel, seed, epoch }, threads.max(1));
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn split<T: Float>(
-        &self,
-        x: &mut [T],
-        ids: &[usize],
-        buf: &mut [f32],
-        src: &mut [f32],
-        kernel: &[f32],
-        seed: u64,
-        epoch: usize,
-        parts: usize,
-    ) {
-        let p = self.pixels();
-        let per = buf.len() / ids.len().max(1);
-        if parts > 1 && ids.len() > 1 {
-            let half = ids.len() / 2;
-            let (x0, x1) = x.split_at_mut(half * p);
-            let (b0, b1) = buf.split_at_mut(half * per);
-            let (s0, s1) = src.split_at_mut(half * self.framed());
-            let (i0, i1) = ids.split_at(half);
+    /// Halves `r` between threads `parts` times over, then distorts each part's images.
+    fn split<T: Float>(&self, r: Rows<'_, T>, d: Draw<'_>, parts: usize) {
+        let n = r.ids.len();
+        if parts > 1 && n > 1 {
+            let half = n / 2;
+            let per = r.buf.len() / n;
+            let (x0, x1) = r.x.split_at_mut(half * self.pixels());
+            let (b0, b1) = r.buf.split_at_mut(half * per);
+            let (s0, s1) = r.src.split_at_mut(half * self.framed());
+            let (i0, i1) = r.ids.split_at(half);
             rayon::join(
-                || self.split(x0, i0, b0, s0, kernel, seed, epoch, parts / 2),
-                || self.split(x1, i1, b1, s1, kernel, seed, epoch, parts - parts / 2),
+                || self.split(Rows { x: x0, ids: i0, buf: b0, src: s0 }, d, parts / 2),
+                || self.split(Rows { x: x1, ids: i1, buf: b1, src: s1 }, d, parts - parts / 2),
             );
             return;
         }
-        rows_simd(self, x, ids, buf, src, kernel, seed, epoch);
+        rows_simd(self, r, d);
     }
 
-    /// The images `ids` one after another (inlined into [`crate::linalg::simd`]'s instruction set).
+    /// The images of `r` one after another (inlined into the instruction set `rows_simd` picks).
     #[inline(always)]
-    #[allow(clippy::too_many_arguments)]
-    fn rows<T: Float>(
-        &self,
-        x: &mut [T],
-        ids: &[usize],
-        buf: &mut [f32],
-        src: &mut [f32],
-        kernel: &[f32],
-        seed: u64,
-        epoch: usize,
-    ) {
+    fn rows<T: Float>(&self, r: Rows<'_, T>, d: Draw<'_>) {
         let p = self.pixels();
-        let per = buf.len() / ids.len().max(1);
+        let per = r.buf.len() / r.ids.len().max(1);
         let fp = self.framed();
-        for (k, &id) in ids.iter().enumerate() {
-            let mut r = rng(seed ^ 0xa076_1d64_78bd_642f ^ ((epoch as u64) << 40) ^ id as u64);
+        for (k, &id) in r.ids.iter().enumerate() {
+            let mut g = rng(d.seed ^ 0xa076_1d64_78bd_642f ^ ((d.epoch as u64) << 40) ^ id as u64);
             let (img, b, s) =
-                (&mut x[k * p..(k + 1) * p], &mut buf[k * per..(k + 1) * per], &mut src[k * fp..(k + 1) * fp]);
-            self.one(img, b, s, kernel, &mut r);
+                (&mut r.x[k * p..(k + 1) * p], &mut r.buf[k * per..(k + 1) * per], &mut r.src[k * fp..(k + 1) * fp]);
+            self.one(img, b, s, d.kernel, &mut g);
         }
     }
 
@@ -325,33 +298,30 @@ impl Augment {
     }
 }
 
+/// A part of a batch being distorted: its images, their rows in the data set, and their scratch.
+struct Rows<'a, T> {
+    x: &'a mut [T],
+    ids: &'a [usize],
+    buf: &'a mut [f32],
+    src: &'a mut [f32],
+}
+
+/// What fixes the random draws: the Gaussian's taps, the run's seed and the epoch.
+#[derive(Clone, Copy)]
+struct Draw<'k> {
+    kernel: &'k [f32],
+    seed: u64,
+    epoch: usize,
+}
+
 crate::linalg::simd_fn! {
     /// [`Augment::rows`] compiled for the widest vector instructions this CPU has.
-    fn rows_simd<T: Float>(
-        a: &Augment,
-        x: &mut [T],
-        ids: &[usize],
-        buf: &mut [f32],
-        src: &mut [f32],
-        kernel: &[f32],
-        seed: u64,
-        epoch: usize,
-    ) -> () = rows_kernel;
+    fn rows_simd<T: Float>(a: &Augment, r: Rows<'_, T>, d: Draw<'_>) -> () = rows_kernel;
 }
 
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
-fn rows_kernel<T: Float>(
-    a: &Augment,
-    x: &mut [T],
-    ids: &[usize],
-    buf: &mut [f32],
-    src: &mut [f32],
-    kernel: &[f32],
-    seed: u64,
-    epoch: usize,
-) {
-    a.rows(x, ids, buf, src, kernel, seed, epoch)
+fn rows_kernel<T: Float>(a: &Augment, r: Rows<'_, T>, d: Draw<'_>) {
+    a.rows(r, d)
 }
 
 /// Separable Gaussian smoothing of `f` (`w × h`) in place, zero outside the image (the field is
