@@ -45,6 +45,7 @@ pub mod plot;
 pub mod predictor;
 pub mod trace;
 pub mod train;
+pub mod xor;
 
 pub use activation::Activation;
 pub use dataset::{Dataset, Targets};

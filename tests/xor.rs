@@ -1,14 +1,14 @@
 //! What one neuron cannot do and two layers can: XOR.
 
 use neuralnet::metrics::accuracy;
-use neuralnet::{Activation, Dataset, Init, Loss, Network, Optimizer, TrainConfig, train};
+use neuralnet::{Activation, Dataset, Init, Loss, Network, TrainConfig, train};
 
 fn xor() -> Dataset<f64> {
     Dataset::classification(vec![0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0], 2, vec![0, 1, 1, 0], 2).unwrap()
 }
 
 fn xor_values() -> Dataset<f64> {
-    Dataset::regression(vec![0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0], 2, vec![0.0, 1.0, 1.0, 0.0], 1).unwrap()
+    neuralnet::xor::data()
 }
 
 /// Accuracy of a one-output sigmoid network thresholded at 0.5.
@@ -20,7 +20,7 @@ fn binary_accuracy(net: &Network<f64>) -> f64 {
 }
 
 fn config(seed: u64) -> TrainConfig {
-    TrainConfig { epochs: 2000, batch_size: 4, optimizer: Optimizer::adam(0.05), seed, ..TrainConfig::default() }
+    neuralnet::xor::config(seed)
 }
 
 #[test]
@@ -55,16 +55,7 @@ fn a_single_neuron_or_layer_cannot_learn_xor() {
 fn a_2_2_1_network_learns_xor_from_most_seeds() {
     let learned = (0..10)
         .filter(|&seed| {
-            let mut net = Network::new(
-                &[2, 2, 1],
-                Activation::Tanh,
-                Activation::SIGMOID,
-                Loss::BinaryCrossEntropy,
-                Init::GlorotUniform,
-                seed,
-            )
-            .unwrap();
-            train(&mut net, &xor_values(), None, &config(seed), &mut ()).unwrap();
+            let net = neuralnet::xor::trained(seed).unwrap();
             binary_accuracy(&net) == 1.0
         })
         .count();

@@ -5,7 +5,7 @@ use super::lang::Lang;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use neuralnet::explain::Problem;
-use neuralnet::{Activation, Dataset, EpochReport, Init, Loss, Network, Optimizer, TrainConfig, metrics, model_file};
+use neuralnet::{EpochReport, metrics, model_file};
 use std::path::{Path, PathBuf};
 
 /// Arguments of `plot`.
@@ -136,7 +136,7 @@ pub fn run(args: PlotArgs) -> Result<()> {
             neuralnet::plot::augmented(&images, cols, &a, variants.min(12), out, lang)?
         }
         What::Boundary => {
-            let net = train_xor()?;
+            let net = neuralnet::xor::trained(1)?;
             let points = [([0.0, 0.0], 0.0), ([0.0, 1.0], 1.0), ([1.0, 0.0], 1.0), ([1.0, 1.0], 0.0)];
             neuralnet::plot::boundary(&net, &points, out, lang)?
         }
@@ -164,26 +164,4 @@ fn read_metrics(path: &Path) -> Result<Vec<EpochReport>> {
         bail!("{} holds no epochs: write it with `neuralnet train --metrics FILE`", path.display());
     }
     Ok(reports)
-}
-
-/// XOR learned by a 2-2-1 network, as in tests/xor.rs (milliseconds).
-fn train_xor() -> Result<Network<f64>> {
-    let data = Dataset::regression(vec![0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0], 2, vec![0.0, 1.0, 1.0, 0.0], 1)?;
-    let mut net = Network::new(
-        &[2, 2, 1],
-        Activation::Tanh,
-        Activation::SIGMOID,
-        Loss::BinaryCrossEntropy,
-        Init::GlorotUniform,
-        1,
-    )?;
-    let config = TrainConfig {
-        epochs: 2000,
-        batch_size: 4,
-        optimizer: Optimizer::adam(0.05),
-        seed: 1,
-        ..TrainConfig::default()
-    };
-    neuralnet::train(&mut net, &data, None, &config, &mut ())?;
-    Ok(net)
 }
