@@ -15,26 +15,20 @@ fn bin() -> std::path::PathBuf {
 }
 
 fn train_args(data: &Path) -> Vec<String> {
+    train_args_with(data, "8", &[])
+}
+
+/// `extra` (e.g. `--augment …`) goes before `--data-dir`.
+fn train_args_with(data: &Path, batch: &str, extra: &[&str]) -> Vec<String> {
     // A constant rate: a cosine schedule's shape depends on --epochs, so a shorter first run would
     // legitimately follow a different schedule.
-    [
-        "train",
-        "--hidden",
-        "12",
-        "--batch-size",
-        "8",
-        "--val-size",
-        "40",
-        "--dropout",
-        "0.2",
-        "--schedule",
-        "constant",
-        "--data-dir",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .chain([data.display().to_string()])
-    .collect()
+    ["train", "--hidden", "12", "--batch-size", batch, "--val-size", "40", "--dropout", "0.2", "--schedule", "constant"]
+        .iter()
+        .chain(extra)
+        .chain(&["--data-dir"])
+        .map(|s| s.to_string())
+        .chain([data.display().to_string()])
+        .collect()
 }
 
 fn weights_bits(path: &Path) -> Vec<u32> {
@@ -75,6 +69,17 @@ fn resume_after_an_epoch_is_bit_identical() {
 
 #[test]
 fn ctrl_c_writes_a_checkpoint_and_the_resumed_run_is_bit_identical() {
+    ctrl_c_then_resume(&train_args);
+}
+
+/// The same with augmented images and batches large enough to be split between the two threads:
+/// both are seeded per batch, so a run stopped mid-epoch continues exactly.
+#[test]
+fn an_augmented_split_batch_run_resumes_bit_identically() {
+    ctrl_c_then_resume(&|d: &Path| train_args_with(d, "32", &["--augment", "rotate=5,shift=1,alpha=8,sigma=2"]));
+}
+
+fn ctrl_c_then_resume(train_args: &dyn Fn(&Path) -> Vec<String>) {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     write_tiny_dataset(d, false);
