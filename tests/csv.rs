@@ -278,6 +278,16 @@ fn imputation_and_missing_columns_at_prediction() {
         .assert()
         .failure()
         .stderr(predicate::str::contains("no feature column named 'c'"));
+    // A category the training rows never had is predicted, with a warning naming it.
+    let unseen = write(dir.path(), "unseen.csv", "x,c,y\n1,u,0\n2,w,1\n3,w,0\n");
+    neuralnet()
+        .args(["predict"])
+        .arg(&model)
+        .arg("--csv")
+        .arg(&unseen)
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("column 'c'").and(predicate::str::contains("2 row(s) (first 'w' on line 3)")));
     // Image commands refuse a table model with a pointer to --csv.
     neuralnet()
         .args(["eval"])

@@ -89,6 +89,7 @@ fn eval_csv(model: &Model, model_path: &Path, path: &Path, format: Format, threa
         bail!("{} was not trained on a CSV table (it reads images): evaluate it without --csv", model_path.display());
     };
     let table = Table::read(path)?;
+    super::data::warn_unseen_categories(tab, &table, path);
     let data = tab.dataset(&table)?;
     if data.features != model.network.inputs() || tab.outputs() != model.network.outputs() {
         bail!("{}: its network does not match its own column description (damaged file?)", model_path.display());

@@ -116,6 +116,7 @@ fn predict_csv(model: &Model, model_path: &Path, path: &Path, out: Option<&Path>
         bail!("{} was not trained on a CSV table (it reads images): predict without --csv", model_path.display());
     };
     let table = Table::read(path)?;
+    super::data::warn_unseen_categories(tab, &table, path);
     let x = tab.features(&table)?;
     let y = model.network.predict(&x, table.len())?;
     let k = model.network.outputs();

@@ -683,6 +683,30 @@ impl Tabular {
         Ok(x)
     }
 
+    /// Categories of `table` that the training rows did not have, per text column: (column, rows
+    /// with an unseen category, the first such value and its line). Such rows encode as all zeros
+    /// in that column's one-hot block, which callers should say.
+    pub fn unseen_categories(&self, table: &Table) -> Vec<(String, usize, String, u64)> {
+        let mut out = Vec::new();
+        for col in &self.columns {
+            let Column::Categorical { name, categories, .. } = col else { continue };
+            let Ok(c) = table.column(name, "feature") else { continue };
+            let mut first = None;
+            let mut count = 0;
+            for (row, &line) in table.rows.iter().zip(&table.lines) {
+                let cell = row[c].as_str();
+                if !is_missing(cell) && !categories.iter().any(|k| k == cell) {
+                    count += 1;
+                    first.get_or_insert((cell.to_string(), line));
+                }
+            }
+            if let Some((value, line)) = first {
+                out.push((name.clone(), count, value, line));
+            }
+        }
+        out
+    }
+
     /// The target of every row of `table`: class indices (classification) or values in original
     /// units (regression).
     pub fn targets(&self, table: &Table) -> Result<Targets, CsvError> {
