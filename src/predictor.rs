@@ -14,7 +14,7 @@ use crate::network::{Network, Workspace};
 /// Above this fraction of entries different from the background a batch takes the dense product.
 const MAX_DENSITY: f64 = 0.5;
 /// Above this many rows the dense product wins: its packed kernels reach ~75% of peak on a batch,
-/// while the sparse rows are bound by listing each row's ink (measured on MNIST, 784-128-10 and
+/// while each sparse row reads its own rows of `W⁽¹⁾ᵀ` from L2, reused by no other row (measured on MNIST, 784-128-10 and
 /// 784-800-10: dense 938k / 176k images/s, sparse 820k / 164k in batches of 1000; one image:
 /// sparse 1.9 / 6.8 µs, dense 5.1 / 33 µs; `examples/bench_infer.rs`, `--dense`).
 const MAX_SPARSE_BATCH: usize = 16;
