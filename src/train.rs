@@ -201,6 +201,43 @@ struct Half<T> {
     aug: Scratch,
 }
 
+/// The buffers one forward/backward pass over some rows works in.
+struct Part<'a, T> {
+    ws: &'a mut Workspace<T>,
+    grads: &'a mut Gradients<T>,
+    rng: &'a mut Rng,
+    aug: &'a mut Scratch,
+}
+
+/// Gathers rows `ids` of `data` into `x`, `y`, distorts them if asked, and runs forward and backward
+/// into `part`: returns the rows' mean loss and how many were classified correctly (0 for
+/// regression). The optimizer step is the caller's.
+#[allow(clippy::too_many_arguments)]
+fn rows_step<T: Float>(
+    net: &Network<T>,
+    data: &Dataset<T>,
+    config: &TrainConfig,
+    epoch: usize,
+    ids: &[usize],
+    x: &mut [T],
+    y: &mut [T],
+    part: Part<'_, T>,
+    aug_threads: usize,
+) -> (f64, usize) {
+    let (rows, k) = (ids.len(), net.outputs());
+    data.gather(ids, x, y);
+    if let Some(a) = &config.augment {
+        a.apply(x, ids, config.seed, epoch, part.aug, aug_threads);
+    }
+    let dropout = (config.dropout > 0.0).then_some(Dropout { p: config.dropout, rng: part.rng });
+    let loss = net.loss_and_gradients(&x[..rows * data.features], y, rows, part.ws, part.grads, dropout);
+    let correct = match data.labels() {
+        Some(_) => metrics::count_correct(&part.ws.a(net.layers.len() - 1)[..rows * k], &y[..rows * k], k),
+        None => 0,
+    };
+    (loss, correct)
+}
+
 /// Batches of at least this many rows are split between two threads when the trainer has two or
 /// more: each half runs forward and backward on its own, and the two gradients are averaged.
 /// One hand-off per batch instead of one per matrix product: measured on 784-128-10 (Adam,
@@ -291,33 +328,19 @@ impl<T: Float> Trainer<T> {
             }
             let (ws, grads, rng1, aug1) = (&mut self.ws, &mut self.grads, &mut self.dropout_rng, &mut self.aug);
             let shared: &Network<T> = net;
-            let classify = data.labels().is_some();
             let epoch = self.epoch;
-            #[allow(clippy::too_many_arguments)]
-            let run = |ids: &[usize],
-                       x: &mut [T],
-                       y: &mut [T],
-                       ws: &mut Workspace<T>,
-                       g: &mut Gradients<T>,
-                       r: &mut Rng,
-                       aug: &mut Scratch| {
-                // Each half gathers (and distorts) its own rows: that work is split too.
-                let rows = ids.len();
-                data.gather(ids, x, y);
-                if let Some(a) = &config.augment {
-                    a.apply(x, ids, config.seed, epoch, aug, 1);
-                }
-                let d = drop.then_some(Dropout { p: config.dropout, rng: r });
-                let loss = shared.loss_and_gradients(x, y, rows, ws, g, d);
-                let last = shared.layers.len() - 1;
-                let correct =
-                    if classify { metrics::count_correct(&ws.a(last)[..rows * k], &y[..rows * k], k) } else { 0 };
-                (loss, correct)
+            // Each half gathers (and distorts) its own rows: that work is split too.
+            let run = |ids: &[usize], x: &mut [T], y: &mut [T], part: Part<'_, T>| {
+                rows_step(shared, data, config, epoch, ids, x, y, part, 1)
             };
             let (i1, i2) = idx.split_at(h);
             let ((l1, c1), (l2, c2)) = rayon::join(
-                || run(i1, x1, y1, ws, grads, rng1, aug1),
-                || run(i2, x2, y2, &mut half.ws, &mut half.grads, &mut half.rng, &mut half.aug),
+                || run(i1, x1, y1, Part { ws, grads, rng: rng1, aug: aug1 }),
+                || {
+                    let part =
+                        Part { ws: &mut half.ws, grads: &mut half.grads, rng: &mut half.rng, aug: &mut half.aug };
+                    run(i2, x2, y2, part)
+                },
             );
             // Each half's gradient is its own mean: the batch's is their row-weighted average.
             let (w1, w2) = (h as f64 / b as f64, (b - h) as f64 / b as f64);
@@ -341,24 +364,10 @@ impl<T: Float> Trainer<T> {
             config.optimizer.step(&mut self.state, net, &self.grads, lr);
             return (l1 * w1 + l2 * w2, c1 + c2);
         }
-        data.gather(idx, &mut self.xb, &mut self.yb);
-        if let Some(a) = &config.augment {
-            a.apply(&mut self.xb, idx, config.seed, self.epoch, &mut self.aug, config.threads);
-        }
-        let dropout = (config.dropout > 0.0).then_some(Dropout { p: config.dropout, rng: &mut self.dropout_rng });
-        let loss =
-            net.loss_and_gradients(&self.xb[..b * data.features], &self.yb, b, &mut self.ws, &mut self.grads, dropout);
-        let correct = match data.labels() {
-            Some(_) => {
-                let last = net.layers.len() - 1;
-                metrics::count_correct(
-                    &self.ws.a(last)[..b * net.outputs()],
-                    &self.yb[..b * net.outputs()],
-                    net.outputs(),
-                )
-            }
-            None => 0,
-        };
+        let (f, k) = (data.features, net.outputs());
+        let part = Part { ws: &mut self.ws, grads: &mut self.grads, rng: &mut self.dropout_rng, aug: &mut self.aug };
+        let (x, y) = (&mut self.xb[..b * f], &mut self.yb[..b * k]);
+        let (loss, correct) = rows_step(net, data, config, self.epoch, idx, x, y, part, config.threads);
         config.optimizer.step(&mut self.state, net, &self.grads, lr);
         (loss, correct)
     }
