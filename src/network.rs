@@ -59,6 +59,13 @@ impl<T: Float> Workspace<T> {
         (&mut self.z[0], &mut self.a[0])
     }
 
+    /// Layer `l ≥ 1`'s input `a⁽ˡ⁻¹⁾` and its `z⁽ˡ⁾`, `a⁽ˡ⁾`, for a forward pass driven outside
+    /// [`Network::forward`] (zero-based `l`).
+    pub(crate) fn layer_mut(&mut self, l: usize) -> (&[T], &mut [T], &mut [T]) {
+        let (prev, cur) = self.a.split_at_mut(l);
+        (&prev[l - 1], &mut self.z[l], &mut cur[0])
+    }
+
     /// The largest batch these buffers hold.
     pub fn capacity(&self) -> usize {
         self.capacity
