@@ -90,22 +90,24 @@ impl<T: Float> Dense<T> {
         x: &[T],
         delta: &[T],
         batch: usize,
-        grad_w: &mut [T],
+        grad_w: Option<&mut [T]>,
         grad_b: &mut [T],
         grad_x: Option<&mut [T]>,
         threads: usize,
     ) {
         let delta = &delta[..batch * self.outputs];
-        matmul(
-            self.outputs,
-            self.inputs,
-            batch,
-            Operand::t(delta),
-            Operand::plain(&x[..batch * self.inputs]),
-            grad_w,
-            false,
-            threads,
-        );
+        if let Some(grad_w) = grad_w {
+            matmul(
+                self.outputs,
+                self.inputs,
+                batch,
+                Operand::t(delta),
+                Operand::plain(&x[..batch * self.inputs]),
+                grad_w,
+                false,
+                threads,
+            );
+        }
         grad_b.fill(T::zero());
         for row in delta.chunks_exact(self.outputs) {
             for (g, &d) in grad_b.iter_mut().zip(row) {

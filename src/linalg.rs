@@ -165,6 +165,33 @@ fn product<T: Float>(c: MatMut<'_, T>, a: MatRef<'_, T>, b: MatRef<'_, T>, accum
     );
 }
 
+/// `C ← (Aᵀ·B)[rows]`: rows `first..first + rows` of the product of `Aᵀ` (`A` is `k × m`) and `B`
+/// (`k × n`), into `C` (`rows × n`), on the calling thread. A weight gradient `δᵀX` a block of
+/// output rows at a time, so that the optimizer can update that block while it is in cache.
+#[allow(clippy::too_many_arguments)]
+pub fn matmul_at_b_rows<T: Float>(
+    k: usize,
+    m: usize,
+    n: usize,
+    a: &[T],
+    b: &[T],
+    first: usize,
+    rows: usize,
+    c: &mut [T],
+) {
+    assert!(
+        a.len() >= k * m && b.len() >= k * n && c.len() >= rows * n && first + rows <= m,
+        "matmul_at_b_rows: shapes"
+    );
+    if rows == 0 || n == 0 {
+        return;
+    }
+    let at = MatRef::from_row_major_slice(&a[..k * m], k, m).subcols(first, rows).transpose();
+    let b = MatRef::from_row_major_slice(&b[..k * n], k, n);
+    let c = MatMut::from_row_major_slice_mut(&mut c[..rows * n], rows, n);
+    faer::linalg::matmul::matmul(c, Accum::Replace, at, b, T::one(), Par::Seq);
+}
+
 /// Defines `$name`, which runs the `#[inline(always)]` function `$kernel` compiled for the widest
 /// vector instructions this CPU has (AVX-512, else AVX2 + FMA, else the baseline), chosen at run
 /// time. Unlike [`simd`], whose closure LLVM may decline to inline when it is large, the kernel is
@@ -647,6 +674,21 @@ mod tests {
             matmul(m, n, k, ao, bo, &mut c, true, 2);
             for (x, y) in c.iter().zip(&want) {
                 assert!((x - 2.0 * y).abs() < 1e-12);
+            }
+        }
+    }
+
+    #[test]
+    fn row_blocks_of_a_transposed_product_match_the_whole() {
+        let (k, m, n) = (7, 10, 5);
+        let a: Vec<f64> = (0..k * m).map(|i| ((i * 13) % 11) as f64 - 5.0).collect();
+        let b: Vec<f64> = (0..k * n).map(|i| ((i * 7) % 9) as f64 / 3.0).collect();
+        let want = naive(m, n, k, &transpose(k, m, &a), &b);
+        for (first, rows) in [(0, 10), (0, 3), (3, 4), (9, 1), (4, 0)] {
+            let mut c = vec![f64::NAN; rows * n];
+            matmul_at_b_rows(k, m, n, &a, &b, first, rows, &mut c);
+            for (p, q) in c.iter().zip(&want[first * n..(first + rows) * n]) {
+                assert!((p - q).abs() < 1e-12, "rows {first}..{}: {p} vs {q}", first + rows);
             }
         }
     }

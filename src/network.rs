@@ -59,6 +59,16 @@ impl<T: Float> Workspace<T> {
         (&mut self.z[0], &mut self.a[0])
     }
 
+    /// The input of layer `l` (zero-based) in the last pass: `x` for the first layer, else
+    /// `a⁽ˡ⁻¹⁾` (after dropout, when the pass had `dropout`).
+    pub(crate) fn input<'a>(&'a self, l: usize, x: &'a [T], dropout: bool) -> &'a [T] {
+        match l {
+            0 => x,
+            _ if dropout => &self.dropped[l - 1],
+            _ => &self.a[l - 1],
+        }
+    }
+
     /// Layer `l ≥ 1`'s input `a⁽ˡ⁻¹⁾` and its `z⁽ˡ⁾`, `a⁽ˡ⁾`, for a forward pass driven outside
     /// [`Network::forward`] (zero-based `l`).
     pub(crate) fn layer_mut(&mut self, l: usize) -> (&[T], &mut [T], &mut [T]) {
@@ -326,6 +336,23 @@ impl<T: Float> Network<T> {
         grads: &mut Gradients<T>,
         dropout: Option<Dropout<'_>>,
     ) -> f64 {
+        self.loss_and_gradients_except(x, y, batch, ws, grads, dropout, &[])
+    }
+
+    /// [`Network::loss_and_gradients`], leaving out `∂L/∂W⁽ˡ⁾` for the layers `l` (zero-based) with
+    /// `skip_weights[l]` set: the trainer computes those for a whole split batch at once (see
+    /// `train`). Their `δ⁽ˡ⁾` and inputs stay in `ws` ([`Workspace::delta`], [`Workspace::input`]).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn loss_and_gradients_except(
+        &self,
+        x: &[T],
+        y: &[T],
+        batch: usize,
+        ws: &mut Workspace<T>,
+        grads: &mut Gradients<T>,
+        dropout: Option<Dropout<'_>>,
+        skip_weights: &[bool],
+    ) -> f64 {
         let drop_p = dropout.as_ref().map_or(0.0, |d| d.p);
         self.forward_impl(x, batch, ws, dropout);
         let last = self.layers.len() - 1;
@@ -348,7 +375,8 @@ impl<T: Float> Network<T> {
             let (below, here) = ws.delta.split_at_mut(l);
             // ∂L/∂W⁽ˡ⁾ = δ⁽ˡ⁾(a⁽ˡ⁻¹⁾)ᵀ, ∂L/∂b⁽ˡ⁾ = δ⁽ˡ⁾, and (W⁽ˡ⁾)ᵀδ⁽ˡ⁾ into the layer below's δ.
             let grad_x = if l > 0 { Some(&mut below[l - 1][..]) } else { None };
-            layer.backward(input, &here[0], batch, &mut grads.weights[l], &mut grads.bias[l], grad_x, ws.threads);
+            let grad_w = (!skip_weights.get(l).copied().unwrap_or(false)).then_some(&mut grads.weights[l][..]);
+            layer.backward(input, &here[0], batch, grad_w, &mut grads.bias[l], grad_x, ws.threads);
             if l > 0 {
                 let m = batch * layer.inputs;
                 let d = &mut ws.delta[l - 1][..m];

@@ -212,41 +212,61 @@ impl Optimizer {
 
     /// One update of every parameter of `net` from `grads`, at learning rate `lr`.
     pub fn step<T: Float>(&self, state: &mut OptimizerState<T>, net: &mut Network<T>, grads: &Gradients<T>, lr: f64) {
+        self.step_except(state, net, grads, lr, &[]);
+    }
+
+    /// [`Optimizer::step`], except the weights of the layers `l` with `skip_weights[l]` set: the
+    /// caller updates those a block at a time with [`Optimizer::update_weight_block`], as part of
+    /// this same step.
+    pub(crate) fn step_except<T: Float>(
+        &self,
+        state: &mut OptimizerState<T>,
+        net: &mut Network<T>,
+        grads: &Gradients<T>,
+        lr: f64,
+        skip_weights: &[bool],
+    ) {
         state.steps += 1;
         let t = state.steps as i32;
         for (l, layer) in net.layers.iter_mut().enumerate() {
             for (which, (params, g)) in
                 [(&mut layer.weights, &grads.weights[l]), (&mut layer.bias, &grads.bias[l])].into_iter().enumerate()
             {
-                let slot = 2 * l + which;
+                if which == 0 && skip_weights.get(l).copied().unwrap_or(false) {
+                    continue;
+                }
                 let decay = if which == 0 { self.weight_decay } else { 0.0 };
-                self.update(state, slot, params, g, lr, decay, t);
+                let (m, v) = state.slot_mut(2 * l + which);
+                split(params, g, m, v, &|w, g, m, v| self.kernel(w, g, m, v, lr, decay, t));
             }
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn update<T: Float>(
+    /// Updates a block of a layer's weights `w` from its gradient `g`, with the matching blocks of
+    /// the optimizer's state ([`OptimizerState::weights_mut`]), as part of the step
+    /// [`Optimizer::step_except`] took last (`state.steps`). On the calling thread.
+    pub(crate) fn update_weight_block<T: Float>(
         &self,
-        state: &mut OptimizerState<T>,
-        slot: usize,
+        steps: u64,
+        lr: f64,
         w: &mut [T],
         g: &[T],
-        lr: f64,
-        decay: f64,
-        t: i32,
+        m: &mut [T],
+        v: &mut [T],
     ) {
+        self.kernel(w, g, m, v, lr, self.weight_decay, steps as i32);
+    }
+
+    /// The element-wise update of one tensor (or block of one) at step `t`: `m`, `v` are its
+    /// velocity or moments (empty when the method keeps none).
+    #[allow(clippy::too_many_arguments)]
+    fn kernel<T: Float>(&self, w: &mut [T], g: &[T], m: &mut [T], v: &mut [T], lr: f64, decay: f64, t: i32) {
         let eta = T::of(lr);
         let lambda = T::of(decay);
-        let none: &mut [T] = &mut [];
         match self.method {
-            Method::Sgd => split(w, g, none, &mut [], &|w, g, _, _| simd(|| sgd(w, g, eta, lambda))),
-            Method::Momentum { mu } => split(w, g, &mut state.m[slot], none, &|w, g, m, _| {
-                simd(|| momentum(w, g, m, eta, lambda, T::of(mu), false))
-            }),
-            Method::Nesterov { mu } => split(w, g, &mut state.m[slot], none, &|w, g, m, _| {
-                simd(|| momentum(w, g, m, eta, lambda, T::of(mu), true))
-            }),
+            Method::Sgd => simd(|| sgd(w, g, eta, lambda)),
+            Method::Momentum { mu } => simd(|| momentum(w, g, m, eta, lambda, T::of(mu), false)),
+            Method::Nesterov { mu } => simd(|| momentum(w, g, m, eta, lambda, T::of(mu), true)),
             Method::Adam { beta1, beta2, eps } | Method::AdamW { beta1, beta2, eps } => {
                 let decoupled = matches!(self.method, Method::AdamW { .. });
                 let c = AdamConsts {
@@ -259,8 +279,7 @@ impl Optimizer {
                     shrink: if decoupled { T::one() - eta * lambda } else { T::one() },
                     l2: if decoupled { T::zero() } else { lambda },
                 };
-                let (ms, vs) = (&mut state.m[slot], &mut state.v[slot]);
-                split(w, g, ms, vs, &|w, g, m, v| simd(|| adam(w, g, m, v, &c)))
+                simd(|| adam(w, g, m, v, &c))
             }
         }
     }
@@ -348,6 +367,21 @@ pub struct OptimizerState<T> {
     pub m: Vec<Vec<T>>,
     /// Second moment (Adam kinds), per tensor.
     pub v: Vec<Vec<T>>,
+}
+
+impl<T> OptimizerState<T> {
+    /// The state of tensor `slot` (`2l` weights, `2l + 1` bias of layer `l`): first and second
+    /// moment, each empty when the method keeps none.
+    fn slot_mut(&mut self, slot: usize) -> (&mut [T], &mut [T]) {
+        let m = self.m.get_mut(slot).map_or(&mut [][..], |m| &mut m[..]);
+        let v = self.v.get_mut(slot).map_or(&mut [][..], |v| &mut v[..]);
+        (m, v)
+    }
+
+    /// The state of layer `l`'s weights (see [`Optimizer::update_weight_block`]).
+    pub(crate) fn weights_mut(&mut self, l: usize) -> (&mut [T], &mut [T]) {
+        self.slot_mut(2 * l)
+    }
 }
 
 #[cfg(test)]
