@@ -12,9 +12,13 @@ use crate::activation::Activation;
 use crate::error::{Error, Result, shape_error};
 use crate::init::{Init, Rng, rng};
 use crate::layer::Dense;
-use crate::linalg::Float;
+use crate::linalg::{Float, SparseScratch};
 use crate::loss::Loss;
 use rand::Rng as _;
+
+/// Batches of at least this many rows try the first layer's sparse-input product (one vector lane
+/// per row: smaller batches would leave lanes empty).
+const SPARSE_MIN_ROWS: usize = 16;
 
 /// A feed-forward network of dense layers trained against one loss.
 #[derive(Clone, Debug, PartialEq)]
@@ -35,6 +39,7 @@ pub struct Workspace<T> {
     delta: Vec<Vec<T>>,
     mask: Vec<Vec<T>>,
     dropped: Vec<Vec<T>>,
+    sparse: SparseScratch,
 }
 
 impl<T: Float> Workspace<T> {
@@ -51,6 +56,7 @@ impl<T: Float> Workspace<T> {
             delta: per_layer(&|l| capacity * l.outputs),
             mask: Vec::new(),
             dropped: Vec::new(),
+            sparse: SparseScratch::new::<T>(net.inputs(), capacity),
         }
     }
 
@@ -300,7 +306,15 @@ impl<T: Float> Network<T> {
             } else {
                 &prev_a[l - 1]
             };
-            layer.forward(input, batch, &mut ws.z[l], &mut cur_a[0], ws.threads);
+            // The first layer's input may be mostly zeros (an image's blank pixels); on one thread
+            // (a split batch's half, or a one-thread run) their products are skipped.
+            let sparse = l == 0
+                && ws.threads == 1
+                && batch >= SPARSE_MIN_ROWS
+                && layer.forward_sparse(input, batch, &mut ws.z[l], &mut cur_a[0], &mut ws.sparse);
+            if !sparse {
+                layer.forward(input, batch, &mut ws.z[l], &mut cur_a[0], ws.threads);
+            }
             if l < last
                 && drop_p > 0.0
                 && let Some(d) = dropout.as_mut()
