@@ -429,7 +429,6 @@ impl<T: Float> Trainer<T> {
                 }
             }
             config.optimizer.step_except(&mut self.state, net, &self.grads, lr, joint);
-            let drop = config.dropout > 0.0;
             for l in (0..net.layers.len()).filter(|&l| joint[l]) {
                 let layer = &mut net.layers[l];
                 let (n_out, n_in) = (layer.outputs, layer.inputs);
