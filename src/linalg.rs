@@ -307,9 +307,42 @@ pub fn matmul_sparse_rows<T: Float>(
 /// 4 loads and 4 broadcasts per 16 fused multiply-adds).
 pub const SPARSE_TILE: usize = 4;
 
+/// The instruction sets [`sparse_tiles`] is compiled for.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Isa {
+    Avx512,
+    Avx2,
+    Baseline,
+}
+
+impl Isa {
+    /// The widest this CPU has.
+    fn detected() -> Isa {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx512f")
+                && std::arch::is_x86_feature_detected!("avx512vl")
+                && std::arch::is_x86_feature_detected!("avx512bw")
+                && std::arch::is_x86_feature_detected!("avx512dq")
+            {
+                return Isa::Avx512;
+            }
+            if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+                return Isa::Avx2;
+            }
+        }
+        Isa::Baseline
+    }
+}
+
 /// [`sparse_tiles`] compiled for the widest vector instructions present, with an output block as
 /// wide as the registers allow (`NR` columns × [`SPARSE_TILE`] rows of accumulators).
 fn sparse_tiles_dispatch<T: Float>(x: &[T], k: usize, c: T, b: &[T], n: usize, z: &mut [T]) {
+    sparse_tiles_on(Isa::detected(), x, k, c, b, n, z)
+}
+
+/// [`sparse_tiles`] for instruction set `isa`, which the CPU must have (tests run each one).
+fn sparse_tiles_on<T: Float>(isa: Isa, x: &[T], k: usize, c: T, b: &[T], n: usize, z: &mut [T]) {
     let f32 = std::mem::size_of::<T>() == 4;
     #[cfg(target_arch = "x86_64")]
     {
@@ -331,17 +364,12 @@ fn sparse_tiles_dispatch<T: Float>(x: &[T], k: usize, c: T, b: &[T], n: usize, z
                 sparse_tiles::<T, 8, true, false>(x, k, c, b, n, z)
             }
         }
-        if std::arch::is_x86_feature_detected!("avx512f")
-            && std::arch::is_x86_feature_detected!("avx512vl")
-            && std::arch::is_x86_feature_detected!("avx512bw")
-            && std::arch::is_x86_feature_detected!("avx512dq")
-        {
-            // SAFETY: the CPU has just been checked for every feature `avx512` enables.
-            return unsafe { avx512(x, k, c, b, n, z, f32) };
-        }
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        match isa {
+            // SAFETY: `isa` is one the CPU has (`Isa::detected`, or checked by the test calling).
+            Isa::Avx512 => return unsafe { avx512(x, k, c, b, n, z, f32) },
             // SAFETY: as above, for AVX2 and FMA.
-            return unsafe { avx2(x, k, c, b, n, z, f32) };
+            Isa::Avx2 => return unsafe { avx2(x, k, c, b, n, z, f32) },
+            Isa::Baseline => {}
         }
     }
     // Without FMA instructions `mul_add` would be a library call per element: multiply, then add.
@@ -979,6 +1007,26 @@ mod tests {
                             (p as f64 - q).abs() < 1e-4,
                             "{rows}×{k}×{n}, c {c}, {threads} thr, entry {i}: {p} vs {q}"
                         );
+                    }
+                }
+                // Every instruction set this CPU has, not only the widest, in f32 and f64.
+                for isa in [Isa::Avx512, Isa::Avx2, Isa::Baseline] {
+                    let has = matches!(
+                        (Isa::detected(), isa),
+                        (_, Isa::Baseline) | (Isa::Avx512, _) | (Isa::Avx2, Isa::Avx2)
+                    );
+                    if !has {
+                        continue;
+                    }
+                    let mut z = vec![9.0f32; rows * n];
+                    sparse_tiles_on(isa, &x, k, c, &b, n, &mut z);
+                    let (x64, b64): (Vec<f64>, Vec<f64>) =
+                        (x.iter().map(|&v| v as f64).collect(), b.iter().map(|&v| v as f64).collect());
+                    let mut z64 = vec![9.0f64; rows * n];
+                    sparse_tiles_on(isa, &x64, k, c as f64, &b64, n, &mut z64);
+                    for (i, ((&p, &p64), &q)) in z.iter().zip(&z64).zip(&want).enumerate() {
+                        assert!((p as f64 - q).abs() < 1e-4, "{isa:?} {rows}×{k}×{n}, c {c}, entry {i}: {p} vs {q}");
+                        assert!((p64 - q).abs() < 1e-5, "{isa:?} f64 {rows}×{k}×{n}, c {c}, entry {i}: {p64} vs {q}");
                     }
                 }
             }
