@@ -30,13 +30,14 @@ TICK = os.sysconf("SC_CLK_TCK")
 
 CLI = {
     "a": ["--layers", "784,128,10", "--activation", "relu", "--output-activation", "softmax",
-          "--loss", "cross-entropy", "--optimizer", "adam", "--lr", "0.001", "--batch-size", "128"],
+          "--loss", "cross-entropy", "--optimizer", "adam", "--lr", "0.001", "--batch-size", "128",
+          "--init", "pytorch"],
     "b": ["--layers", "784,30,10", "--activation", "sigmoid", "--output-activation", "sigmoid",
           "--loss", "half-mse", "--optimizer", "sgd", "--lr", "3.0", "--batch-size", "10",
           "--init", "standard-normal"],
     "c": ["--layers", "784,800,10", "--activation", "relu", "--output-activation", "softmax",
           "--loss", "cross-entropy", "--optimizer", "momentum", "--momentum", "0.9", "--lr", "0.05",
-          "--batch-size", "128"],
+          "--batch-size", "128", "--init", "pytorch"],
 }
 DESCR = {
     "a": "(a) 784-128-10 ReLU, CE, Adam 1e-3, batch 128",

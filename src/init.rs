@@ -32,10 +32,13 @@ pub enum Init {
     Nielsen,
     /// The standard normal of Nielsen's first network: `W, b ~ N(0, 1)`.
     StandardNormal,
+    /// PyTorch's `nn.Linear` default: `W, b ~ U(±1/√n_in)` (Kaiming uniform with `a = √5`), for
+    /// comparisons with PyTorch from the same starting distribution.
+    Pytorch,
 }
 
 /// The names [`Init::parse`] accepts.
-pub const INIT_NAMES: &str = "glorot_uniform, glorot_normal, he_uniform, he_normal, nielsen, standard_normal";
+pub const INIT_NAMES: &str = "glorot_uniform, glorot_normal, he_uniform, he_normal, nielsen, standard_normal, pytorch";
 
 impl Init {
     /// Parses `he-normal`, `glorot_uniform` (also `xavier-…`), … (`-` and `_` alike).
@@ -47,6 +50,7 @@ impl Init {
             "he_normal" | "kaiming_normal" => Init::HeNormal,
             "nielsen" => Init::Nielsen,
             "standard_normal" | "normal" => Init::StandardNormal,
+            "pytorch" | "torch" => Init::Pytorch,
             other => {
                 return Err(Error::UnknownName {
                     kind: "initialisation",
@@ -94,6 +98,10 @@ impl Init {
                 normal(1.0, rng, weights);
                 normal(1.0, rng, bias);
             }
+            Init::Pytorch => {
+                uniform(1.0 / fan_in.sqrt(), rng, weights);
+                uniform(1.0 / fan_in.sqrt(), rng, bias);
+            }
         }
     }
 }
@@ -107,6 +115,7 @@ impl fmt::Display for Init {
             Init::HeNormal => "he_normal",
             Init::Nielsen => "nielsen",
             Init::StandardNormal => "standard_normal",
+            Init::Pytorch => "pytorch",
         })
     }
 }
@@ -158,17 +167,24 @@ mod tests {
             (Init::GlorotNormal, 2.0 / 500.0),
             (Init::Nielsen, 1.0 / 400.0),
             (Init::StandardNormal, 1.0),
+            (Init::Pytorch, 1.0 / 1200.0),
         ] {
             init.fill(n_in, n_out, &mut w, &mut b, &mut rng(1));
             let v = var(&w);
             assert!((v / want - 1.0).abs() < 0.05, "{init}: variance {v}, want {want}");
         }
+        // PyTorch's default draws the biases from the weights' range too.
+        Init::Pytorch.fill(n_in, n_out, &mut w, &mut b, &mut rng(2));
+        let limit = 1.0 / 20.0;
+        assert!(w.iter().chain(&b).all(|x| x.abs() <= limit) && b.iter().any(|x| x.abs() > limit / 2.0));
     }
 
     #[test]
     fn names_parse() {
         assert_eq!(Init::parse("he-normal").unwrap(), Init::HeNormal);
         assert_eq!(Init::parse("standard_normal").unwrap(), Init::StandardNormal);
+        assert_eq!(Init::parse("PyTorch").unwrap(), Init::Pytorch);
+        assert_eq!(Init::Pytorch.to_string(), "pytorch");
         assert!(Init::parse("zeros").is_err());
     }
 }
