@@ -291,7 +291,8 @@ const SPLIT_MIN: usize = 1 << 16;
 /// Runs the element-wise update `f` on `w`, `g` and the state slices `m`, `v` (empty when the
 /// method has none), halved between the threads of the current rayon pool when large: a
 /// 784×800 layer's update reads and writes ~10 MB per step, too much to leave to one core.
-fn split<T: Float>(
+/// (Also used for other element-wise passes over large tensors, with `m`, `v` empty.)
+pub(crate) fn split<T: Float>(
     w: &mut [T],
     g: &[T],
     m: &mut [T],
@@ -303,13 +304,23 @@ fn split<T: Float>(
         return f(w, g, m, v);
     }
     let mid = w.len() / 2;
-    let at = |s: &mut [T]| if s.is_empty() { 0 } else { mid };
     let (w0, w1) = w.split_at_mut(mid);
     let (g0, g1) = g.split_at(mid);
-    let (ma, mb) = (at(m), at(v));
-    let (m0, m1) = m.split_at_mut(ma);
-    let (v0, v1) = v.split_at_mut(mb);
+    let ((m0, v0), (m1, v1)) = split_state(m, v, mid);
     rayon::join(|| f(w0, g0, m0, v0), || f(w1, g1, m1, v1));
+}
+
+/// A tensor's two state slices, first and second moment.
+pub(crate) type State<'a, T> = (&'a mut [T], &'a mut [T]);
+
+/// The state slices `m`, `v` of a tensor cut at element `mid`; an empty one (a method that keeps
+/// no such state) stays empty on both sides.
+pub(crate) fn split_state<'a, T>(m: &'a mut [T], v: &'a mut [T], mid: usize) -> (State<'a, T>, State<'a, T>) {
+    let at = |s: &[T]| if s.is_empty() { 0 } else { mid };
+    let (ma, va) = (at(m), at(v));
+    let (m0, m1) = m.split_at_mut(ma);
+    let (v0, v1) = v.split_at_mut(va);
+    ((m0, v0), (m1, v1))
 }
 
 #[inline(always)]

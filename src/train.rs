@@ -11,7 +11,7 @@ use crate::init::{Rng, rng};
 use crate::linalg::{Float, matmul_at_b_rows, sum_squares};
 use crate::metrics;
 use crate::network::{Dropout, Gradients, Network, Workspace};
-use crate::optimizer::{Optimizer, OptimizerState};
+use crate::optimizer::{Optimizer, OptimizerState, split, split_state};
 use rand::Rng as _;
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
@@ -294,12 +294,9 @@ fn joint_weight_step<T: Float>(
         }
     };
     let mid = n_out / 2;
-    let at = |s: &[T]| if s.is_empty() { 0 } else { mid * n_in };
     let (w0, w1) = w.split_at_mut(mid * n_in);
     let (g0, g1) = g.split_at_mut(mid * n_in);
-    let (ma, va) = (at(m), at(v));
-    let (m0, m1) = m.split_at_mut(ma);
-    let (v0, v1) = v.split_at_mut(va);
+    let ((m0, v0), (m1, v1)) = split_state(m, v, mid * n_in);
     rayon::join(|| rows_of(0, w0, g0, m0, v0), || rows_of(mid, w1, g1, m1, v1));
 }
 
@@ -413,20 +410,15 @@ impl<T: Float> Trainer<T> {
             // Each half's gradient is its own mean: the batch's is their row-weighted average.
             let (w1, w2) = (h as f64 / b as f64, (b - h) as f64 / b as f64);
             let (t1, t2) = (T::of(w1), T::of(w2));
-            let average = |g: &mut [T], g2: &[T]| {
+            let average = |g: &mut [T], g2: &[T], _: &mut [T], _: &mut [T]| {
                 for (a, &c) in g.iter_mut().zip(g2) {
                     *a = *a * t1 + c * t2;
                 }
             };
             let weights = grads.weights.iter_mut().zip(&half.grads.weights).zip(joint).filter(|(_, j)| !**j);
             for (g, g2) in weights.map(|(p, _)| p).chain(grads.bias.iter_mut().zip(&half.grads.bias)) {
-                if g.len() >= 1 << 16 {
-                    let mid = g.len() / 2;
-                    let ((a0, a1), (b0, b1)) = (g.split_at_mut(mid), g2.split_at(mid));
-                    rayon::join(|| average(a0, b0), || average(a1, b1));
-                } else {
-                    average(g, g2);
-                }
+                // Halved between the threads when large, like an optimizer update.
+                split(g, g2, &mut [], &mut [], &average);
             }
             config.optimizer.step_except(&mut self.state, net, &self.grads, lr, joint);
             for l in (0..net.layers.len()).filter(|&l| joint[l]) {
