@@ -11,7 +11,7 @@
 //! [--momentum 0.9] [--schedule constant|cosine|step] [--batch-size 128] [--threads T] [--seed 1] [--max-epochs 20] [--target 0.98]`
 
 use neuralnet::data::mnist;
-use neuralnet::model_file::Normalization;
+use neuralnet::dataset::Normalization;
 use neuralnet::optimizer::{Method, Schedule};
 use neuralnet::{Activation, Dataset, EpochReport, Init, Loss, Network, Optimizer, Progress, TrainConfig, train};
 use std::time::Instant;

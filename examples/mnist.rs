@@ -3,7 +3,7 @@
 //! Run: `cargo run --release --example mnist` (fetches MNIST into the cache on first use).
 
 use neuralnet::data::mnist;
-use neuralnet::model_file::Normalization;
+use neuralnet::dataset::Normalization;
 use neuralnet::{
     Activation, Dataset, EpochReport, Init, Loss, Network, Optimizer, Progress, TrainConfig, metrics, train,
 };

@@ -117,11 +117,6 @@ impl Activation {
         !matches!(self, Activation::Softmax)
     }
 
-    /// Whether a gradient can flow through `f` (not through the step, whose derivative is zero).
-    pub fn is_trainable(self) -> bool {
-        !matches!(self, Activation::Step { .. })
-    }
-
     /// `f(z)` for one entry. Softmax is not element-wise: use [`Activation::forward_rows`].
     #[inline(always)]
     pub fn value<T: Float>(self, z: T) -> T {

@@ -2,10 +2,39 @@
 //!
 //! Validated once when built (shapes, finiteness, label range), so the training loop need not.
 
-use crate::error::{Error, Result, shape_error};
+use crate::error::{Error, Result, check_finite, shape_error};
 use crate::linalg::Float;
-use crate::model_file::Normalization;
-use crate::network::check_finite;
+use serde::{Deserialize, Serialize};
+
+/// How raw inputs become the network's `x`: `x = (raw / divide − mean) / std` (stored in the model
+/// file, so that `eval` and `predict` scale new inputs as training did).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Normalization {
+    /// Raw values are divided by this first (255 for 8-bit pixels).
+    pub divide: f64,
+    /// Subtracted after dividing.
+    pub mean: f64,
+    /// Divided by last.
+    pub std: f64,
+}
+
+impl Default for Normalization {
+    fn default() -> Self {
+        Self { divide: 1.0, mean: 0.0, std: 1.0 }
+    }
+}
+
+impl Normalization {
+    /// Pixels 0–255 scaled to 0–1, as the training data was.
+    pub fn pixels() -> Self {
+        Self { divide: 255.0, mean: 0.0, std: 1.0 }
+    }
+
+    /// Applies the normalisation to one raw value.
+    pub fn apply(&self, raw: f64) -> f64 {
+        (raw / self.divide - self.mean) / self.std
+    }
+}
 
 /// What a data set's rows are to be mapped to.
 #[derive(Clone, Debug, PartialEq)]

@@ -1,5 +1,7 @@
 //! The library's typed errors: each names the layer, file, shape or value at fault, and a hint.
 
+use crate::data::error::{CsvError, DataError};
+use crate::linalg::Float;
 use std::path::PathBuf;
 
 /// Everything the library can refuse, with enough context to fix it.
@@ -72,7 +74,7 @@ pub enum Error {
     },
     /// Reading or writing a data set.
     #[error(transparent)]
-    Data(#[from] crate::data::DataError),
+    Data(#[from] DataError),
     /// A model file that cannot be written or read back.
     #[error("{path}: {message}")]
     ModelFile {
@@ -106,6 +108,20 @@ pub(crate) fn normalize_name(name: &str) -> String {
     name.trim().to_ascii_lowercase().replace('-', "_")
 }
 
+/// Refuses NaN and infinities, naming the row and column of the first one.
+pub fn check_finite<T: Float>(what: &str, x: &[T], width: usize) -> Result<()> {
+    if let Some(i) = x.iter().position(|v| !v.is_finite()) {
+        let w = width.max(1);
+        return Err(Error::NotFinite {
+            context: what.to_string(),
+            value: x[i].to_string(),
+            position: format!("row {}, column {}", i / w + 1, i % w + 1),
+            hint: Some("clean or impute the data first".into()),
+        });
+    }
+    Ok(())
+}
+
 /// Shorthand for a shape error.
 pub(crate) fn shape_error(
     context: impl Into<String>,
@@ -114,4 +130,10 @@ pub(crate) fn shape_error(
     hint: Option<String>,
 ) -> Error {
     Error::Shape { context: context.into(), expected: expected.into(), actual: actual.into(), hint }
+}
+
+impl From<CsvError> for Error {
+    fn from(e: CsvError) -> Self {
+        Error::Data(DataError::Csv(e))
+    }
 }

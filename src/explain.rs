@@ -107,8 +107,8 @@ impl Problem {
                     None,
                 ));
             }
-            crate::network::check_finite(&format!("row {} of \"x\"", s + 1), x, x.len())?;
-            crate::network::check_finite(&format!("row {} of \"y\"", s + 1), y, y.len())?;
+            crate::error::check_finite(&format!("row {} of \"x\"", s + 1), x, x.len())?;
+            crate::error::check_finite(&format!("row {} of \"y\"", s + 1), y, y.len())?;
         }
         let lr = spec.lr.unwrap_or(0.1);
         if !(lr.is_finite() && lr > 0.0) {

@@ -3,18 +3,11 @@
 use crate::activation::Activation;
 use crate::error::{Error, Result, normalize_name};
 use crate::linalg::Float;
-use rand::{Rng as _, SeedableRng};
+use crate::rng::Rng;
+use rand::Rng as _;
 use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
 use std::fmt;
-
-/// The library's random number generator: xoshiro256++, small, fast, and serialisable (checkpoints).
-pub type Rng = rand_xoshiro::Xoshiro256PlusPlus;
-
-/// A generator seeded from a `u64`.
-pub fn rng(seed: u64) -> Rng {
-    Rng::seed_from_u64(seed)
-}
 
 /// How a layer's weights `W` (outputs × inputs) and biases `b` start.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -143,6 +136,7 @@ impl From<Init> for String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rng::rng;
 
     #[test]
     fn same_seed_same_bits() {

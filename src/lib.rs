@@ -43,6 +43,7 @@ pub mod network;
 pub mod optimizer;
 pub mod plot;
 pub mod predictor;
+pub mod rng;
 pub mod trace;
 pub mod train;
 pub mod xor;

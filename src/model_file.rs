@@ -7,11 +7,12 @@
 //! rename `layers.{i}` ↔ `{2i}` to move a state dict between the two.
 
 use crate::activation::Activation;
+use crate::dataset::Normalization;
 use crate::error::{Error, Result};
-use crate::init::Rng;
 use crate::layer::Dense;
 use crate::loss::Loss;
 use crate::network::Network;
+use crate::rng::Rng;
 use crate::train::{EpochReport, PartialEpoch, Trainer};
 use safetensors::{Dtype, SafeTensors, tensor::TensorView};
 use serde::{Deserialize, Serialize};
@@ -27,36 +28,6 @@ const FORMAT_KEY: &str = "format";
 const FORMAT_NAME: &str = "neuralnet";
 const VERSION_KEY: &str = "format_version";
 const META_KEY: &str = "neuralnet";
-
-/// How raw inputs become the network's `x`: `x = (raw / divide − mean) / std`, per feature when
-/// `feature_mean`/`feature_std` are given, else with the scalar `mean`/`std`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Normalization {
-    /// Raw values are divided by this first (255 for 8-bit pixels).
-    pub divide: f64,
-    /// Subtracted after dividing.
-    pub mean: f64,
-    /// Divided by last.
-    pub std: f64,
-}
-
-impl Default for Normalization {
-    fn default() -> Self {
-        Self { divide: 1.0, mean: 0.0, std: 1.0 }
-    }
-}
-
-impl Normalization {
-    /// Pixels 0–255 scaled to 0–1, as the training data was.
-    pub fn pixels() -> Self {
-        Self { divide: 255.0, mean: 0.0, std: 1.0 }
-    }
-
-    /// Applies the normalisation to one raw value.
-    pub fn apply(&self, raw: f64) -> f64 {
-        (raw / self.divide - self.mean) / self.std
-    }
-}
 
 /// Everything about a model except its weights.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

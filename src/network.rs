@@ -9,11 +9,12 @@
 //! nothing.
 
 use crate::activation::Activation;
-use crate::error::{Error, Result, shape_error};
-use crate::init::{Init, Rng, rng};
+use crate::error::{Result, check_finite, shape_error};
+use crate::init::Init;
 use crate::layer::Dense;
 use crate::linalg::{Float, SparseScratch};
 use crate::loss::Loss;
+use crate::rng::{Rng, rng};
 use rand::Rng as _;
 
 /// Batches of at least this many rows try the first layer's sparse-input product (one vector lane
@@ -140,11 +141,6 @@ impl<T: Float> Gradients<T> {
             .zip(&self.bias)
             .map(|(w, b)| w.iter().chain(b).map(|&g| g.f64() * g.f64()).sum::<f64>().sqrt())
             .collect()
-    }
-
-    /// The first layer (index from 0) whose gradient holds a NaN or infinity, if any.
-    pub fn first_non_finite(&self) -> Option<usize> {
-        (0..self.weights.len()).find(|&l| self.weights[l].iter().chain(&self.bias[l]).any(|g| !g.is_finite()))
     }
 }
 
@@ -437,20 +433,6 @@ impl<T: Float> Network<T> {
             loss: self.loss,
         }
     }
-}
-
-/// Refuses NaN and infinities, naming the row and column of the first one.
-pub fn check_finite<T: Float>(what: &str, x: &[T], width: usize) -> Result<()> {
-    if let Some(i) = x.iter().position(|v| !v.is_finite()) {
-        let w = width.max(1);
-        return Err(Error::NotFinite {
-            context: what.to_string(),
-            value: x[i].to_string(),
-            position: format!("row {}, column {}", i / w + 1, i % w + 1),
-            hint: Some("clean or impute the data first".into()),
-        });
-    }
-    Ok(())
 }
 
 #[cfg(test)]

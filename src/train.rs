@@ -7,11 +7,11 @@
 use crate::data::augment::{Augment, Scratch};
 use crate::dataset::Dataset;
 use crate::error::{Error, Result, shape_error};
-use crate::init::{Rng, rng};
 use crate::linalg::{Float, matmul_at_b_rows, sum_squares};
 use crate::metrics;
 use crate::network::{Dropout, Gradients, Network, Workspace};
 use crate::optimizer::{Optimizer, OptimizerState, split, split_state};
+use crate::rng::{Rng, rng};
 use rand::Rng as _;
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};

@@ -5,7 +5,7 @@ mod common;
 
 use assert_cmd::Command;
 use common::*;
-use neuralnet::init::rng;
+use neuralnet::rng::rng;
 use neuralnet::{Gradients, Workspace};
 use rand::Rng as _;
 use serde_json::{Value, json};

@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use neuralnet::init::rng;
+use neuralnet::rng::rng;
 use neuralnet::{Gradients, Workspace};
 
 /// |analytic − numeric| ≤ 1e-6·max(1, |numeric|) for every parameter, depths 1–4, batch 1 and 3.

@@ -128,7 +128,7 @@ fn killed_at_random_moments_the_files_on_disk_always_load() {
     write_tiny_dataset(d, false);
     let out = d.join("m.safetensors");
     let ckpt = d.join("m.safetensors.ckpt");
-    let mut rng = neuralnet::init::rng(5);
+    let mut rng = neuralnet::rng::rng(5);
     let mut loaded = 0;
     for i in 0..50 {
         // Short runs end (and save) inside the window; long ones are killed while checkpointing.

@@ -5,7 +5,8 @@
 //! without them. With `NEURALNET_TEST_MNIST=1` it trains a real model on the cached MNIST and draws
 //! a test digit; otherwise it uses a random model and a drawn 7.
 
-use neuralnet::model_file::{self, Model, ModelInfo, Normalization};
+use neuralnet::dataset::Normalization;
+use neuralnet::model_file::{self, Model, ModelInfo};
 use neuralnet::{Activation, Init, Loss, Network};
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Read, Write};

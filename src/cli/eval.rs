@@ -2,7 +2,7 @@
 //! `neuralnet eval MODEL --csv FILE`: for a model trained on a table, accuracy, macro-F1 and the
 //! confusion matrix (classification) or RMSE, MAE and R² in the target's units (regression).
 
-use super::Format;
+use super::common::Format;
 use anyhow::{Result, bail};
 use clap::Args;
 use neuralnet::data::csv::{self, Table, Task};
@@ -31,7 +31,7 @@ pub struct EvalArgs {
 }
 
 pub fn run(args: EvalArgs) -> Result<()> {
-    let threads = super::set_threads(args.threads.unwrap_or(0));
+    let threads = super::common::set_threads(args.threads.unwrap_or(0));
     let model = model_file::load(&args.model)?;
     if let Some(csv) = &args.csv {
         return eval_csv(&model, &args.model, csv, args.format, threads);

@@ -1,6 +1,6 @@
 //! `neuralnet info MODEL`: everything a model file holds.
 
-use super::Format;
+use super::common::Format;
 use anyhow::Result;
 use clap::Args;
 use neuralnet::model_file;

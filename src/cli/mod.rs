@@ -1,5 +1,6 @@
 //! Subcommands, one file each. The CLI parses and prints; the mathematics lives in the library.
 
+mod common;
 mod data;
 mod eval;
 mod explain;
@@ -13,7 +14,7 @@ mod predict;
 mod serve;
 mod train;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 
 /// Neural networks from the neuron to deep learning: train, evaluate and inspect MLPs.
 #[derive(Parser, Debug)]
@@ -45,16 +46,6 @@ enum Command {
     Serve(serve::ServeArgs),
 }
 
-/// Output format for commands that print results.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    /// Human-readable text.
-    #[default]
-    Text,
-    /// One JSON object on stdout (messages go to stderr).
-    Json,
-}
-
 /// Runs the parsed command.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
@@ -68,11 +59,4 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Predict(a) => predict::run(a),
         Command::Serve(a) => serve::run(a),
     }
-}
-
-/// Sizes the thread pool the matrix products use (once per process).
-pub fn set_threads(threads: usize) -> usize {
-    let n = if threads == 0 { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { threads };
-    let _ = rayon::ThreadPoolBuilder::new().num_threads(n).build_global();
-    n
 }

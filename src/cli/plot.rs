@@ -112,7 +112,7 @@ pub fn run(args: PlotArgs) -> Result<()> {
             neuralnet::plot::weights(&m.network.layers[0], shape, count, out, lang)?
         }
         What::Confusion { model, data_dir, threads } => {
-            let threads = super::set_threads(threads.unwrap_or(0));
+            let threads = super::common::set_threads(threads.unwrap_or(0));
             let m = model_file::load(&model)?;
             let test = super::data::test_set(&m, &model, data_dir.as_deref())?;
             let e = metrics::evaluate(&m.network, &test, 1000, threads)?;

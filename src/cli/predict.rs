@@ -2,7 +2,7 @@
 //! `neuralnet predict MODEL --csv FILE [--out FILE]`: a model trained on a table, applied to each
 //! row: a CSV of the predicted class and the class probabilities, or the predicted value.
 
-use super::Format;
+use super::common::Format;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use neuralnet::data::csv::{Table, Task};

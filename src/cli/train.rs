@@ -12,7 +12,8 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use neuralnet::data::csv::{self, Column, Prepared, Table, Tabular, Task};
-use neuralnet::model_file::{self, Model, ModelInfo, Normalization};
+use neuralnet::dataset::Normalization;
+use neuralnet::model_file::{self, Model, ModelInfo};
 use neuralnet::optimizer::{Method, Schedule};
 use neuralnet::train::{self, EpochOutcome, Trainer, check_run};
 use neuralnet::{
@@ -240,7 +241,7 @@ pub fn run(cli: TrainArgs) -> Result<()> {
         },
     };
     let out = args.out.clone().unwrap_or_else(|| PathBuf::from("model.safetensors"));
-    let threads = super::set_threads(args.threads.unwrap_or(0));
+    let threads = super::common::set_threads(args.threads.unwrap_or(0));
     args.threads = Some(threads);
     let ckpt_path = args.checkpoint.clone().unwrap_or_else(|| {
         let mut p = out.clone().into_os_string();

@@ -11,8 +11,8 @@
 //! the epoch and the row, so a run is reproducible, thread count and resumption notwithstanding.
 
 use crate::error::{Error, Result};
-use crate::init::{Rng, rng};
 use crate::linalg::Float;
+use crate::rng::{Rng, rng};
 use rand::{Rng as _, RngCore as _};
 use serde::{Deserialize, Serialize};
 

@@ -13,8 +13,9 @@
 //! and column, unless imputation is asked for: the training mean for a numeric column, the most
 //! frequent training category for a text column. A missing target is always an error.
 
+use super::error::CsvError;
 use crate::dataset::Dataset;
-use crate::init::rng;
+use crate::rng::rng;
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -25,149 +26,6 @@ pub const MAX_INFERRED_CLASSES: usize = 20;
 
 /// Cell contents read as a missing value (compared after trimming; case matters only for `?`).
 pub const MISSING_MARKERS: &[&str] = &["", "na", "n/a", "nan", "null", "?"];
-
-/// Everything that can be wrong with a CSV file or its use, naming the file, line and column.
-#[derive(Debug, thiserror::Error)]
-pub enum CsvError {
-    /// The file cannot be opened or read.
-    #[error("{}: {source}", path.display())]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// The underlying error.
-        source: std::io::Error,
-    },
-    /// The CSV reader's own complaint (bad quoting, invalid UTF-8, …).
-    #[error("{}: not readable as CSV: {message}", path.display())]
-    Parse {
-        /// The file.
-        path: PathBuf,
-        /// What the reader said.
-        message: String,
-    },
-    /// No bytes, or no header row.
-    #[error("{}: the file is empty; a CSV file needs a header row naming the columns, then one row per example", path.display())]
-    Empty {
-        /// The file.
-        path: PathBuf,
-    },
-    /// A header and no data rows.
-    #[error("{}: the file has a header row but no data rows", path.display())]
-    NoRows {
-        /// The file.
-        path: PathBuf,
-    },
-    /// A row with a different number of fields than the header.
-    #[error("{}: line {line} has {found} fields but the header has {expected} (ragged row)", path.display())]
-    Ragged {
-        /// The file.
-        path: PathBuf,
-        /// Line number in the file (the header is line 1).
-        line: u64,
-        /// Fields in the row.
-        found: usize,
-        /// Fields in the header.
-        expected: usize,
-    },
-    /// The same name twice in the header.
-    #[error("{}: column name '{name}' appears more than once in the header", path.display())]
-    DuplicateColumn {
-        /// The file.
-        path: PathBuf,
-        /// The repeated name.
-        name: String,
-    },
-    /// A column that the command or the model needs is not in the header.
-    #[error("{}: no {role} column named '{name}'; the columns are: {available}", path.display())]
-    UnknownColumn {
-        /// The file.
-        path: PathBuf,
-        /// "target" or "feature".
-        role: &'static str,
-        /// The name looked for.
-        name: String,
-        /// The header's names, comma-separated.
-        available: String,
-    },
-    /// A value that is not a finite number in a numeric column.
-    #[error("{}: line {line}, column '{column}': '{value}' is not a number ({why})", path.display())]
-    NotNumeric {
-        /// The file.
-        path: PathBuf,
-        /// Line number in the file (the header is line 1).
-        line: u64,
-        /// The column's name.
-        column: String,
-        /// The cell as written.
-        value: String,
-        /// Why the column must be numeric.
-        why: &'static str,
-    },
-    /// A missing feature value without imputation.
-    #[error(
-        "{}: line {line}, column '{column}': missing value; fix the file, drop the row, or impute (`--impute`: the training mean of a numeric column, the most frequent category of a text column)",
-        path.display()
-    )]
-    Missing {
-        /// The file.
-        path: PathBuf,
-        /// Line number in the file (the header is line 1).
-        line: u64,
-        /// The column's name.
-        column: String,
-    },
-    /// A missing target value.
-    #[error("{}: line {line}: the target column '{column}' has no value; every row needs a target", path.display())]
-    MissingTarget {
-        /// The file.
-        path: PathBuf,
-        /// Line number in the file (the header is line 1).
-        line: u64,
-        /// The target column's name.
-        column: String,
-    },
-    /// Classification with a single class: nothing to learn.
-    #[error(
-        "{}: the target column '{column}' holds only one class ('{class}'); classification needs at least two",
-        path.display()
-    )]
-    OneClass {
-        /// The file.
-        path: PathBuf,
-        /// The target column.
-        column: String,
-        /// The only value.
-        class: String,
-    },
-    /// A target class the model was not trained on.
-    #[error("{}: line {line}, column '{column}': class '{value}' is not one the model knows ({known})", path.display())]
-    UnknownClass {
-        /// The file.
-        path: PathBuf,
-        /// Line number in the file (the header is line 1).
-        line: u64,
-        /// The target column.
-        column: String,
-        /// The unknown class.
-        value: String,
-        /// The model's classes, comma-separated.
-        known: String,
-    },
-    /// Anything else about the table or the settings (too few rows to split, no feature column, …).
-    #[error("{}: {message}", path.display())]
-    Invalid {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong.
-        message: String,
-    },
-}
-
-impl From<CsvError> for crate::Error {
-    fn from(e: CsvError) -> Self {
-        crate::Error::Data(crate::data::DataError::Csv(e))
-    }
-}
 
 /// The cells of a CSV file as text, trimmed, checked to be rectangular.
 #[derive(Clone, Debug, PartialEq)]

@@ -12,7 +12,7 @@ use std::path::Path;
 
 use flate2::read::MultiGzDecoder;
 
-use super::DataError;
+use super::error::DataError;
 
 /// IDX type code for unsigned bytes, the only element type MNIST uses.
 const UBYTE: u8 = 0x08;

@@ -24,7 +24,7 @@
 //! Everything up to decoding is pure functions on pixels, so a web page or another command can reuse
 //! it with pixels from anywhere.
 
-use super::DataError;
+use super::error::DataError;
 use image::{DynamicImage, ImageDecoder, ImageReader, Limits};
 use std::path::Path;
 
@@ -101,7 +101,13 @@ fn decode_with<R: std::io::BufRead + std::io::Seek>(
     let reader = open()?;
     let (width, height) = reader.into_dimensions().map_err(|e| decode_error(path, e))?;
     if width > MAX_SIDE || height > MAX_SIDE || u64::from(width) * u64::from(height) > MAX_PIXELS {
-        return Err(DataError::ImageTooLarge { path: path.to_path_buf(), width, height });
+        return Err(DataError::ImageTooLarge {
+            path: path.to_path_buf(),
+            width,
+            height,
+            max_side: MAX_SIDE,
+            max_pixels: MAX_PIXELS,
+        });
     }
     let mut reader = open()?;
     let mut limits = Limits::default();

@@ -12,7 +12,7 @@ use std::time::Instant;
 use flate2::read::GzDecoder;
 use sha2::{Digest, Sha256};
 
-use super::DataError;
+use super::error::DataError;
 use super::idx::{self, IdxImages};
 
 /// File name of the training images.

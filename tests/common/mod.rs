@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use neuralnet::data::idx::{IdxImages, write_images, write_labels};
-use neuralnet::init::Rng;
+use neuralnet::rng::Rng;
 use neuralnet::{Activation, Init, Loss, Network, Workspace};
 use rand::Rng as _;
 use std::path::Path;
