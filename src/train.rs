@@ -247,9 +247,8 @@ fn rows_step<T: Float>(
 
 /// Batches of at least this many rows are split between two threads when the trainer has two or
 /// more: each half runs forward and backward on its own, and the two gradients are averaged.
-/// One hand-off per batch instead of one per matrix product: measured on 784-128-10 (Adam,
-/// batch 128) the row-split products gained nothing at two threads (0.161 vs 0.156 s per epoch),
-/// the scheduler's wake-ups eating the gain.
+/// One hand-off per batch instead of one per matrix product, which gained nothing at two threads
+/// (the scheduler's wake-ups eat the gain; figures in `docs/design.md`, "Measured constants").
 pub const SPLIT_BATCH_MIN: usize = 32;
 
 /// In a batch split between two threads, a layer with at least this many weights gets its weight
@@ -301,7 +300,8 @@ fn joint_weight_step<T: Float>(
 }
 
 /// Gradient norms are taken on every this-many-th batch (and the last of each epoch): summing the
-/// squares of every parameter after every batch cost ~5% of a 784-800-10 epoch.
+/// squares of every parameter after every batch is a measurable share of an epoch
+/// (`docs/design.md`, "Measured constants").
 pub const NORM_EVERY: usize = 8;
 
 impl<T: Float> Trainer<T> {

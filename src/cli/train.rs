@@ -8,180 +8,22 @@
 //! the L2 weight decay chosen from 0, 0.001, 0.01, 0.03, 0.1 by 5-fold cross-validation on the
 //! training rows (tables up to 20,000 rows; `--l2` skips the search).
 
+mod args;
+mod progress;
+mod source;
+
+pub use args::TrainArgs;
+use progress::{CliProgress, End, install_interrupt_handler, stop_requested};
+use source::{Data, csv_data, image_data, prepare_csv};
+
 use anyhow::{Context, Result, bail};
-use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
-use neuralnet::data::csv::{self, Column, Prepared, Table, Tabular, Task};
-use neuralnet::dataset::Normalization;
+use neuralnet::data::csv::Task;
 use neuralnet::model_file::{self, Model, ModelInfo};
 use neuralnet::optimizer::{Method, Schedule};
 use neuralnet::train::{self, EpochOutcome, Trainer, check_run};
-use neuralnet::{
-    Activation, Dataset, EpochReport, Init, Loss, Network, Optimizer, Progress, Targets, TrainConfig, metrics,
-};
-use serde::{Deserialize, Serialize};
-use std::io::{IsTerminal, Write};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-
-/// Every training option; each may also come from `--config FILE` (TOML, same names with `_`).
-#[derive(Args, Debug, Default, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "snake_case")]
-pub struct TrainArgs {
-    /// Directory holding the four IDX files (NAME or NAME.gz); default: MNIST from the cache.
-    #[arg(long)]
-    pub data_dir: Option<PathBuf>,
-    /// Train on a CSV table (header row required) instead of images; needs --target.
-    #[arg(long, conflicts_with_all = ["data_dir", "layers"], requires = "target")]
-    pub csv: Option<PathBuf>,
-    /// The CSV column to predict.
-    #[arg(long, requires = "csv")]
-    pub target: Option<String>,
-    /// classify or regress [default: classify when the target is text or has ≤ 20 distinct integers].
-    #[arg(long, requires = "csv")]
-    pub task: Option<String>,
-    /// CSV: fill missing feature values (training mean; most frequent category) instead of refusing them.
-    #[arg(long, requires = "csv", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
-    pub impute: Option<bool>,
-    /// CSV: fraction of the rows held out for validation, stratified by class [default: 0.15].
-    #[arg(long, requires = "csv", conflicts_with = "val_size")]
-    pub val_fraction: Option<f64>,
-    /// Where to save the model [default: model.safetensors].
-    #[arg(long)]
-    pub out: Option<PathBuf>,
-    /// All layer widths, input first, e.g. 784,128,10.
-    #[arg(long, value_delimiter = ',', conflicts_with = "hidden")]
-    pub layers: Option<Vec<usize>>,
-    /// Hidden layer widths, e.g. 256 or 256,128; input and output widths come from the data
-    /// [default: 1024; 64 with --csv, where 0 means no hidden layer].
-    #[arg(long, value_delimiter = ',')]
-    pub hidden: Option<Vec<usize>>,
-    /// Hidden activation (relu, tanh, sigmoid[:k[,c]], leaky_relu[:α], identity, step[:t], softmax).
-    #[arg(long)]
-    pub activation: Option<String>,
-    /// Output activation [default: softmax].
-    #[arg(long)]
-    pub output_activation: Option<String>,
-    /// Loss: cross-entropy, half-mse or binary-cross-entropy [default: cross-entropy].
-    #[arg(long)]
-    pub loss: Option<String>,
-    /// Optimizer: sgd, momentum, nesterov, adam or adamw [default: adam].
-    #[arg(long)]
-    pub optimizer: Option<String>,
-    /// Learning rate η [default: 0.001 for adam/adamw, 0.1 otherwise].
-    #[arg(long)]
-    pub lr: Option<f64>,
-    /// Momentum μ for momentum and nesterov [default: 0.9].
-    #[arg(long)]
-    pub momentum: Option<f64>,
-    /// Learning-rate schedule: constant, step or cosine [default: cosine].
-    /// (The default recipe; pass `constant` for a fixed rate.)
-    #[arg(long)]
-    pub schedule: Option<String>,
-    /// Epochs between decays of the step schedule [default: 10].
-    #[arg(long)]
-    pub step_every: Option<usize>,
-    /// Factor of each step-schedule decay [default: 0.1].
-    #[arg(long)]
-    pub step_gamma: Option<f64>,
-    /// Linear warm-up of the learning rate over this many epochs [default: 0].
-    #[arg(long)]
-    pub warmup: Option<f64>,
-    /// Weight initialisation [default: he-uniform for ReLU-like, glorot-uniform otherwise].
-    #[arg(long)]
-    pub init: Option<String>,
-    /// Rows per mini-batch [default: 128].
-    #[arg(long)]
-    pub batch_size: Option<usize>,
-    /// Total number of epochs [default: 30].
-    #[arg(long)]
-    pub epochs: Option<usize>,
-    /// L2 weight decay λ on weights [default: 0; with --csv chosen by 5-fold cross-validation].
-    #[arg(long)]
-    pub l2: Option<f64>,
-    /// Dropout probability on hidden layers [default: 0.3].
-    #[arg(long)]
-    pub dropout: Option<f64>,
-    /// Distort each training image afresh every epoch: `affine`, `elastic` or `affine,elastic`,
-    /// with optional settings `rotate=10,scale=0.1,shear=0.1,shift=2` (degrees, fraction, fraction,
-    /// pixels) and `alpha=34,sigma=4` (elastic strength and smoothness, pixels) [default: none].
-    #[arg(long)]
-    pub augment: Option<String>,
-    /// Seed for initialisation, shuffling and dropout [default: 1].
-    #[arg(long)]
-    pub seed: Option<u64>,
-    /// Threads for the matrix products [default: all cores].
-    #[arg(long)]
-    pub threads: Option<usize>,
-    /// Training images held out from the end of the training set for validation; 0 for none
-    /// [default: 5000, or a tenth of the training set if smaller].
-    #[arg(long)]
-    pub val_size: Option<usize>,
-    /// Stop after this many epochs without a better validation loss, keeping the best weights.
-    #[arg(long)]
-    pub patience: Option<usize>,
-    /// Write one JSON line of metrics per epoch to this file.
-    #[arg(long)]
-    pub metrics: Option<PathBuf>,
-    /// Checkpoint file [default: the --out path with .ckpt appended].
-    #[arg(long)]
-    pub checkpoint: Option<PathBuf>,
-    /// Write the checkpoint every N epochs (and after the last); 0 turns checkpoints off [default: 1].
-    #[arg(long)]
-    pub checkpoint_every: Option<usize>,
-    /// Continue the run saved in this checkpoint: its settings apply; --epochs (the total),
-    /// --out, --checkpoint, --checkpoint-every, --metrics, --data-dir and --threads may be given.
-    #[arg(long)]
-    #[serde(skip)]
-    pub resume: Option<PathBuf>,
-    /// Read options from a TOML file (command-line flags win).
-    #[arg(long)]
-    #[serde(skip)]
-    pub config: Option<PathBuf>,
-}
-
-impl TrainArgs {
-    /// Fills unset options from `file` (flags given on the command line win).
-    fn merged_with(self, file: TrainArgs) -> TrainArgs {
-        macro_rules! pick {
-            ($($f:ident),*) => { TrainArgs { $($f: self.$f.or(file.$f),)* config: self.config, resume: self.resume } };
-        }
-        pick!(
-            data_dir,
-            csv,
-            target,
-            task,
-            impute,
-            val_fraction,
-            out,
-            layers,
-            hidden,
-            activation,
-            output_activation,
-            loss,
-            optimizer,
-            lr,
-            momentum,
-            schedule,
-            step_every,
-            step_gamma,
-            warmup,
-            init,
-            batch_size,
-            epochs,
-            l2,
-            dropout,
-            augment,
-            seed,
-            threads,
-            val_size,
-            patience,
-            metrics,
-            checkpoint,
-            checkpoint_every
-        )
-    }
-}
+use neuralnet::{Activation, Dataset, Init, Loss, Network, Optimizer, Targets, TrainConfig, metrics};
+use serde::Serialize;
+use std::path::PathBuf;
 
 /// The fully resolved settings, recorded in the model file.
 #[derive(Debug, Serialize)]
@@ -197,19 +39,6 @@ struct Resolved {
     data_dir: Option<PathBuf>,
     #[serde(skip_serializing_if = "Option::is_none")]
     csv: Option<PathBuf>,
-}
-
-/// Set by the first Ctrl-C: finish the batch, write a checkpoint, stop.
-static STOP: AtomicBool = AtomicBool::new(false);
-
-fn install_interrupt_handler() {
-    let _ = ctrlc::set_handler(|| {
-        if STOP.swap(true, Ordering::SeqCst) {
-            eprintln!("\nsecond interrupt: exiting now");
-            std::process::exit(130);
-        }
-        eprintln!("\ninterrupt: finishing the current batch, then writing a checkpoint (Ctrl-C again quits at once)");
-    });
 }
 
 pub fn run(cli: TrainArgs) -> Result<()> {
@@ -400,7 +229,7 @@ pub fn run(cli: TrainArgs) -> Result<()> {
                     if stop {
                         return Ok(End::StoppedEarly);
                     }
-                    if STOP.load(Ordering::SeqCst) && !last {
+                    if stop_requested() && !last {
                         save_ckpt(&net, t, &info)?;
                         return Ok(End::Interrupted);
                     }
@@ -507,200 +336,4 @@ fn choose_weight_decay(
         scores.iter().map(|(l, s)| format!("{l}: {s:.4}")).collect::<Vec<_>>().join(", ")
     );
     Ok(best)
-}
-
-/// The data of a run, whichever its source.
-struct Data {
-    train_set: Dataset<f32>,
-    val_set: Dataset<f32>,
-    /// The test images (a CSV run has none: evaluate with `eval --csv`).
-    test: Option<Dataset<f32>>,
-    sizes: Vec<usize>,
-    norm: Normalization,
-    input_shape: Option<(usize, usize)>,
-    classes: Option<Vec<String>>,
-    data_dir: Option<PathBuf>,
-    tabular: Option<Tabular>,
-}
-
-fn image_data(args: &TrainArgs) -> Result<Data> {
-    let (idx, data_dir) = super::data::load(args.data_dir.as_deref())?;
-    let pixels = idx.train_images.rows * idx.train_images.cols;
-    let norm = Normalization::pixels();
-    let full = Dataset::from_images(&idx.train_images.pixels, pixels, &idx.train_labels, idx.classes, &norm)?;
-    let test = Dataset::from_images(&idx.test_images.pixels, pixels, &idx.test_labels, idx.classes, &norm)?;
-    let val_size = args.val_size.unwrap_or(5000.min(full.len() / 10));
-    if val_size >= full.len() {
-        bail!("--val-size {val_size} leaves no training images (the training set has {})", full.len());
-    }
-    let (train_set, val_set) = full.split_off_end(val_size);
-
-    let sizes = match (&args.layers, &args.hidden) {
-        (Some(layers), _) => {
-            if layers.first() != Some(&pixels) || layers.last() != Some(&idx.classes) {
-                bail!(
-                    "--layers {} does not fit the data: the first width must be {pixels} (pixels per image) and the last {} (classes); or use --hidden",
-                    layers.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(","),
-                    idx.classes
-                );
-            }
-            layers.clone()
-        }
-        (None, hidden) => {
-            let hidden = hidden.clone().unwrap_or_else(|| vec![1024]);
-            std::iter::once(pixels).chain(hidden).chain(std::iter::once(idx.classes)).collect()
-        }
-    };
-    Ok(Data {
-        train_set,
-        val_set,
-        test: Some(test),
-        sizes,
-        norm,
-        input_shape: Some((idx.train_images.rows, idx.train_images.cols)),
-        classes: Some((0..idx.classes).map(|c| c.to_string()).collect()),
-        data_dir: Some(data_dir),
-        tabular: None,
-    })
-}
-
-/// Reads the table, infers what it can and says so, splits and encodes it.
-fn prepare_csv(args: &TrainArgs, path: &Path) -> Result<Prepared> {
-    let target = args.target.clone().context("--csv needs --target COLUMN (the column to predict)")?;
-    let task = args.task.as_deref().map(Task::parse).transpose()?;
-    let table = Table::read(path)?;
-    let val_fraction = match (args.val_fraction, args.val_size) {
-        (Some(f), _) => f,
-        (None, Some(n)) => n as f64 / table.len() as f64,
-        (None, None) => 0.15,
-    };
-    let opts =
-        csv::Options { target, task, impute: args.impute.unwrap_or(false), val_fraction, seed: args.seed.unwrap_or(1) };
-    let p = csv::prepare(&table, &opts)?;
-    let t = &p.tabular;
-    let how = if p.task_inferred { "chosen from the target's values; --task to override" } else { "as asked" };
-    let what = match t.task {
-        Task::Classify => format!("{} classes: {}", t.classes.len(), t.classes.join(", ")),
-        Task::Regress => format!("mean {:.4}, std {:.4}", t.target_mean, t.target_std),
-    };
-    eprintln!("{}: {} rows; target '{}': {} ({what}) — {how}", path.display(), table.len(), t.target, t.task.name());
-    let categorical: Vec<&str> =
-        t.columns.iter().filter(|c| matches!(c, Column::Categorical { .. })).map(|c| c.name()).collect();
-    eprintln!(
-        "{} feature columns ({} numeric, standardised; {} text, one-hot: {}) → {} inputs",
-        t.columns.len(),
-        t.columns.len() - categorical.len(),
-        categorical.len(),
-        if categorical.is_empty() { "none".to_string() } else { categorical.join(", ") },
-        t.width()
-    );
-    Ok(p)
-}
-
-fn csv_data(p: Prepared, hidden: Option<&[usize]>) -> Data {
-    let hidden: Vec<usize> = hidden.unwrap_or(&[64]).iter().copied().filter(|&h| h > 0).collect();
-    let t = p.tabular;
-    let sizes = std::iter::once(t.width()).chain(hidden).chain(std::iter::once(t.outputs())).collect();
-    Data {
-        train_set: p.train,
-        val_set: p.val,
-        test: None,
-        sizes,
-        norm: Normalization::default(),
-        input_shape: None,
-        classes: (t.task == Task::Classify).then(|| t.classes.clone()),
-        data_dir: None,
-        tabular: Some(t),
-    }
-}
-
-/// How a training run ended.
-#[derive(Debug, PartialEq, Eq)]
-enum End {
-    Done,
-    StoppedEarly,
-    Interrupted,
-}
-
-/// A progress bar per epoch on a terminal, one plain line per epoch otherwise; metrics to a file.
-struct CliProgress {
-    bar: Option<ProgressBar>,
-    epochs: usize,
-    metrics: Option<std::fs::File>,
-    /// Asked once: a system call per batch shows in runs with tiny batches.
-    terminal: bool,
-}
-
-impl CliProgress {
-    fn new(epochs: usize, metrics: Option<&Path>, append: bool) -> Result<Self> {
-        let metrics = match metrics {
-            Some(p) => {
-                let file =
-                    std::fs::OpenOptions::new().create(true).write(true).append(append).truncate(!append).open(p);
-                Some(file.with_context(|| format!("cannot create metrics file {}", p.display()))?)
-            }
-            None => None,
-        };
-        Ok(Self { bar: None, epochs, metrics, terminal: std::io::stderr().is_terminal() })
-    }
-
-    fn finish(&mut self) {
-        if let Some(b) = self.bar.take() {
-            b.finish_and_clear();
-        }
-    }
-}
-
-impl Progress for CliProgress {
-    fn should_stop(&mut self) -> bool {
-        STOP.load(Ordering::SeqCst)
-    }
-
-    fn batch(&mut self, epoch: usize, done: usize, total: usize, loss: f64) {
-        if !self.terminal {
-            return;
-        }
-        let bar = self.bar.get_or_insert_with(|| {
-            let b = ProgressBar::new(total as u64);
-            b.set_style(
-                ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg} {per_sec}")
-                    .unwrap_or_else(|_| ProgressStyle::default_bar())
-                    .progress_chars("=> "),
-            );
-            b
-        });
-        if done == 1 {
-            bar.reset();
-            bar.set_length(total as u64);
-            bar.set_prefix(format!("epoch {epoch}/{}", self.epochs));
-        }
-        if done.is_multiple_of(20) || done == total {
-            bar.set_message(format!("loss {loss:.4}"));
-            bar.set_position(done as u64);
-        }
-    }
-
-    fn epoch(&mut self, r: &EpochReport) {
-        let mut line = format!("epoch {}/{}: train loss {:.4}", r.epoch, self.epochs, r.train_loss);
-        if let Some(a) = r.train_accuracy {
-            line += &format!(" acc {:.2}%", a * 100.0);
-        }
-        if let Some(l) = r.val_loss {
-            line += &format!(" | val loss {l:.4}");
-        }
-        if let Some(a) = r.val_accuracy {
-            line += &format!(" acc {:.2}%", a * 100.0);
-        }
-        line += &format!(" | lr {:.3e} | {:.2} s, {:.0} img/s", r.lr, r.seconds, r.samples_per_sec);
-        match &self.bar {
-            Some(b) => b.println(line),
-            None => eprintln!("{line}"),
-        }
-        if let Some(f) = &mut self.metrics
-            && let Ok(json) = serde_json::to_string(r)
-        {
-            let _ = writeln!(f, "{json}");
-            let _ = f.flush();
-        }
-    }
 }

@@ -1,0 +1,118 @@
+//! How a run shows itself: a progress bar or a line per epoch, the metrics log, and Ctrl-C (finish
+//! the batch, write a checkpoint, stop).
+
+use anyhow::{Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+use neuralnet::{EpochReport, Progress};
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Set by the first Ctrl-C: finish the batch, write a checkpoint, stop.
+static STOP: AtomicBool = AtomicBool::new(false);
+
+pub(super) fn install_interrupt_handler() {
+    let _ = ctrlc::set_handler(|| {
+        if STOP.swap(true, Ordering::SeqCst) {
+            eprintln!("\nsecond interrupt: exiting now");
+            std::process::exit(130);
+        }
+        eprintln!("\ninterrupt: finishing the current batch, then writing a checkpoint (Ctrl-C again quits at once)");
+    });
+}
+
+/// Whether Ctrl-C was pressed.
+pub(super) fn stop_requested() -> bool {
+    STOP.load(Ordering::SeqCst)
+}
+
+/// How a training run ended.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum End {
+    Done,
+    StoppedEarly,
+    Interrupted,
+}
+
+/// A progress bar per epoch on a terminal, one plain line per epoch otherwise; metrics to a file.
+pub(super) struct CliProgress {
+    bar: Option<ProgressBar>,
+    epochs: usize,
+    metrics: Option<std::fs::File>,
+    /// Asked once: a system call per batch shows in runs with tiny batches.
+    terminal: bool,
+}
+
+impl CliProgress {
+    pub(super) fn new(epochs: usize, metrics: Option<&Path>, append: bool) -> Result<Self> {
+        let metrics = match metrics {
+            Some(p) => {
+                let file =
+                    std::fs::OpenOptions::new().create(true).write(true).append(append).truncate(!append).open(p);
+                Some(file.with_context(|| format!("cannot create metrics file {}", p.display()))?)
+            }
+            None => None,
+        };
+        Ok(Self { bar: None, epochs, metrics, terminal: std::io::stderr().is_terminal() })
+    }
+
+    pub(super) fn finish(&mut self) {
+        if let Some(b) = self.bar.take() {
+            b.finish_and_clear();
+        }
+    }
+}
+
+impl Progress for CliProgress {
+    fn should_stop(&mut self) -> bool {
+        STOP.load(Ordering::SeqCst)
+    }
+
+    fn batch(&mut self, epoch: usize, done: usize, total: usize, loss: f64) {
+        if !self.terminal {
+            return;
+        }
+        let bar = self.bar.get_or_insert_with(|| {
+            let b = ProgressBar::new(total as u64);
+            b.set_style(
+                ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg} {per_sec}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> "),
+            );
+            b
+        });
+        if done == 1 {
+            bar.reset();
+            bar.set_length(total as u64);
+            bar.set_prefix(format!("epoch {epoch}/{}", self.epochs));
+        }
+        if done.is_multiple_of(20) || done == total {
+            bar.set_message(format!("loss {loss:.4}"));
+            bar.set_position(done as u64);
+        }
+    }
+
+    fn epoch(&mut self, r: &EpochReport) {
+        let mut line = format!("epoch {}/{}: train loss {:.4}", r.epoch, self.epochs, r.train_loss);
+        if let Some(a) = r.train_accuracy {
+            line += &format!(" acc {:.2}%", a * 100.0);
+        }
+        if let Some(l) = r.val_loss {
+            line += &format!(" | val loss {l:.4}");
+        }
+        if let Some(a) = r.val_accuracy {
+            line += &format!(" acc {:.2}%", a * 100.0);
+        }
+        line += &format!(" | lr {:.3e} | {:.2} s, {:.0} img/s", r.lr, r.seconds, r.samples_per_sec);
+        match &self.bar {
+            Some(b) => b.println(line),
+            None => eprintln!("{line}"),
+        }
+        if let Some(f) = &mut self.metrics
+            && let Ok(json) = serde_json::to_string(r)
+        {
+            let _ = writeln!(f, "{json}");
+            let _ = f.flush();
+        }
+    }
+}
