@@ -3,7 +3,7 @@
 //! Validated once when built (shapes, finiteness, label range), so the training loop need not.
 
 use crate::error::{Error, Result, shape_error};
-use crate::linalg::Float;
+use crate::kernels::Float;
 use crate::model_file::Normalization;
 use crate::network::check_finite;
 
