@@ -316,7 +316,7 @@ def report(res, threads):
     g = res.get("gemm")
     if g:
         p1, pa = 286.0, 571.0
-        p(f"### GEMM (`linalg::matmul` as the layer calls it), GFLOP/s and % of peak (1 thr: one core's {p1:.0f}; "
+        p(f"### GEMM (`kernels::matmul` as the layer calls it), GFLOP/s and % of peak (1 thr: one core's {p1:.0f}; "
           f"2 thr: both cores' {pa:.0f}). Re-measured FMA peak now: "
           f"{g['measured_peak_1core_gflops'] or float('nan'):.0f} (one core), "
           f"{g['measured_peak_all_cores_gflops'] or float('nan'):.0f} (all cores)")

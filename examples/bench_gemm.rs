@@ -1,6 +1,6 @@
 //! GEMM efficiency on the MLP shapes (part of `scripts/bench-vs-pytorch.sh`).
 //!
-//! Calls `neuralnet::linalg::matmul` exactly as `Dense::forward`/`Dense::backward` do, for batch
+//! Calls `neuralnet::kernels::matmul` exactly as `Dense::forward`/`Dense::backward` do, for batch
 //! 128 (and Nielsen's batch 10): `fwd` = `Z = X·Wᵀ` (batch×out×in), `dW` = `δᵀ·X` (out×in×batch),
 //! `dX` = `δ·W` (batch×in×out). With T > 1 threads the calls run inside a rayon pool of T threads,
 //! as `Trainer::install` arranges for training. Also re-measures the FMA peak (AVX-512, one core and
@@ -8,7 +8,7 @@
 //!
 //! Run: `cargo run --release --example bench_gemm -- [--threads 1,2] [--min-seconds 0.1] [--reps 7]`
 
-use neuralnet::linalg::{Operand, matmul};
+use neuralnet::kernels::{Operand, matmul};
 use std::time::Instant;
 
 #[cfg(target_arch = "x86_64")]
@@ -133,7 +133,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut rows = Vec::new();
     for &t in &threads {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(t).build()?;
-        pool.broadcast(|_| neuralnet::linalg::warm_up_threads::<f32>());
+        pool.broadcast(|_| neuralnet::kernels::warm_up_threads::<f32>());
         pool.install(|| {
             for s in shapes() {
                 let gflops = measure(&s, t, reps, min_s);

@@ -66,7 +66,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // The same pool arrangement as training (`Trainer::install`): products split with rayon::join
     // inside a pool of `threads` threads, each warmed up first.
     let pool = rayon::ThreadPoolBuilder::new().num_threads(args.threads).build()?;
-    pool.broadcast(|_| neuralnet::linalg::warm_up_threads::<f32>());
+    pool.broadcast(|_| neuralnet::kernels::warm_up_threads::<f32>());
     let (throughput, passes, lat) = pool.install(|| {
         // Throughput: whole passes over the test set in batches of 1000.
         let mut ws = Workspace::new(net, batch, args.threads);

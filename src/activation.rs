@@ -4,7 +4,7 @@
 //! sample) and so has a full Jacobian, used in [`Activation::backprop_rows`].
 
 use crate::error::{Error, Result, normalize_name};
-use crate::linalg::Float;
+use crate::kernels::Float;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -182,7 +182,7 @@ impl Activation {
     }
 }
 
-crate::linalg::simd_fn! {
+crate::kernels::simd_fn! {
     fn forward_rows_simd<T: Float>(f: Activation, z: &mut [T], bias: &[T], a: &mut [T]) -> () = forward_rows_kernel;
 }
 

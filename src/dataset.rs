@@ -3,7 +3,7 @@
 //! Validated once when built (shapes, finiteness, label range), so the training loop need not.
 
 use crate::error::{Error, Result, check_finite, shape_error};
-use crate::linalg::Float;
+use crate::kernels::Float;
 use serde::{Deserialize, Serialize};
 
 /// How raw inputs become the network's `x`: `x = (raw / divide − mean) / std` (stored in the model

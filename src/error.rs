@@ -1,7 +1,7 @@
 //! The library's typed errors: each names the layer, file, shape or value at fault, and a hint.
 
 use crate::data::error::{CsvError, DataError};
-use crate::linalg::Float;
+use crate::kernels::Float;
 use std::path::PathBuf;
 
 /// Everything the library can refuse, with enough context to fix it.

@@ -2,7 +2,7 @@
 
 use crate::activation::Activation;
 use crate::error::{Error, Result, normalize_name};
-use crate::linalg::Float;
+use crate::kernels::Float;
 use crate::rng::Rng;
 use rand::Rng as _;
 use rand_distr::{Distribution, StandardNormal};

@@ -6,7 +6,7 @@
 
 use crate::activation::Activation;
 use crate::error::{Result, shape_error};
-use crate::linalg::{Float, Operand, SparseScratch, matmul, matmul_sparse_x_wt};
+use crate::kernels::{Float, Operand, SparseScratch, matmul, matmul_sparse_x_wt};
 
 /// One fully connected layer: `W` (outputs × inputs, row-major, one row per neuron), `b`, and `f`.
 #[derive(Clone, Debug, PartialEq)]
@@ -82,9 +82,16 @@ impl<T: Float> Dense<T> {
     }
 
     /// [`Dense::forward`] for inputs that are mostly zeros (an image's blank pixels), with the
-    /// products of the zeros skipped (see [`crate::linalg::matmul_sparse_x_wt`]); returns `false`,
+    /// products of the zeros skipped (see [`crate::kernels::matmul_sparse_x_wt`]); returns `false`,
     /// having done nothing, where that does not apply (then use [`Dense::forward`]).
-    pub fn forward_sparse(&self, x: &[T], batch: usize, z: &mut [T], a: &mut [T], scratch: &mut SparseScratch) -> bool {
+    pub fn forward_sparse(
+        &self,
+        x: &[T],
+        batch: usize,
+        z: &mut [T],
+        a: &mut [T],
+        scratch: &mut SparseScratch<T>,
+    ) -> bool {
         let (z, a) = (&mut z[..batch * self.outputs], &mut a[..batch * self.outputs]);
         if !matmul_sparse_x_wt(&x[..batch * self.inputs], batch, self.inputs, &self.weights, self.outputs, z, scratch) {
             return false;

@@ -26,6 +26,8 @@
 //! ```
 
 #![warn(missing_docs)]
+// Every `unsafe` of the library is in `kernels`.
+#![deny(unsafe_code)]
 
 pub mod activation;
 pub mod article;
@@ -34,8 +36,10 @@ pub mod dataset;
 pub mod error;
 pub mod explain;
 pub mod init;
+#[allow(unsafe_code)]
+#[warn(clippy::undocumented_unsafe_blocks)]
+pub mod kernels;
 pub mod layer;
-pub mod linalg;
 pub mod loss;
 pub mod metrics;
 pub mod model_file;
@@ -52,8 +56,8 @@ pub use activation::Activation;
 pub use dataset::{Dataset, Targets};
 pub use error::{Error, Result};
 pub use init::Init;
+pub use kernels::Float;
 pub use layer::Dense;
-pub use linalg::Float;
 pub use loss::Loss;
 pub use network::{Gradients, Network, Workspace};
 pub use optimizer::{Method, Optimizer, Schedule};

@@ -5,7 +5,7 @@
 
 use crate::activation::Activation;
 use crate::error::{Error, Result, normalize_name};
-use crate::linalg::Float;
+use crate::kernels::Float;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 

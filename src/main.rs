@@ -1,5 +1,7 @@
 //! The `neuralnet` command: parses arguments, calls the library, prints. Errors end as one line.
 
+#![deny(unsafe_code)]
+
 mod cli;
 
 use clap::Parser;
@@ -9,6 +11,7 @@ fn main() -> ExitCode {
     // Rust ignores SIGPIPE, turning a closed pipe into a panic on the next print; a command-line
     // tool should just stop, as `cat` does.
     #[cfg(unix)]
+    #[allow(unsafe_code)]
     // SAFETY: called before any other thread exists; SIG_DFL is a valid disposition for SIGPIPE.
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);

@@ -2,7 +2,7 @@
 
 use crate::dataset::Dataset;
 use crate::error::Result;
-use crate::linalg::Float;
+use crate::kernels::Float;
 use crate::network::{Network, Workspace};
 use serde::Serialize;
 

@@ -11,8 +11,8 @@
 use crate::activation::Activation;
 use crate::error::{Result, check_finite, shape_error};
 use crate::init::Init;
+use crate::kernels::{Float, SparseScratch};
 use crate::layer::Dense;
-use crate::linalg::{Float, SparseScratch};
 use crate::loss::Loss;
 use crate::rng::{Rng, rng};
 use rand::Rng as _;
@@ -40,7 +40,7 @@ pub struct Workspace<T> {
     delta: Vec<Vec<T>>,
     mask: Vec<Vec<T>>,
     dropped: Vec<Vec<T>>,
-    sparse: SparseScratch,
+    sparse: SparseScratch<T>,
 }
 
 impl<T: Float> Workspace<T> {
@@ -57,7 +57,7 @@ impl<T: Float> Workspace<T> {
             delta: per_layer(&|l| capacity * l.outputs),
             mask: Vec::new(),
             dropped: Vec::new(),
-            sparse: SparseScratch::new::<T>(net.inputs(), capacity),
+            sparse: SparseScratch::new(net.inputs(), capacity),
         }
     }
 

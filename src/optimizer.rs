@@ -5,7 +5,7 @@
 //! The optimizer's state (velocities, moments) is shaped like the parameters and allocated once.
 
 use crate::error::{Error, Result, normalize_name};
-use crate::linalg::{Float, simd};
+use crate::kernels::{Float, simd};
 use crate::network::{Gradients, Network};
 use serde::{Deserialize, Serialize};
 

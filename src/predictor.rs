@@ -4,14 +4,14 @@
 //! blank pixel adds nothing. With `c` the background value,
 //! `z⁽¹⁾ = W⁽¹⁾x + b⁽¹⁾ = W⁽¹⁾(x − c𝟙) + (b⁽¹⁾ + c·W⁽¹⁾𝟙)`, and `x − c𝟙` is sparse: each row of
 //! `z⁽¹⁾` is a sum of the columns of `W⁽¹⁾` (rows of `W⁽¹⁾ᵀ`, kept here contiguous) at the inked
-//! pixels. A batch goes four images at a time (`linalg::matmul_sparse_rows`): each row of `W⁽¹⁾ᵀ`
+//! pixels. A batch goes four images at a time (`kernels::matmul_sparse_rows`): each row of `W⁽¹⁾ᵀ`
 //! read serves all four, and four MNIST digits together ink 38% of the pixels, so the first layer
 //! does 2.6× less arithmetic than the dense product. The layers above are the usual dense
 //! products. Inputs that are not mostly background (a table, a photo not preprocessed) take the
 //! dense path, so the result never depends on it.
 
 use crate::error::Result;
-use crate::linalg::{Float, SPARSE_TILE, count_not_equal, matmul_sparse_rows};
+use crate::kernels::{Float, SPARSE_TILE, count_not_equal, matmul_sparse_rows};
 use crate::network::{Network, Workspace};
 
 /// Above this fraction of entries different from the background a batch takes the dense product.

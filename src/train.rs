@@ -7,7 +7,7 @@
 use crate::data::augment::{Augment, Scratch};
 use crate::dataset::Dataset;
 use crate::error::{Error, Result, shape_error};
-use crate::linalg::{Float, matmul_at_b_rows, sum_squares};
+use crate::kernels::{Float, matmul_at_b_rows, sum_squares};
 use crate::metrics;
 use crate::network::{Dropout, Gradients, Network, Workspace};
 use crate::optimizer::{Optimizer, OptimizerState, split, split_state};
@@ -354,7 +354,7 @@ impl<T: Float> Trainer<T> {
     pub fn install<R: Send>(&mut self, f: impl FnOnce(&mut Self) -> R + Send) -> R {
         match self.pool.take() {
             Some(pool) => {
-                pool.broadcast(|_| crate::linalg::warm_up_threads::<T>());
+                pool.broadcast(|_| crate::kernels::warm_up_threads::<T>());
                 let r = pool.install(|| f(self));
                 self.pool = Some(pool);
                 r

@@ -11,7 +11,7 @@
 //! the epoch and the row, so a run is reproducible, thread count and resumption notwithstanding.
 
 use crate::error::{Error, Result};
-use crate::linalg::Float;
+use crate::kernels::Float;
 use crate::rng::{Rng, rng};
 use rand::{Rng as _, RngCore as _};
 use serde::{Deserialize, Serialize};
@@ -314,7 +314,7 @@ struct Draw<'k> {
     epoch: usize,
 }
 
-crate::linalg::simd_fn! {
+crate::kernels::simd_fn! {
     /// [`Augment::rows`] compiled for the widest vector instructions this CPU has.
     fn rows_simd<T: Float>(a: &Augment, r: Rows<'_, T>, d: Draw<'_>) -> () = rows_kernel;
 }

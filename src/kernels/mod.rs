@@ -1,0 +1,32 @@
+//! The numeric kernels, in one place: the scalar type, the GEMM wrapper, the products that skip
+//! blank inputs, element-wise passes and reductions, and the run-time choice of vector
+//! instructions. Every `unsafe` of the library is in this module (the rest of the crate denies
+//! `unsafe_code`), each `unsafe fn` with a `# Safety` section and each `unsafe` block with its
+//! `// SAFETY:` argument.
+//!
+//! * [`float`]: the [`Float`] trait (`f32`, `f64`).
+//! * [`cpu`]: the CPU's instruction sets, detected once ([`Isa`]), and the dispatch to them
+//!   ([`simd`] and the crate's `simd_fn!` macro).
+//! * [`gemm`]: the one thin wrapper around the GEMM crate ([`matmul`], [`matmul_at_b_rows`]).
+//! * [`sparse_infer`]: inference's first-layer product that skips blank inputs ([`matmul_sparse_rows`]).
+//! * [`sparse_train`]: training's first-layer product that skips zero inputs ([`matmul_sparse_x_wt`]).
+//! * [`elementwise`]: element-wise passes (the exponential).
+//! * [`reductions`]: [`count_not_equal`], [`sum_squares`].
+
+pub mod cpu;
+pub mod elementwise;
+pub mod float;
+pub mod gemm;
+pub mod reductions;
+pub mod sparse_infer;
+pub mod sparse_train;
+
+pub(crate) use cpu::simd_fn;
+pub use cpu::{Isa, simd};
+pub use float::Float;
+pub use gemm::{Operand, PARALLEL_MIN_FLOP, matmul, matmul_at_b_rows, warm_up_threads};
+pub use reductions::{count_not_equal, sum_squares};
+#[doc(hidden)]
+pub use sparse_infer::sparse_tiles_on;
+pub use sparse_infer::{SPARSE_TILE, matmul_sparse_rows};
+pub use sparse_train::{SparseScratch, matmul_sparse_x_wt};

@@ -1,0 +1,147 @@
+//! The kernels compiled for each instruction set (AVX-512, AVX2 + FMA, the baseline), in f32 and
+//! f64, not only the widest this CPU has, each checked against a plain product.
+//!
+//! A trial for an instruction set this CPU lacks is reported as ignored, with the reason, rather
+//! than passing without having checked anything: libtest cannot decide at run time that a test is
+//! skipped, so this file runs its own harness (libtest-mimic; `harness = false` in Cargo.toml).
+
+use libtest_mimic::{Arguments, Completion, Failed, Trial};
+use neuralnet::kernels::{Isa, Operand, SparseScratch, matmul, matmul_sparse_x_wt, sparse_tiles_on};
+
+fn main() {
+    let args = Arguments::from_args();
+    let mut trials = Vec::new();
+    for (isa, name) in [(Isa::Avx512, "avx512"), (Isa::Avx2, "avx2"), (Isa::Baseline, "baseline")] {
+        trials.push(on(isa, format!("sparse_tiles::{name}::f32"), move || {
+            sparse_tiles_match_the_dense_product(isa, false)
+        }));
+        trials.push(on(isa, format!("sparse_tiles::{name}::f64"), move || {
+            sparse_tiles_match_the_dense_product(isa, true)
+        }));
+    }
+    trials.push(Trial::ignorable_test("sparse_x_wt::avx512f::f32", || match missing_avx512f() {
+        Some(reason) => Ok(Completion::ignored_with(reason)),
+        None => sparse_x_times_w_transposed_matches_the_dense_product().map(|()| Completion::Completed),
+    }));
+    libtest_mimic::run(&args, trials).exit();
+}
+
+/// A trial that runs `test` if this CPU has `isa`, and is reported as ignored otherwise.
+fn on(isa: Isa, name: String, test: impl FnOnce() -> Result<(), Failed> + Send + 'static) -> Trial {
+    Trial::ignorable_test(name, move || match missing(isa) {
+        Some(reason) => Ok(Completion::ignored_with(reason)),
+        None => test().map(|()| Completion::Completed),
+    })
+}
+
+/// Why this CPU cannot run code compiled for `isa`, asked of the CPU itself (not of the library).
+fn missing(isa: Isa) -> Option<&'static str> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::is_x86_feature_detected as has;
+        match isa {
+            Isa::Avx512 if !(has!("avx512f") && has!("avx512vl") && has!("avx512bw") && has!("avx512dq")) => {
+                Some("this CPU has no AVX-512 (F, VL, BW and DQ)")
+            }
+            Isa::Avx2 if !(has!("avx2") && has!("fma")) => Some("this CPU has no AVX2 and FMA"),
+            _ => None,
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    match isa {
+        Isa::Baseline => None,
+        _ => Some("not an x86_64 CPU"),
+    }
+}
+
+fn missing_avx512f() -> Option<&'static str> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        (!std::arch::is_x86_feature_detected!("avx512f")).then_some("this CPU has no AVX-512F")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    Some("not an x86_64 CPU")
+}
+
+fn naive(m: usize, n: usize, k: usize, a: &[f64], b: &[f64]) -> Vec<f64> {
+    let mut c = vec![0.0; m * n];
+    for i in 0..m {
+        for j in 0..n {
+            c[i * n + j] = (0..k).map(|p| a[i * k + p] * b[p * n + j]).sum();
+        }
+    }
+    c
+}
+
+/// `sparse_tiles_on(isa)` against the plain product of `X − c` and `B`. f32 takes the vector listing
+/// on AVX-512; shapes cover whole groups of tiles, a group cut short, leftover single rows, input
+/// chunks ending off a multiple of 16, and column blocks of 64, 4 and 1. The f64 run takes the same
+/// values, rounded to f32 first.
+fn sparse_tiles_match_the_dense_product(isa: Isa, in_f64: bool) -> Result<(), Failed> {
+    for (rows, k, n) in [(1, 16, 64), (5, 300, 133), (37, 784, 10), (70, 784, 128), (129, 47, 69)] {
+        for c in [0.0f32, -0.42] {
+            let x: Vec<f32> = (0..rows * k)
+                .map(|i| if (i * 7 + i / k) % 5 == 0 { (i % 13) as f32 / 13.0 + 0.1 } else { c })
+                .collect();
+            let b: Vec<f32> = (0..k * n).map(|i| ((i * 31) % 17) as f32 / 17.0 - 0.5).collect();
+            let shifted: Vec<f64> = x.iter().map(|&v| (v - c) as f64).collect();
+            let want = naive(rows, n, k, &shifted, &b.iter().map(|&v| v as f64).collect::<Vec<_>>());
+            let (got, tolerance): (Vec<f64>, f64) = if in_f64 {
+                let (x64, b64): (Vec<f64>, Vec<f64>) =
+                    (x.iter().map(|&v| v as f64).collect(), b.iter().map(|&v| v as f64).collect());
+                let mut z = vec![9.0f64; rows * n];
+                sparse_tiles_on(isa, &x64, k, c as f64, &b64, n, &mut z);
+                (z, 1e-5)
+            } else {
+                let mut z = vec![9.0f32; rows * n];
+                sparse_tiles_on(isa, &x, k, c, &b, n, &mut z);
+                (z.iter().map(|&v| v as f64).collect(), 1e-4)
+            };
+            for (i, (&p, &q)) in got.iter().zip(&want).enumerate() {
+                if (p - q).abs() >= tolerance {
+                    return Err(format!("{isa:?} {rows}×{k}×{n}, c {c}, entry {i}: {p} vs {q}").into());
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `matmul_sparse_x_wt` (AVX-512F only) against the dense product. Rows: whole and partial tiles
+/// and groups of tiles; inputs: a multiple of 16 and not; outputs: whole blocks of 16 and a
+/// partial one.
+fn sparse_x_times_w_transposed_matches_the_dense_product() -> Result<(), Failed> {
+    for (rows, k, n) in [(16, 784, 32), (37, 100, 21), (130, 784, 10), (200, 65, 800)] {
+        let x: Vec<f32> =
+            (0..rows * k).map(|i| if (i * 7 + i / k) % 6 == 0 { (i % 13) as f32 / 13.0 + 0.1 } else { 0.0 }).collect();
+        let w: Vec<f32> = (0..n * k).map(|i| ((i * 31) % 17) as f32 / 17.0 - 0.5).collect();
+        let mut want = vec![0.0f32; rows * n];
+        matmul(rows, n, k, Operand::plain(&x), Operand::t(&w), &mut want, false, 1);
+        let mut z = vec![f32::NAN; rows * n];
+        let mut scratch = SparseScratch::<f32>::new(k, rows);
+        if !matmul_sparse_x_wt(&x, rows, k, &w, n, &mut z, &mut scratch) {
+            return Err(format!("{rows}×{k}×{n}: the sparse path should apply here").into());
+        }
+        for (i, (&p, &q)) in z.iter().zip(&want).enumerate() {
+            if (p - q).abs() >= 1e-4 {
+                return Err(format!("{rows}×{k}×{n}, entry {i}: {p} vs {q}").into());
+            }
+        }
+        // A NaN input reaches its own row's outputs only; dense inputs are declined.
+        let mut x2 = x.clone();
+        x2[3 * k + 1] = f32::NAN;
+        if !matmul_sparse_x_wt(&x2, rows, k, &w, n, &mut z, &mut scratch) {
+            return Err(format!("{rows}×{k}×{n}: declined with a NaN input").into());
+        }
+        for (r, zr) in z.chunks(n).enumerate() {
+            if !zr.iter().all(|v| v.is_nan() == (r == 3)) {
+                return Err(format!("{rows}×{k}×{n}: a NaN in row 3, row {r}: {zr:?}").into());
+            }
+        }
+        let dense = vec![0.5f32; rows * k];
+        if matmul_sparse_x_wt(&dense, rows, k, &w, n, &mut z, &mut scratch) {
+            return Err(format!("{rows}×{k}×{n}: dense inputs were taken").into());
+        }
+    }
+    Ok(())
+}
