@@ -3,13 +3,8 @@
 
 mod common;
 
-use assert_cmd::Command;
-use common::write_tiny_dataset;
+use common::{neuralnet, write_tiny_dataset};
 use predicates::prelude::*;
-
-fn neuralnet() -> Command {
-    Command::cargo_bin("neuralnet").unwrap()
-}
 
 #[test]
 fn train_eval_info_on_tiny_images_with_three_classes() {

@@ -1,14 +1,12 @@
 //! Tabular training through the binary: `train --csv`, `eval --csv`, `predict --csv` on tables
 //! written here (two spirals, a noisy smooth function), and the errors for bad tables.
 
-use assert_cmd::Command;
+mod common;
+
+use common::neuralnet;
 use predicates::prelude::*;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-
-fn neuralnet() -> Command {
-    Command::cargo_bin("neuralnet").unwrap()
-}
 
 /// A small seeded generator (the tests need no statistical quality).
 struct Lcg(u64);

@@ -3,7 +3,6 @@
 
 mod common;
 
-use assert_cmd::Command;
 use common::*;
 use neuralnet::rng::rng;
 use neuralnet::{Gradients, Workspace};
@@ -11,11 +10,7 @@ use rand::Rng as _;
 use serde_json::{Value, json};
 
 fn explain(args: &[&str]) -> std::process::Output {
-    Command::cargo_bin("neuralnet").unwrap().arg("explain").args(args).output().unwrap()
-}
-
-fn close(a: f64, b: f64, tol: f64) -> bool {
-    (a - b).abs() <= tol * b.abs().max(1.0)
+    neuralnet().arg("explain").args(args).output().unwrap()
 }
 
 #[test]
@@ -198,18 +193,14 @@ fn bad_net_files_give_clear_errors() {
 
 #[test]
 fn neuron_shows_the_festival_decision() {
-    let out = Command::cargo_bin("neuralnet").unwrap().args(["neuron", "--lang", "en"]).output().unwrap();
+    let out = neuralnet().args(["neuron", "--lang", "en"]).output().unwrap();
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
     assert_eq!(text.matches("  x = [").count(), 8, "{text}");
     assert!(text.contains("x = [1, 0, 0]: z = 6·1 + 2·0 + 2·0 + 1 = 7, a = step:5(7) = 1  → go"), "{text}");
     assert!(text.contains("x = [0, 1, 1]: z = 6·0 + 2·1 + 2·1 + 1 = 5, a = step:5(5) = 0  → stay home"), "{text}");
     assert!(text.contains("hyperplane") && text.contains("weighted vote"));
-    let out = Command::cargo_bin("neuralnet")
-        .unwrap()
-        .args(["neuron", "--input", "1,0", "--weights", "6,2,2"])
-        .output()
-        .unwrap();
+    let out = neuralnet().args(["neuron", "--input", "1,0", "--weights", "6,2,2"]).output().unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--input has 2 values but there are 3 weights"));
 }
@@ -241,8 +232,7 @@ fn explain_a_trained_model_on_one_image() {
     }
     let png = dir.path().join("one.png");
     img.save(&png).unwrap();
-    let out = Command::cargo_bin("neuralnet")
-        .unwrap()
+    let out = neuralnet()
         .args(["explain", "--lang", "en", "--model"])
         .arg(&model)
         .arg("--image")
@@ -259,14 +249,7 @@ fn explain_a_trained_model_on_one_image() {
 
     let blank = dir.path().join("blank.png");
     image::GrayImage::from_pixel(50, 50, image::Luma([230u8])).save(&blank).unwrap();
-    let out = Command::cargo_bin("neuralnet")
-        .unwrap()
-        .args(["explain", "--model"])
-        .arg(&model)
-        .arg("--image")
-        .arg(&blank)
-        .output()
-        .unwrap();
+    let out = neuralnet().args(["explain", "--model"]).arg(&model).arg("--image").arg(&blank).output().unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no ink"));
 }

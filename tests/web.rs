@@ -1,10 +1,15 @@
 //! `neuralnet serve`: the JSON API and its errors over plain HTTP, and the page in a real browser.
 //!
-//! The browser test needs `/usr/bin/chromium` and `playwright-core` in `web/e2e/node_modules`
-//! (`npm --prefix web/e2e install`; `.ci/run` installs both) and skips with a printed reason
-//! without them. With `NEURALNET_TEST_MNIST=1` it trains a real model on the cached MNIST and draws
-//! a test digit; otherwise it uses a random model and a drawn 7.
+//! The browser test needs `/usr/bin/chromium` (or `$CHROMIUM`), Node and `playwright-core` in
+//! `web/e2e/node_modules` (`npm --prefix web/e2e install`; `.ci/run` installs them); without them
+//! it is reported as ignored with the reason (a failure under `NEURALNET_REQUIRE_ALL=1`). With
+//! `NEURALNET_TEST_MNIST=1` it trains a real model on MNIST and draws a test digit; otherwise it
+//! uses a random model and a drawn 7.
 
+mod common;
+
+use common::prereq::{self, test, test_needing};
+use common::{bin, random_model};
 use neuralnet::dataset::Normalization;
 use neuralnet::model_file::{self, Model, ModelInfo};
 use neuralnet::{Activation, Init, Loss, Network};
@@ -15,6 +20,21 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+fn main() {
+    prereq::run(vec![
+        test(
+            "api_answers_and_refuses_bad_requests_with_json_errors",
+            api_answers_and_refuses_bad_requests_with_json_errors,
+        ),
+        test("serve_refuses_models_that_do_not_read_digits", serve_refuses_models_that_do_not_read_digits),
+        test_needing(
+            "the_page_shows_what_the_api_answers_in_a_real_browser",
+            common::browser,
+            the_page_shows_what_the_api_answers_in_a_real_browser,
+        ),
+    ]);
+}
+
 /// A running `neuralnet serve`, stopped on drop.
 struct Server {
     child: Child,
@@ -23,13 +43,8 @@ struct Server {
 
 impl Server {
     fn start(model: &Path) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_neuralnet"))
-            .arg("serve")
-            .arg(model)
-            .args(["--port", "0"])
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut child =
+            Command::new(bin()).arg("serve").arg(model).args(["--port", "0"]).stderr(Stdio::piped()).spawn().unwrap();
         let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
         let line = lines.next().expect("serve printed nothing").unwrap();
         let addr = line.split("http://").nth(1).and_then(|s| s.split('/').next()).expect(&line).parse().unwrap();
@@ -99,23 +114,6 @@ fn read_response(mut s: TcpStream) -> (u16, Vec<u8>) {
     (status, body)
 }
 
-/// A random 784-`hidden`-10 model, saved in `dir`.
-fn random_model(dir: &Path, hidden: usize) -> PathBuf {
-    let net = Network::<f32>::new(
-        &[784, hidden, 10],
-        Activation::Relu,
-        Activation::Softmax,
-        Loss::CrossEntropy,
-        Init::HeUniform,
-        3,
-    )
-    .unwrap();
-    let info = ModelInfo::images(28, 28, 10);
-    let path = dir.join("random.safetensors");
-    model_file::save(&Model::new(net, info), &path).unwrap();
-    path
-}
-
 fn png(width: u32, height: u32, f: impl Fn(u32, u32) -> u8) -> Vec<u8> {
     let img = image::GrayImage::from_fn(width, height, |x, y| image::Luma([f(x, y)]));
     let mut out = std::io::Cursor::new(Vec::new());
@@ -137,7 +135,6 @@ fn error_of(server: &Server, method: &str, path: &str, content_type: Option<&str
     (status, message)
 }
 
-#[test]
 fn api_answers_and_refuses_bad_requests_with_json_errors() {
     let dir = tempfile::tempdir().unwrap();
     let model = random_model(dir.path(), 16);
@@ -185,7 +182,7 @@ fn api_answers_and_refuses_bad_requests_with_json_errors() {
     let one = one_png();
     let file = dir.path().join("one.png");
     std::fs::write(&file, &one).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_neuralnet"))
+    let out = Command::new(bin())
         .args(["predict", "--format", "json"])
         .arg(&model)
         .arg(&file)
@@ -295,7 +292,6 @@ fn body_of(pixels: &[f64]) -> Vec<u8> {
     serde_json::to_vec(&json!({ "pixels": pixels })).unwrap()
 }
 
-#[test]
 fn serve_refuses_models_that_do_not_read_digits() {
     let dir = tempfile::tempdir().unwrap();
     let net = Network::<f32>::new(
@@ -320,21 +316,19 @@ fn serve_refuses_models_that_do_not_read_digits() {
     };
     let model = dir.path().join("xor.safetensors");
     model_file::save(&Model::new(net, info), &model).unwrap();
-    let out =
-        Command::new(env!("CARGO_BIN_EXE_neuralnet")).arg("serve").arg(&model).args(["--port", "0"]).output().unwrap();
+    let out = Command::new(bin()).arg("serve").arg(&model).args(["--port", "0"]).output().unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("28×28"), "{}", String::from_utf8_lossy(&out.stderr));
     let missing = dir.path().join("missing.safetensors");
-    let out = Command::new(env!("CARGO_BIN_EXE_neuralnet")).arg("serve").arg(&missing).output().unwrap();
+    let out = Command::new(bin()).arg("serve").arg(&missing).output().unwrap();
     assert!(!out.status.success());
 }
 
 /// The model and digit for the browser: a trained model and an MNIST test digit when allowed.
 fn browser_case(dir: &Path) -> (PathBuf, Vec<u8>, Option<u8>) {
-    let mnist = neuralnet::data::mnist::default_cache_dir();
-    if std::env::var("NEURALNET_TEST_MNIST").as_deref() == Ok("1") {
+    if let Ok(mnist) = common::mnist() {
         let model = dir.join("mnist.safetensors");
-        let status = Command::new(env!("CARGO_BIN_EXE_neuralnet"))
+        let status = Command::new(bin())
             .args(["train", "--hidden", "128", "--epochs", "2", "--out"])
             .arg(&model)
             .status()
@@ -357,23 +351,8 @@ fn browser_case(dir: &Path) -> (PathBuf, Vec<u8>, Option<u8>) {
     (random_model(dir, 32), seven, None)
 }
 
-#[test]
-fn the_page_shows_what_the_api_answers_in_a_real_browser() {
+fn the_page_shows_what_the_api_answers_in_a_real_browser(chromium: PathBuf) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    let playwright = root.join("web/e2e/node_modules/playwright-core");
-    if !Path::new(&chromium).exists() {
-        eprintln!("skipping the browser test: {chromium} not found (apt-get install chromium)");
-        return;
-    }
-    if Command::new("node").arg("--version").output().is_err() {
-        eprintln!("skipping the browser test: node not found (apt-get install nodejs npm)");
-        return;
-    }
-    if !playwright.exists() {
-        eprintln!("skipping the browser test: {} not found (npm --prefix web/e2e install)", playwright.display());
-        return;
-    }
     let dir = tempfile::tempdir().unwrap();
     let (model, pixels, label) = browser_case(dir.path());
     let digit = dir.path().join("digit.json");

@@ -1,11 +1,25 @@
-//! Helpers shared by the integration tests: random networks and a loss-only forward pass.
-#![allow(dead_code)]
+//! Helpers shared by the integration tests: the binary and model files to give it
+//! ([`binary`]), what the optional tests need and how they report its absence ([`prereq`]), random
+//! networks, a loss-only forward pass and a tiny IDX data set (here).
+// Each test file uses only some of these, so unused items and re-exports are expected.
+#![allow(dead_code, unused_imports)]
+
+pub mod binary;
+pub mod prereq;
+
+pub use binary::*;
+pub use prereq::{browser, mnist, predict_model, python_safetensors};
 
 use neuralnet::data::idx::{IdxImages, write_images, write_labels};
 use neuralnet::rng::Rng;
 use neuralnet::{Activation, Init, Loss, Network, Workspace};
 use rand::Rng as _;
 use std::path::Path;
+
+/// Whether `a` is within `tol` of `b`: relative to |b| above 1, absolute below.
+pub fn close(a: f64, b: f64, tol: f64) -> bool {
+    (a - b).abs() <= tol * b.abs().max(1.0)
+}
 
 /// Every activation the library has, with non-default parameters where it takes them.
 pub fn all_activations() -> Vec<Activation> {
