@@ -1,10 +1,10 @@
 //! `neuralnet explain --model MODEL --image DIGIT.png` (or `--mnist-index N`): the same chain as the
 //! article's example, for a trained digit reader on one image, summarised per layer.
 
-use super::lang::{Lang, tr};
 use anyhow::{Result, bail};
 use neuralnet::Activation;
 use neuralnet::model_file::Model;
+use neuralnet::plot::Lang;
 use neuralnet::trace::trace;
 
 /// Prints the forward and backward pass of `model` on one image (`pixels`, raw 0–255, ink high).
@@ -28,7 +28,7 @@ pub fn explain(model: &Model, pixels: &[u8], label: Option<usize>, lang: Lang) -
     if let Some((rows, cols)) = model.info.input_shape
         && rows * cols == pixels.len()
     {
-        println!("{}", tr(lang, "The input the network sees (x = a⁽⁰⁾):", "网络看到的输入（x = a⁽⁰⁾）："));
+        println!("{}", lang.pick("The input the network sees (x = a⁽⁰⁾):", "网络看到的输入（x = a⁽⁰⁾）："));
         const SHADES: [char; 5] = [' ', '░', '▒', '▓', '█'];
         for r in 0..rows {
             let line: String = (0..cols).map(|c| SHADES[(pixels[r * cols + c] as usize * 5 / 256).min(4)]).collect();
@@ -36,7 +36,7 @@ pub fn explain(model: &Model, pixels: &[u8], label: Option<usize>, lang: Lang) -
         }
         println!();
     }
-    println!("{}", tr(lang, "Forward propagation, layer by layer:", "前向传播，逐层："));
+    println!("{}", lang.pick("Forward propagation, layer by layer:", "前向传播，逐层："));
     for (l, layer) in net.layers.iter().enumerate() {
         let a = &s.a[l];
         let z = &s.z[l];
@@ -47,7 +47,7 @@ pub fn explain(model: &Model, pixels: &[u8], label: Option<usize>, lang: Lang) -
         let top: Vec<String> = top.iter().take(5).map(|(i, v)| format!("#{i} {v:.4}")).collect();
         println!(
             "  {} {}: z{} = W{}a{} + b{} (W {}×{}), f = {}; z ∈ [{zmin:.3}, {zmax:.3}]",
-            tr(lang, "layer", "第"),
+            lang.pick("layer", "第"),
             l + 1,
             l + 1,
             l + 1,
@@ -59,26 +59,26 @@ pub fn explain(model: &Model, pixels: &[u8], label: Option<usize>, lang: Lang) -
         );
         if matches!(layer.activation, Activation::Relu | Activation::LeakyRelu { .. }) {
             let active = z.iter().filter(|&&v| v > 0.0).count();
-            println!("    {} {active} / {}", tr(lang, "neurons active (z > 0):", "激活的神经元（z > 0）："), z.len());
+            println!("    {} {active} / {}", lang.pick("neurons active (z > 0):", "激活的神经元（z > 0）："), z.len());
         }
-        println!("    {} {}", tr(lang, "largest activations a:", "最大的激活值 a："), top.join(", "));
+        println!("    {} {}", lang.pick("largest activations a:", "最大的激活值 a："), top.join(", "));
     }
     let classes = model.info.classes.clone().unwrap_or_else(|| (0..net.outputs()).map(|c| c.to_string()).collect());
     let mut probs: Vec<(usize, f64)> = out.iter().cloned().enumerate().collect();
     probs.sort_by(|p, q| q.1.total_cmp(&p.1));
     println!();
-    println!("{}", tr(lang, "Output (probabilities, largest first):", "输出（概率，从大到小）："));
+    println!("{}", lang.pick("Output (probabilities, largest first):", "输出（概率，从大到小）："));
     for (c, p) in probs.iter().take(5) {
         let bar = "█".repeat((p * 40.0).round() as usize);
         println!("  {:>3}  {:6.2}%  {bar}", classes.get(*c).map_or("?", String::as_str), p * 100.0);
     }
-    println!("  {} {}", tr(lang, "prediction:", "预测："), classes.get(predicted).map_or("?", String::as_str));
+    println!("  {} {}", lang.pick("prediction:", "预测："), classes.get(predicted).map_or("?", String::as_str));
     println!();
     println!(
         "{} {} {}",
-        tr(lang, "Backpropagation for the label", "以标签"),
+        lang.pick("Backpropagation for the label", "以标签"),
         classes.get(label).map_or("?", String::as_str),
-        tr(lang, "(δ⁽ˡ⁾ = (W⁽ˡ⁺¹⁾)ᵀδ⁽ˡ⁺¹⁾ ⊙ f′(z⁽ˡ⁾)):", "反向传播（δ⁽ˡ⁾ = (W⁽ˡ⁺¹⁾)ᵀδ⁽ˡ⁺¹⁾ ⊙ f′(z⁽ˡ⁾)）："),
+        lang.pick("(δ⁽ˡ⁾ = (W⁽ˡ⁺¹⁾)ᵀδ⁽ˡ⁺¹⁾ ⊙ f′(z⁽ˡ⁾)):", "反向传播（δ⁽ˡ⁾ = (W⁽ˡ⁺¹⁾)ᵀδ⁽ˡ⁺¹⁾ ⊙ f′(z⁽ˡ⁾)）："),
     );
     println!("  L = {:.6}", t.loss);
     for l in (0..net.layers.len()).rev() {
@@ -94,14 +94,14 @@ pub fn explain(model: &Model, pixels: &[u8], label: Option<usize>, lang: Lang) -
         }
         println!(
             "  {} {}: ‖δ{}‖ = {:.3e}, ‖∂L/∂W{}‖ = {gw:.3e}, ‖∂L/∂b{}‖ = {:.3e}; {} ∂L/∂W{}[{bj}][{bi}] = {bv:.3e}",
-            tr(lang, "layer", "第"),
+            lang.pick("layer", "第"),
             l + 1,
             l + 1,
             norm(&s.delta[l]),
             l + 1,
             l + 1,
             norm(&t.grad_b[l]),
-            tr(lang, "largest", "最大的"),
+            lang.pick("largest", "最大的"),
             l + 1
         );
     }

@@ -1,9 +1,11 @@
 //! `neuralnet neuron`: the article's one-neuron decision, `z = wᵀx + b`, `a = f(z)`.
 
-use super::lang::{Lang, tr};
+use super::lang;
 use anyhow::{Result, bail};
 use clap::Args;
 use neuralnet::Activation;
+use neuralnet::plot::Lang;
+use neuralnet::plot::notation::Digits;
 
 /// Arguments of `neuron`.
 #[derive(Args, Debug)]
@@ -21,18 +23,15 @@ pub struct NeuronArgs {
     #[arg(long)]
     activation: Option<String>,
     /// Language (default: from the locale).
-    #[arg(long, value_enum)]
+    #[arg(long, value_parser = lang::parser())]
     lang: Option<Lang>,
 }
 
-fn fmt(x: f64) -> String {
-    let s = format!("{x:.6}");
-    let s = s.trim_end_matches('0').trim_end_matches('.');
-    if s == "-0" { "0".into() } else { s.into() }
-}
+/// How `neuron` writes numbers: six decimals, trailing zeros trimmed.
+const DIGITS: Digits = Digits::Decimals(6);
 
 pub fn run(args: NeuronArgs) -> Result<()> {
-    let lang = args.lang.unwrap_or_else(Lang::from_env);
+    let lang = args.lang.unwrap_or_else(lang::from_env);
     let festival = args.weights.is_none();
     let w = args.weights.unwrap_or_else(|| vec![6.0, 2.0, 2.0]);
     let b = args.bias.unwrap_or(1.0);
@@ -54,37 +53,41 @@ pub fn run(args: NeuronArgs) -> Result<()> {
     let names_en = ["the weather is good", "your partner comes along", "it is near public transport"];
     let names_zh = ["天气好", "男/女朋友陪你去", "靠近公共交通站点"];
     if festival {
-        println!("{}", tr(lang, "The cheese festival (article §2): go or not?", "奶酪节（文章第 2 节）：去还是不去？"));
+        println!(
+            "{}",
+            lang.pick("The cheese festival (article §2): go or not?", "奶酪节（文章第 2 节）：去还是不去？")
+        );
         for i in 0..3 {
-            println!("  x{} = 1 {} {}", i + 1, tr(lang, "if", "表示"), tr(lang, names_en[i], names_zh[i]));
+            println!("  x{} = 1 {} {}", i + 1, lang.pick("if", "表示"), lang.pick(names_en[i], names_zh[i]));
         }
     }
-    let ws: Vec<String> = w.iter().map(|&v| fmt(v)).collect();
-    println!("  w = [{}], b = {}, f = {f}", ws.join(", "), fmt(b));
+    let ws: Vec<String> = w.iter().map(|&v| DIGITS.num(v)).collect();
+    println!("  w = [{}], b = {}, f = {f}", ws.join(", "), DIGITS.num(b));
     println!("  z = wᵀx + b, a = f(z)");
     println!();
     let show = |x: &[f64]| {
         let z: f64 = w.iter().zip(x).map(|(w, x)| w * x).sum::<f64>() + b;
         let a = f.value(z);
-        let terms: Vec<String> = w.iter().zip(x).map(|(w, x)| format!("{}·{}", fmt(*w), fmt(*x))).collect();
+        let terms: Vec<String> =
+            w.iter().zip(x).map(|(w, x)| format!("{}·{}", DIGITS.num(*w), DIGITS.num(*x))).collect();
         let verdict = match f {
             Activation::Step { .. } if festival => {
                 if a > 0.5 {
-                    tr(lang, "  → go", "  → 去")
+                    lang.pick("  → go", "  → 去")
                 } else {
-                    tr(lang, "  → stay home", "  → 不去")
+                    lang.pick("  → stay home", "  → 不去")
                 }
             }
             _ => "",
         };
         println!(
             "  x = [{}]: z = {} + {} = {}, a = {f}({}) = {}{verdict}",
-            x.iter().map(|&v| fmt(v)).collect::<Vec<_>>().join(", "),
+            x.iter().map(|&v| DIGITS.num(v)).collect::<Vec<_>>().join(", "),
             terms.join(" + "),
-            fmt(b),
-            fmt(z),
-            fmt(z),
-            fmt(a)
+            DIGITS.num(b),
+            DIGITS.num(z),
+            DIGITS.num(z),
+            DIGITS.num(a)
         );
     };
     match &args.input {
@@ -98,37 +101,32 @@ pub fn run(args: NeuronArgs) -> Result<()> {
         }
     }
     println!();
-    let hyper: Vec<String> = w.iter().enumerate().map(|(i, v)| format!("{}·x{}", fmt(*v), i + 1)).collect();
+    let hyper: Vec<String> = w.iter().enumerate().map(|(i, v)| format!("{}·x{}", DIGITS.num(*v), i + 1)).collect();
     match f {
         Activation::Step { threshold } => {
             println!(
                 "  {}",
-                tr(
-                    lang,
-                    "A weighted vote: each input votes with its weight, the bias is a head start, and the neuron fires (1) when the total z is above the threshold.",
+                lang.pick("A weighted vote: each input votes with its weight, the bias is a head start, and the neuron fires (1) when the total z is above the threshold.",
                     "加权投票：每个输入按其权重投票，偏置是起始分，总分 z 超过阈值时神经元输出 1。"
                 )
             );
             println!(
                 "  {} {} + {} = {}",
-                tr(lang, "A hyperplane: the boundary", "超平面：分界面"),
+                lang.pick("A hyperplane: the boundary", "超平面：分界面"),
                 hyper.join(" + "),
-                fmt(b),
-                fmt(threshold)
+                DIGITS.num(b),
+                DIGITS.num(threshold)
             );
             println!(
                 "  {}",
-                tr(
-                    lang,
+                lang.pick(
                     "splits the input space in two; its slope is set by the weights, its offset by the bias.",
                     "把输入空间一分为二；其斜率由权重决定，截距由偏置决定。"
                 )
             );
             println!(
                 "  {}",
-                tr(
-                    lang,
-                    "The step's derivative is 0 wherever it exists, so gradient descent cannot train it; a steep sigmoid 1/(1+e^(−k(z−t))) approaches it as k grows (try --activation sigmoid:100,5).",
+                lang.pick("The step's derivative is 0 wherever it exists, so gradient descent cannot train it; a steep sigmoid 1/(1+e^(−k(z−t))) approaches it as k grows (try --activation sigmoid:100,5).",
                     "阶跃函数的导数处处为 0（在可导处），梯度下降无法训练它；陡峭的 sigmoid 1/(1+e^(−k(z−t))) 在 k 增大时逼近它（试试 --activation sigmoid:100,5）。"
                 )
             );
@@ -136,10 +134,10 @@ pub fn run(args: NeuronArgs) -> Result<()> {
         _ => {
             println!(
                 "  {} {} + {} = 0 {}",
-                tr(lang, "The neuron's level sets are hyperplanes: z =", "神经元的等值面是超平面：z ="),
+                lang.pick("The neuron's level sets are hyperplanes: z =", "神经元的等值面是超平面：z ="),
                 hyper.join(" + "),
-                fmt(b),
-                tr(lang, "is one of them; f then bends z into the output.", "是其中之一；f 再把 z 变换为输出。")
+                DIGITS.num(b),
+                lang.pick("is one of them; f then bends z into the output.", "是其中之一；f 再把 z 变换为输出。")
             );
         }
     }

@@ -1,10 +1,11 @@
 //! `neuralnet plot`: pictures, each written as PNG and SVG into `--out DIR`. This file parses,
 //! loads and trains; the drawing is `neuralnet::plot`.
 
-use super::lang::Lang;
+use super::lang;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use neuralnet::explain::Problem;
+use neuralnet::plot::Lang;
 use neuralnet::{EpochReport, metrics, model_file};
 use std::path::{Path, PathBuf};
 
@@ -18,7 +19,7 @@ pub struct PlotArgs {
     out: PathBuf,
     /// Language of titles and labels (default: from the locale). With zh only the SVG is in
     /// Chinese: the PNG stays English, as its embedded font has no Chinese glyphs.
-    #[arg(long, global = true, value_enum)]
+    #[arg(long, global = true, value_parser = lang::parser())]
     lang: Option<Lang>,
 }
 
@@ -82,10 +83,7 @@ enum What {
 }
 
 pub fn run(args: PlotArgs) -> Result<()> {
-    let lang = match args.lang.unwrap_or_else(Lang::from_env) {
-        Lang::En => neuralnet::plot::Lang::En,
-        Lang::Zh => neuralnet::plot::Lang::Zh,
-    };
+    let lang = args.lang.unwrap_or_else(lang::from_env);
     let out = args.out.as_path();
     let files = match args.what {
         What::Activations => neuralnet::plot::activations(out, lang)?,

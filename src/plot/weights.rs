@@ -1,0 +1,120 @@
+//! `plot weights`: each first-layer neuron's weights as an image.
+
+use super::canvas::{Drawn, Figure, GREY, INK, LABEL, colour_bar, diverging, invalid, quantize, runs, save, text};
+use super::notation::Lang;
+use crate::error::Result;
+use crate::layer::Dense;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, VPos};
+use std::path::{Path, PathBuf};
+
+/// Each of the first `count` neurons of `layer` (a first layer on images of `shape` = rows ×
+/// columns) as an image of its weights, on one diverging colour scale centred at 0 (`weights`).
+pub fn weights(
+    layer: &Dense<f32>,
+    shape: (usize, usize),
+    count: usize,
+    dir: &Path,
+    lang: Lang,
+) -> Result<Vec<PathBuf>> {
+    let (rows, cols) = shape;
+    if rows * cols != layer.inputs || rows == 0 {
+        return Err(invalid(
+            "image shape",
+            format!("{rows}×{cols} = {} pixels, but the first layer has {} inputs", rows * cols, layer.inputs),
+        ));
+    }
+    if count == 0 {
+        return Err(invalid("--count", "at least one neuron must be drawn"));
+    }
+    let count = count.min(layer.outputs);
+    save(&WeightsFigure { layer, rows, cols, count }, dir, "weights", lang)
+}
+
+struct WeightsFigure<'a> {
+    layer: &'a Dense<f32>,
+    rows: usize,
+    cols: usize,
+    count: usize,
+}
+
+impl WeightsFigure<'_> {
+    fn grid(&self) -> (usize, usize, i32) {
+        let gc = (self.count as f64).sqrt().ceil() as usize;
+        let gr = self.count.div_ceil(gc);
+        let cell = (900 / gc.max(1)).clamp(70, 200) as i32;
+        (gr, gc, cell)
+    }
+}
+
+impl Figure for WeightsFigure<'_> {
+    fn size(&self) -> (u32, u32) {
+        let (gr, gc, cell) = self.grid();
+        let w = (gc as i32 * (cell + 10) + 260).max(1100);
+        (w as u32, (gr as i32 * (cell + 26) + 190) as u32)
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>, lang: Lang) -> Drawn
+    where
+        DB::ErrorType: 'static,
+    {
+        root.fill(&WHITE)?;
+        let (w, h) = root.dim_in_pixel();
+        let (gr, gc, cell) = self.grid();
+        let n = self.rows * self.cols;
+        let shown = &self.layer.weights[..self.count * n];
+        let m = shown.iter().fold(1e-12f64, |m, &v| m.max((v as f64).abs()));
+        let title = format!(
+            "{} {} {} {} {} ({}×{})",
+            lang.pick("What the first layer learns: the weights of", "第一层学到了什么：前"),
+            self.count,
+            lang.pick("of its", "个神经元（共"),
+            self.layer.outputs,
+            lang.pick("neurons, each as an image", "个）的权重，各画成一幅图"),
+            self.rows,
+            self.cols
+        );
+        root.draw(&Text::new(title, (w as i32 / 2, 18), text(24.0, &INK, HPos::Center, VPos::Top)))?;
+        let sub_title = lang.pick(
+            "red: positive weight (ink there raises the neuron's z), blue: negative, white: 0; one colour scale for all",
+            "红：正权重（该处有笔画会增大神经元的 z），蓝：负权重，白：0；所有图共用一个色标",
+        );
+        root.draw(&Text::new(sub_title, (w as i32 / 2, 54), text(18.0, &GREY, HPos::Center, VPos::Top)))?;
+        let grid_w = gc as i32 * (cell + 10);
+        let left = ((w as i32 - 150) - grid_w).max(0) / 2;
+        let top = 110;
+        for k in 0..self.count {
+            let (r, c) = (k / gc, k % gc);
+            let x0 = left + c as i32 * (cell + 10);
+            let y0 = top + r as i32 * (cell + 26);
+            root.draw(&Text::new(
+                format!("{}", k + 1),
+                (x0 + cell / 2, y0 + 2),
+                text(14.0, &GREY, HPos::Center, VPos::Top),
+            ))?;
+            let y0 = y0 + 20;
+            let wk = &self.layer.weights[k * n..(k + 1) * n];
+            let px = |i: usize| x0 + (i as i32 * cell) / self.cols as i32;
+            let py = |i: usize| y0 + (i as i32 * cell) / self.rows as i32;
+            for (r, c0, c1, colour) in
+                runs(self.cols, self.rows, |r, c| diverging(quantize(wk[r * self.cols + c] as f64 / m, 24.0)))
+            {
+                root.draw(&Rectangle::new([(px(c0), py(r)), (px(c1), py(r + 1))], colour.filled()))?;
+            }
+            root.draw(&Rectangle::new([(x0, y0), (x0 + cell, y0 + cell)], GREY.mix(0.6).stroke_width(1)))?;
+        }
+        let _ = gr;
+        let bx = left + grid_w + 50;
+        let by0 = top + 40;
+        let by1 = (h as i32 - 60).min(by0 + 420).max(by0 + 100);
+        colour_bar(
+            root,
+            (bx, by0, bx + 26, by1),
+            |t| diverging(2.0 * t - 1.0),
+            &[(0.0, LABEL.num(-m)), (0.5, "0".into()), (1.0, LABEL.num(m))],
+            lang.pick("weight", "权重"),
+        )?;
+        Ok(())
+    }
+}
