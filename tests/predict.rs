@@ -10,7 +10,7 @@
 use assert_cmd::Command;
 use image::{ImageEncoder, codecs::jpeg::JpegEncoder, codecs::png::PngEncoder};
 use neuralnet::data::DataError;
-use neuralnet::data::image::{self as photo, BOX, SIDE};
+use neuralnet::data::photo::{self, BOX, SIDE};
 use neuralnet::model_file::{self, Model, ModelInfo};
 use neuralnet::{Activation, Init, Loss, Network};
 use predicates::prelude::*;

@@ -2,7 +2,7 @@
 //! 784-1024-10 ReLU, softmax + cross-entropy, Adam (η = 1e-3, cosine decay over 30 epochs), batch
 //! 128, dropout 0.3, 5,000 training images held out for validation. Nothing in it is digit-specific.
 //!
-//! With `--csv FILE --target COLUMN` it trains on a table instead (see [`neuralnet::data::csv`]):
+//! With `--csv FILE --target COLUMN` it trains on a table instead (see [`neuralnet::data::table`]):
 //! one hidden layer of 64 ReLU units, Adam (η = 1e-3, constant), batch 32, up to 1,000 epochs with
 //! early stopping (patience 50) on a stratified 15% validation split, the best weights kept, and
 //! the L2 weight decay chosen from 0, 0.001, 0.01, 0.03, 0.1 by 5-fold cross-validation on the
@@ -11,7 +11,7 @@
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use neuralnet::data::csv::{self, Column, Prepared, Table, Tabular, Task};
+use neuralnet::data::table::{self, Column, Prepared, Table, Tabular, Task};
 use neuralnet::dataset::Normalization;
 use neuralnet::model_file::{self, Model, ModelInfo};
 use neuralnet::optimizer::{Method, Schedule};
@@ -460,7 +460,7 @@ pub fn run(cli: TrainArgs) -> Result<()> {
                         Targets::Values { y, .. } => {
                             let p: Vec<f64> = out.iter().map(|&v| t.unscale_target(v)).collect();
                             let y: Vec<f64> = y.iter().map(|&v| t.unscale_target(v)).collect();
-                            let m = neuralnet::data::csv::regression_metrics(&p, &y);
+                            let m = metrics::regression_metrics(&p, &y);
                             format!("validation R² {:.4}, RMSE {:.4}", m.r2, m.rmse)
                         }
                     }
@@ -574,9 +574,14 @@ fn prepare_csv(args: &TrainArgs, path: &Path) -> Result<Prepared> {
         (None, Some(n)) => n as f64 / table.len() as f64,
         (None, None) => 0.15,
     };
-    let opts =
-        csv::Options { target, task, impute: args.impute.unwrap_or(false), val_fraction, seed: args.seed.unwrap_or(1) };
-    let p = csv::prepare(&table, &opts)?;
+    let opts = table::Options {
+        target,
+        task,
+        impute: args.impute.unwrap_or(false),
+        val_fraction,
+        seed: args.seed.unwrap_or(1),
+    };
+    let p = table::prepare(&table, &opts)?;
     let t = &p.tabular;
     let how = if p.task_inferred { "chosen from the target's values; --task to override" } else { "as asked" };
     let what = match t.task {
