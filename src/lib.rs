@@ -48,6 +48,7 @@ pub mod optimizer;
 pub mod plot;
 pub mod predictor;
 pub mod rng;
+pub mod split;
 pub mod trace;
 pub mod train;
 pub mod xor;

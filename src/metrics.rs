@@ -1,4 +1,5 @@
-//! Measures of how well a network does: loss, accuracy, confusion matrix, precision and recall.
+//! Measures of how well a network does: loss, accuracy, confusion matrix, precision and recall;
+//! macro-F1 for classes and RMSE, MAE and R² for predicted values.
 
 use crate::dataset::Dataset;
 use crate::error::Result;
@@ -84,6 +85,56 @@ pub fn precision_recall(confusion: &[Vec<usize>]) -> Vec<(f64, f64)> {
         .collect()
 }
 
+/// How close predicted values are to the true ones.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct RegressionMetrics {
+    /// Root mean squared error.
+    pub rmse: f64,
+    /// Mean absolute error.
+    pub mae: f64,
+    /// Coefficient of determination, `1 − SS_res / SS_tot` (1 is perfect, 0 is the mean's score).
+    pub r2: f64,
+}
+
+/// RMSE, MAE and R² of `predicted` against `truth` (same length, at least one value).
+pub fn regression_metrics(predicted: &[f64], truth: &[f64]) -> RegressionMetrics {
+    let n = truth.len().max(1) as f64;
+    let mean = truth.iter().sum::<f64>() / n;
+    let (mut se, mut ae, mut tot) = (0.0, 0.0, 0.0);
+    for (p, t) in predicted.iter().zip(truth) {
+        se += (p - t) * (p - t);
+        ae += (p - t).abs();
+        tot += (t - mean) * (t - mean);
+    }
+    let r2 = if tot > 0.0 {
+        1.0 - se / tot
+    } else if se == 0.0 {
+        1.0
+    } else {
+        0.0
+    };
+    RegressionMetrics { rmse: (se / n).sqrt(), mae: ae / n, r2 }
+}
+
+/// The mean over classes of F1 = 2PR/(P+R), from a confusion matrix (rows true, columns predicted);
+/// a class absent from both truth and predictions is left out.
+pub fn macro_f1(confusion: &[Vec<usize>]) -> f64 {
+    let pr = precision_recall(confusion);
+    let k = confusion.len();
+    let mut sum = 0.0;
+    let mut count = 0;
+    for c in 0..k {
+        let present = confusion[c].iter().sum::<usize>() + (0..k).map(|r| confusion[r][c]).sum::<usize>() > 0;
+        if !present {
+            continue;
+        }
+        let (p, r) = pr[c];
+        sum += if p + r > 0.0 { 2.0 * p * r / (p + r) } else { 0.0 };
+        count += 1;
+    }
+    if count == 0 { 0.0 } else { sum / count as f64 }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -95,5 +146,14 @@ mod tests {
         assert!((pr[0].0 - 1.0).abs() < 1e-12 && (pr[0].1 - 0.75).abs() < 1e-12);
         assert!((pr[1].0 - 2.0 / 3.0).abs() < 1e-12 && (pr[1].1 - 1.0).abs() < 1e-12);
         assert_eq!(argmax(&[0.1f32, 0.7, 0.7]), 1);
+    }
+
+    #[test]
+    fn regression_metrics_and_macro_f1() {
+        let m = regression_metrics(&[1.0, 2.0, 3.0], &[1.0, 2.0, 5.0]);
+        assert!((m.rmse - (4.0f64 / 3.0).sqrt()).abs() < 1e-12);
+        assert!((m.mae - 2.0 / 3.0).abs() < 1e-12);
+        assert!((m.r2 - (1.0 - 4.0 / (78.0 / 9.0))).abs() < 1e-12);
+        assert!((macro_f1(&[vec![2, 0], vec![0, 2]]) - 1.0).abs() < 1e-12);
     }
 }

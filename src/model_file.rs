@@ -56,7 +56,7 @@ pub struct ModelInfo {
     /// For a model trained on a CSV table: the target, feature columns, category encodings,
     /// standardisation statistics and classes (absent in image models and older files).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tabular: Option<crate::data::csv::Tabular>,
+    pub tabular: Option<crate::data::table::encode::Tabular>,
 }
 
 /// A network with its metadata: what a model file holds.

@@ -12,6 +12,7 @@ use crate::metrics;
 use crate::network::{Dropout, Gradients, Network, Workspace};
 use crate::optimizer::{Optimizer, OptimizerState, split, split_state};
 use crate::rng::{Rng, rng};
+use crate::split::folds;
 use rand::Rng as _;
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
@@ -660,23 +661,6 @@ pub fn train_with<T: Float>(
     Ok(TrainSummary { epochs: trainer.history[first..].to_vec(), best_epoch, stopped_early, interrupted })
 }
 
-/// `k` folds of rows `0..n` for cross-validation, seeded: stratified by class when `labels` are
-/// given (each class dealt round-robin over the folds after a shuffle), else a shuffled deal.
-pub fn folds(labels: Option<&[u32]>, n: usize, k: usize, seed: u64) -> Vec<Vec<usize>> {
-    let mut order: Vec<usize> = (0..n).collect();
-    order.shuffle(&mut rng(seed));
-    if let Some(labels) = labels {
-        // A stable sort keeps the shuffle within each class.
-        order.sort_by_key(|&i| labels[i]);
-    }
-    let k = k.clamp(1, n.max(1));
-    let mut folds = vec![Vec::with_capacity(n / k + 1); k];
-    for (j, &i) in order.iter().enumerate() {
-        folds[j % k].push(i);
-    }
-    folds
-}
-
 /// Mean over `k` folds of the best validation loss reached when training a network made by
 /// `make_net` on the other folds with `config` (early stopping on the held-out fold when
 /// `config.patience` is set). Used to choose settings, such as the weight decay, without touching
@@ -760,25 +744,6 @@ fn check_fits<T: Float>(net: &Network<T>, data: &Dataset<T>, what: &str) -> Resu
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn folds_partition_the_rows_and_keep_class_proportions() {
-        let labels: Vec<u32> = (0..50).map(|i| if i < 40 { 0 } else { 1 }).collect();
-        let f = folds(Some(&labels), 50, 5, 7);
-        assert_eq!(f.len(), 5);
-        let mut all: Vec<usize> = f.iter().flatten().copied().collect();
-        all.sort_unstable();
-        assert_eq!(all, (0..50).collect::<Vec<_>>());
-        for fold in &f {
-            assert_eq!(fold.len(), 10);
-            assert_eq!(fold.iter().filter(|&&i| labels[i] == 1).count(), 2, "{fold:?}");
-        }
-        // Seeded: the same seed deals the same folds, another seed others.
-        assert_eq!(f, folds(Some(&labels), 50, 5, 7));
-        assert_ne!(f, folds(Some(&labels), 50, 5, 8));
-        // Regression rows, and more folds than rows.
-        assert_eq!(folds(None, 3, 5, 1).iter().map(Vec::len).sum::<usize>(), 3);
-    }
 
     #[test]
     fn cross_validation_scores_a_worse_setting_worse() {

@@ -17,7 +17,7 @@ use common::prereq::{self, test, test_needing, test_optional};
 use common::{neuralnet, random_model};
 use image::{ImageEncoder, codecs::jpeg::JpegEncoder, codecs::png::PngEncoder};
 use neuralnet::data::DataError;
-use neuralnet::data::image::{self as photo, BOX, SIDE};
+use neuralnet::data::photo::{self, BOX, SIDE};
 use neuralnet::model_file;
 use predicates::prelude::*;
 use rand::{Rng, SeedableRng};

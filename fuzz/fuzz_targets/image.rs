@@ -8,7 +8,7 @@ fuzz_target!(|data: &[u8]| {
     // The reader takes a path (it sniffs the format from the content), so go through a file.
     let path = std::env::temp_dir().join(format!("neuralnet-fuzz-image-{}", std::process::id()));
     if std::fs::write(&path, data).is_ok()
-        && let Ok(p) = neuralnet::data::image::load_and_preprocess(&path)
+        && let Ok(p) = neuralnet::data::photo::load_and_preprocess(&path)
     {
         assert_eq!(p.pixels.len(), 28 * 28);
     }

@@ -54,7 +54,11 @@ pub fn test_set(model: &Model, model_path: &Path, dir: Option<&Path>) -> Result<
 
 /// Says on stderr which text columns of `table` hold categories the model never saw in training
 /// (such rows get all zeros in that column's one-hot block: the model's guess without it).
-pub fn warn_unseen_categories(tab: &neuralnet::data::csv::Tabular, table: &neuralnet::data::csv::Table, path: &Path) {
+pub fn warn_unseen_categories(
+    tab: &neuralnet::data::table::Tabular,
+    table: &neuralnet::data::table::Table,
+    path: &Path,
+) {
     for (column, rows, value, line) in tab.unseen_categories(table) {
         eprintln!(
             "warning: {}: column '{column}' has categories not seen in training in {rows} row(s) (first '{value}' on line {line}); they are encoded as none of the known ones",

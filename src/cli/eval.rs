@@ -5,7 +5,7 @@
 use super::common::Format;
 use anyhow::{Result, bail};
 use clap::Args;
-use neuralnet::data::csv::{self, Table, Task};
+use neuralnet::data::table::{self, Table, Task};
 use neuralnet::model_file::Model;
 use neuralnet::{metrics, model_file};
 use std::path::Path;
@@ -99,7 +99,7 @@ fn eval_csv(model: &Model, model_path: &Path, path: &Path, format: Format, threa
             let e = metrics::evaluate(&model.network, &data, 1000, threads)?;
             let confusion = e.confusion.unwrap_or_default();
             let accuracy = e.accuracy.unwrap_or(0.0);
-            let f1 = csv::macro_f1(&confusion);
+            let f1 = metrics::macro_f1(&confusion);
             if format == Format::Json {
                 let v = serde_json::json!({
                     "accuracy": accuracy,
@@ -140,10 +140,10 @@ fn eval_csv(model: &Model, model_path: &Path, path: &Path, format: Format, threa
             let out = model.network.predict(&data.x, data.len())?;
             let predicted: Vec<f64> = out.iter().map(|&v| tab.unscale_target(v)).collect();
             let truth = match tab.targets(&table)? {
-                csv::Targets::Values(y) => y,
-                csv::Targets::Classes(_) => bail!("{}: a regression model with class targets", model_path.display()),
+                table::Targets::Values(y) => y,
+                table::Targets::Classes(_) => bail!("{}: a regression model with class targets", model_path.display()),
             };
-            let m = csv::regression_metrics(&predicted, &truth);
+            let m = metrics::regression_metrics(&predicted, &truth);
             if format == Format::Json {
                 let v = serde_json::json!({"rmse": m.rmse, "mae": m.mae, "r2": m.r2, "test_size": data.len()});
                 println!("{v}");

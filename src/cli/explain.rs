@@ -64,7 +64,7 @@ pub fn run(args: ExplainArgs) -> Result<()> {
     if let Some(path) = &args.model {
         let model = neuralnet::model_file::load(path)?;
         if let Some(image) = &args.image {
-            let p = neuralnet::data::image::load_and_preprocess(image)?;
+            let p = neuralnet::data::photo::load_and_preprocess(image)?;
             if !p.ink {
                 anyhow::bail!("{}: no ink found; is there a digit in the image?", image.display());
             }

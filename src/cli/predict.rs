@@ -5,8 +5,8 @@
 use super::common::Format;
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use neuralnet::data::csv::{Table, Task};
-use neuralnet::data::image::{self, SIDE};
+use neuralnet::data::photo::{self, SIDE};
+use neuralnet::data::table::{Table, Task};
 use neuralnet::metrics::argmax;
 use neuralnet::model_file::{self, Model};
 use neuralnet::{Activation, Predictor};
@@ -51,7 +51,7 @@ pub fn run(args: PredictArgs) -> Result<()> {
     let mut inputs = Vec::with_capacity(args.images.len());
     let mut failures = Vec::new();
     for path in &args.images {
-        match image::load_and_preprocess(path) {
+        match photo::load_and_preprocess(path) {
             Ok(p) => inputs.push(p),
             Err(e) => failures.push(e.to_string()),
         }

@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use clap::Args;
 use neuralnet::data::DataError;
-use neuralnet::data::image::{self, SIDE};
+use neuralnet::data::photo::{self, SIDE};
 use neuralnet::model_file::{self, Model};
 use neuralnet::{Predictor, Workspace};
 use serde_json::{Value, json};
@@ -266,7 +266,7 @@ fn parse_pixels(body: &[u8]) -> Result<Vec<f32>, ApiError> {
 
 /// Decodes and preprocesses an upload exactly as `predict` does a file.
 fn from_image(s: &Served, bytes: &[u8]) -> Result<Response, ApiError> {
-    let img = image::decode_bytes(bytes, Path::new("the upload")).map_err(|e| {
+    let img = photo::decode_bytes(bytes, Path::new("the upload")).map_err(|e| {
         let status = match e {
             DataError::NotAnImage { .. } | DataError::ImageUnsupported { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             DataError::ImageTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -274,7 +274,7 @@ fn from_image(s: &Served, bytes: &[u8]) -> Result<Response, ApiError> {
         };
         ApiError::new(status, e.to_string())
     })?;
-    let p = image::preprocess_grey(&image::to_grey(&img));
+    let p = photo::preprocess_grey(&photo::to_grey(&img));
     let pixels: Vec<f32> = p.pixels.iter().map(|&v| f32::from(v) / 255.0).collect();
     Ok(evaluate(s, &pixels, Some(&p)))
 }
@@ -293,7 +293,7 @@ struct Answer<'a> {
 }
 
 /// One forward pass keeping every layer's activations, as a JSON response.
-fn evaluate(s: &Served, pixels: &[f32], found: Option<&image::Preprocessed>) -> Response {
+fn evaluate(s: &Served, pixels: &[f32], found: Option<&photo::Preprocessed>) -> Response {
     let net = &s.model.network;
     let norm = &s.model.info.normalization;
     // Raw pixels are 0–255 as `predict` feeds them; the JSON's 0..1 are scaled back.

@@ -2,7 +2,7 @@
 //! 784-1024-10 ReLU, softmax + cross-entropy, Adam (η = 1e-3, cosine decay over 30 epochs), batch
 //! 128, dropout 0.3, 5,000 training images held out for validation. Nothing in it is digit-specific.
 //!
-//! With `--csv FILE --target COLUMN` it trains on a table instead (see [`neuralnet::data::csv`]):
+//! With `--csv FILE --target COLUMN` it trains on a table instead (see [`neuralnet::data::table`]):
 //! one hidden layer of 64 ReLU units, Adam (η = 1e-3, constant), batch 32, up to 1,000 epochs with
 //! early stopping (patience 50) on a stratified 15% validation split, the best weights kept, and
 //! the L2 weight decay chosen from 0, 0.001, 0.01, 0.03, 0.1 by 5-fold cross-validation on the
@@ -17,7 +17,7 @@ use progress::{CliProgress, End, install_interrupt_handler, stop_requested};
 use source::{Data, csv_data, image_data, prepare_csv};
 
 use anyhow::{Context, Result, bail};
-use neuralnet::data::csv::Task;
+use neuralnet::data::table::Task;
 use neuralnet::model_file::{self, Model, ModelInfo};
 use neuralnet::optimizer::{Method, Schedule};
 use neuralnet::train::{self, EpochOutcome, Trainer, check_run};
@@ -289,7 +289,7 @@ pub fn run(cli: TrainArgs) -> Result<()> {
                         Targets::Values { y, .. } => {
                             let p: Vec<f64> = out.iter().map(|&v| t.unscale_target(v)).collect();
                             let y: Vec<f64> = y.iter().map(|&v| t.unscale_target(v)).collect();
-                            let m = neuralnet::data::csv::regression_metrics(&p, &y);
+                            let m = metrics::regression_metrics(&p, &y);
                             format!("validation R² {:.4}, RMSE {:.4}", m.r2, m.rmse)
                         }
                     }

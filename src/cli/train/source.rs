@@ -4,7 +4,7 @@
 use super::args::TrainArgs;
 use anyhow::{Context, Result, bail};
 use neuralnet::Dataset;
-use neuralnet::data::csv::{self, Column, Prepared, Table, Tabular, Task};
+use neuralnet::data::table::{self, Column, Prepared, Table, Tabular, Task};
 use neuralnet::dataset::Normalization;
 use std::path::{Path, PathBuf};
 
@@ -73,9 +73,14 @@ pub(super) fn prepare_csv(args: &TrainArgs, path: &Path) -> Result<Prepared> {
         (None, Some(n)) => n as f64 / table.len() as f64,
         (None, None) => 0.15,
     };
-    let opts =
-        csv::Options { target, task, impute: args.impute.unwrap_or(false), val_fraction, seed: args.seed.unwrap_or(1) };
-    let p = csv::prepare(&table, &opts)?;
+    let opts = table::Options {
+        target,
+        task,
+        impute: args.impute.unwrap_or(false),
+        val_fraction,
+        seed: args.seed.unwrap_or(1),
+    };
+    let p = table::prepare(&table, &opts)?;
     let t = &p.tabular;
     let how = if p.task_inferred { "chosen from the target's values; --task to override" } else { "as asked" };
     let what = match t.task {

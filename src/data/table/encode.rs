@@ -1,0 +1,213 @@
+//! How a table's rows become network inputs and targets, the [`Tabular`] stored in the model file.
+//!
+//! Numeric feature columns are standardised, `x = (raw − mean) / std`, with statistics of the
+//! training rows only; text (categorical) columns are one-hot encoded with the categories seen in
+//! the training rows (a category first met later encodes as all zeros). For regression the target
+//! is standardised the same way and the model's output is mapped back to the original units.
+//!
+//! Everything needed to apply a model to new rows — target name, feature columns in order, their
+//! kind, statistics and categories, the class names — is a [`Tabular`]. New CSV files may hold the
+//! columns in any order and extra columns, which are ignored. A missing feature value is an error
+//! naming the line and column unless the model imputes ([`Tabular::impute`]); a missing target is
+//! always an error.
+
+use super::infer::{Task, class_labels};
+use super::read::{Table, is_missing, numbers, parse_number};
+use crate::data::error::CsvError;
+use crate::dataset::Dataset;
+use crate::error::Result;
+use serde::{Deserialize, Serialize};
+
+/// One input column and how it becomes network inputs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Column {
+    /// A number, standardised: one input `(raw − mean) / std`.
+    Numeric {
+        /// The column's name.
+        name: String,
+        /// Mean over the training rows.
+        mean: f64,
+        /// Standard deviation over the training rows (1 where it is 0).
+        std: f64,
+    },
+    /// Text, one-hot encoded: one input per category, in this order.
+    Categorical {
+        /// The column's name.
+        name: String,
+        /// The categories seen in the training rows, sorted.
+        categories: Vec<String>,
+        /// The most frequent training category (what imputation fills in).
+        mode: String,
+    },
+}
+
+impl Column {
+    /// The column's name.
+    pub fn name(&self) -> &str {
+        match self {
+            Column::Numeric { name, .. } | Column::Categorical { name, .. } => name,
+        }
+    }
+
+    /// How many network inputs it becomes.
+    pub fn width(&self) -> usize {
+        match self {
+            Column::Numeric { .. } => 1,
+            Column::Categorical { categories, .. } => categories.len(),
+        }
+    }
+}
+
+/// How a table's rows become a network's inputs and targets: stored in the model file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Tabular {
+    /// The target column's name.
+    pub target: String,
+    /// Classification or regression.
+    pub task: Task,
+    /// The feature columns, in input order.
+    pub columns: Vec<Column>,
+    /// Class names in output order (classification; empty for regression).
+    #[serde(default)]
+    pub classes: Vec<String>,
+    /// Mean of the training targets (regression; 0 for classification).
+    #[serde(default)]
+    pub target_mean: f64,
+    /// Standard deviation of the training targets (regression; 1 for classification).
+    #[serde(default = "one")]
+    pub target_std: f64,
+    /// Whether missing feature values are imputed (else they are an error).
+    #[serde(default)]
+    pub impute: bool,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+impl Tabular {
+    /// Network inputs per row.
+    pub fn width(&self) -> usize {
+        self.columns.iter().map(Column::width).sum()
+    }
+
+    /// Network outputs: the classes, or one value.
+    pub fn outputs(&self) -> usize {
+        match self.task {
+            Task::Classify => self.classes.len(),
+            Task::Regress => 1,
+        }
+    }
+
+    /// A target in original units as the network learns it.
+    pub fn scale_target(&self, y: f64) -> f32 {
+        ((y - self.target_mean) / self.target_std) as f32
+    }
+
+    /// A network output back in the target's original units.
+    pub fn unscale_target(&self, out: f32) -> f64 {
+        f64::from(out) * self.target_std + self.target_mean
+    }
+
+    /// The features of every row of `table`, encoded (rows × [`Tabular::width`]). Columns are found
+    /// by name, in any order; extra columns are ignored.
+    pub fn features(&self, table: &Table) -> Result<Vec<f32>, CsvError> {
+        let idx: Vec<usize> =
+            self.columns.iter().map(|c| table.column(c.name(), "feature")).collect::<Result<_, _>>()?;
+        let w = self.width();
+        let mut x = vec![0f32; table.len() * w];
+        for ((row, &line), xr) in table.rows.iter().zip(&table.lines).zip(x.chunks_exact_mut(w)) {
+            let mut k = 0;
+            for (col, &c) in self.columns.iter().zip(&idx) {
+                let cell = row[c].as_str();
+                if is_missing(cell) && !self.impute {
+                    return Err(CsvError::Missing { path: table.path.clone(), line, column: col.name().into() });
+                }
+                match col {
+                    Column::Numeric { mean, std, .. } => {
+                        let v = if is_missing(cell) {
+                            *mean
+                        } else {
+                            parse_number(cell).ok_or_else(|| CsvError::NotNumeric {
+                                path: table.path.clone(),
+                                line,
+                                column: col.name().into(),
+                                value: cell.into(),
+                                why: "the column is numeric",
+                            })?
+                        };
+                        xr[k] = ((v - mean) / std) as f32;
+                    }
+                    Column::Categorical { categories, mode, .. } => {
+                        let cell = if is_missing(cell) { mode.as_str() } else { cell };
+                        if let Some(j) = categories.iter().position(|c| c == cell) {
+                            xr[k + j] = 1.0;
+                        }
+                    }
+                }
+                k += col.width();
+            }
+        }
+        Ok(x)
+    }
+
+    /// Categories of `table` that the training rows did not have, per text column: (column, rows
+    /// with an unseen category, the first such value and its line). Such rows encode as all zeros
+    /// in that column's one-hot block, which callers should say.
+    pub fn unseen_categories(&self, table: &Table) -> Vec<(String, usize, String, u64)> {
+        let mut out = Vec::new();
+        for col in &self.columns {
+            let Column::Categorical { name, categories, .. } = col else { continue };
+            let Ok(c) = table.column(name, "feature") else { continue };
+            let mut first = None;
+            let mut count = 0;
+            for (row, &line) in table.rows.iter().zip(&table.lines) {
+                let cell = row[c].as_str();
+                if !is_missing(cell) && !categories.iter().any(|k| k == cell) {
+                    count += 1;
+                    first.get_or_insert((cell.to_string(), line));
+                }
+            }
+            if let Some((value, line)) = first {
+                out.push((name.clone(), count, value, line));
+            }
+        }
+        out
+    }
+
+    /// The target of every row of `table`: class indices (classification) or values in original
+    /// units (regression).
+    pub fn targets(&self, table: &Table) -> Result<Targets, CsvError> {
+        let t = table.column(&self.target, "target")?;
+        for (row, &line) in table.rows.iter().zip(&table.lines) {
+            if is_missing(&row[t]) {
+                return Err(CsvError::MissingTarget { path: table.path.clone(), line, column: self.target.clone() });
+            }
+        }
+        Ok(match self.task {
+            Task::Classify => Targets::Classes(class_labels(table, t, &self.classes)?),
+            Task::Regress => Targets::Values(numbers(table, t, "the target of a regression must be numeric")?),
+        })
+    }
+
+    /// Features and targets of `table` as a data set for the network (targets scaled as in training).
+    pub fn dataset(&self, table: &Table) -> Result<Dataset<f32>> {
+        let x = self.features(table)?;
+        match self.targets(table)? {
+            Targets::Classes(l) => Dataset::classification(x, self.width(), l, self.classes.len()),
+            Targets::Values(y) => {
+                Dataset::regression(x, self.width(), y.iter().map(|&v| self.scale_target(v)).collect(), 1)
+            }
+        }
+    }
+}
+
+/// A table's targets in their own terms.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Targets {
+    /// Class indices into [`Tabular::classes`].
+    Classes(Vec<u32>),
+    /// Values in the target's original units.
+    Values(Vec<f64>),
+}

@@ -1,0 +1,210 @@
+//! A table made ready for training: the task inferred, validation rows split off (stratified by
+//! class), the encoding fitted on the training rows and both parts encoded.
+//!
+//! Imputation, when asked for, fills a missing feature value with the training mean of a numeric
+//! column or the most frequent training category of a text column.
+
+use super::encode::{Column, Tabular};
+use super::infer::{Task, class_labels, class_names, column_kinds};
+use super::read::{Table, is_missing, numbers, parse_number};
+use crate::data::error::CsvError;
+use crate::dataset::Dataset;
+use crate::error::Result;
+use crate::split::holdout;
+use std::collections::BTreeMap;
+
+/// How to turn a table into training and validation sets.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Options {
+    /// The target column's name.
+    pub target: String,
+    /// The task; `None` infers it ([`Task::infer`]).
+    pub task: Option<Task>,
+    /// Impute missing feature values instead of refusing them.
+    pub impute: bool,
+    /// Fraction of the rows held out for validation (stratified by class for classification).
+    pub val_fraction: f64,
+    /// Seed of the validation split.
+    pub seed: u64,
+}
+
+/// A table made ready for training.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Prepared {
+    /// The encoding (fitted on the training rows), to store with the model.
+    pub tabular: Tabular,
+    /// Whether the task was inferred rather than given.
+    pub task_inferred: bool,
+    /// Training rows, encoded (targets standardised for regression).
+    pub train: Dataset<f32>,
+    /// Validation rows, encoded the same way.
+    pub val: Dataset<f32>,
+}
+
+/// Reads the target, infers the task and column kinds, splits off validation rows, fits the
+/// encoding on the training rows and encodes both parts.
+pub fn prepare(table: &Table, opts: &Options) -> Result<Prepared, CsvError> {
+    let path = &table.path;
+    let invalid = |message: String| CsvError::Invalid { path: path.clone(), message };
+    if !(0.0..1.0).contains(&opts.val_fraction) {
+        return Err(invalid(format!("the validation fraction must be in [0, 1), got {}", opts.val_fraction)));
+    }
+    let t = table.column(&opts.target, "target")?;
+    for (row, &line) in table.rows.iter().zip(&table.lines) {
+        if is_missing(&row[t]) {
+            return Err(CsvError::MissingTarget { path: path.clone(), line, column: opts.target.clone() });
+        }
+    }
+    let task_inferred = opts.task.is_none();
+    let task = opts.task.unwrap_or_else(|| Task::infer(table.rows.iter().map(|r| r[t].as_str())));
+    let classes = match task {
+        Task::Classify => {
+            let classes = class_names(table.rows.iter().map(|r| r[t].as_str()));
+            if classes.len() < 2 {
+                return Err(CsvError::OneClass {
+                    path: path.clone(),
+                    column: opts.target.clone(),
+                    class: classes.first().cloned().unwrap_or_default(),
+                });
+            }
+            classes
+        }
+        Task::Regress => Vec::new(),
+    };
+    let labels = match task {
+        Task::Classify => Some(class_labels(table, t, &classes)?),
+        Task::Regress => None,
+    };
+    let raw_y = match task {
+        Task::Classify => Vec::new(),
+        Task::Regress => numbers(table, t, "the target of a regression must be numeric")?,
+    };
+    let n = table.len();
+    let n_val = (n as f64 * opts.val_fraction).round() as usize;
+    let (train_rows, val_rows) = holdout(labels.as_deref(), n, n_val, opts.seed);
+    if train_rows.is_empty() {
+        return Err(invalid(format!("{n} rows leave none to train on after the validation split")));
+    }
+    let kinds = column_kinds(table, t)?;
+    if kinds.is_empty() {
+        return Err(invalid(format!("there is no feature column besides the target '{}'", opts.target)));
+    }
+    let mut columns = Vec::with_capacity(kinds.len());
+    for (c, numeric) in kinds {
+        let name = table.header[c].clone();
+        let present: Vec<&str> =
+            train_rows.iter().map(|&i| table.rows[i][c].as_str()).filter(|v| !is_missing(v)).collect();
+        if present.is_empty() {
+            return Err(invalid(format!("column '{name}' has no values in the training rows")));
+        }
+        columns.push(if numeric {
+            let v: Vec<f64> = present.iter().filter_map(|s| parse_number(s)).collect();
+            let (mean, std) = mean_std(&v);
+            Column::Numeric { name, mean, std }
+        } else {
+            let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+            for v in &present {
+                *counts.entry(v).or_default() += 1;
+            }
+            let mode = counts.iter().max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0))).map_or("", |(k, _)| k);
+            Column::Categorical {
+                name,
+                mode: mode.to_string(),
+                categories: counts.keys().map(|s| s.to_string()).collect(),
+            }
+        });
+    }
+    let (target_mean, target_std) = match task {
+        Task::Classify => (0.0, 1.0),
+        Task::Regress => mean_std(&train_rows.iter().map(|&i| raw_y[i]).collect::<Vec<_>>()),
+    };
+    let tabular =
+        Tabular { target: opts.target.clone(), task, columns, classes, target_mean, target_std, impute: opts.impute };
+    let x = tabular.features(table)?;
+    let make = |rows: &[usize]| -> Result<Dataset<f32>> {
+        let w = tabular.width();
+        let xs: Vec<f32> = rows.iter().flat_map(|&i| x[i * w..(i + 1) * w].iter().copied()).collect();
+        match &labels {
+            Some(l) => Dataset::classification(xs, w, rows.iter().map(|&i| l[i]).collect(), tabular.classes.len()),
+            None => Dataset::regression(xs, w, rows.iter().map(|&i| tabular.scale_target(raw_y[i])).collect(), 1),
+        }
+    };
+    let train = make(&train_rows).map_err(|e| invalid(e.to_string()))?;
+    let val = make(&val_rows).map_err(|e| invalid(e.to_string()))?;
+    Ok(Prepared { tabular, task_inferred, train, val })
+}
+
+/// Mean and (population) standard deviation; a zero deviation becomes 1.
+fn mean_std(v: &[f64]) -> (f64, f64) {
+    let n = v.len().max(1) as f64;
+    let mean = v.iter().sum::<f64>() / n;
+    let var = v.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / n;
+    let std = var.sqrt();
+    (mean, if std > 1e-12 { std } else { 1.0 })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::table::encode::Targets;
+    use std::path::Path;
+
+    fn table(text: &str) -> Result<Table, CsvError> {
+        Table::from_reader(text.as_bytes(), Path::new("t.csv"))
+    }
+
+    fn opts(target: &str) -> Options {
+        Options { target: target.into(), task: None, impute: false, val_fraction: 0.0, seed: 1 }
+    }
+
+    #[test]
+    fn one_hot_and_standardisation_from_training_rows() {
+        let t = table("x,colour,y\n1,red,a\n3,blue,b\n5,red,a\n7,green,b\n").unwrap();
+        let p = prepare(&t, &opts("y")).unwrap();
+        let tab = &p.tabular;
+        assert_eq!(tab.task, Task::Classify);
+        assert_eq!(tab.classes, ["a", "b"]);
+        assert_eq!(tab.width(), 4);
+        assert_eq!(tab.columns[0], Column::Numeric { name: "x".into(), mean: 4.0, std: 5f64.sqrt() });
+        let Column::Categorical { categories, mode, .. } = &tab.columns[1] else { panic!() };
+        assert_eq!(categories, &["blue", "green", "red"]);
+        assert_eq!(mode, "red");
+        let x = &p.train.x;
+        assert!((x[0] + 3.0 / 5f32.sqrt()).abs() < 1e-6);
+        assert_eq!(&x[1..4], &[0.0, 0.0, 1.0]);
+        // Other column order and an extra column: the same encoding.
+        let t2 = table("extra,colour,x\n9,green,7\n").unwrap();
+        assert_eq!(tab.features(&t2).unwrap(), &p.train.x[12..16]);
+        // A missing column.
+        let t3 = table("colour\nred\n").unwrap();
+        assert!(matches!(tab.features(&t3), Err(CsvError::UnknownColumn { role: "feature", .. })));
+    }
+
+    #[test]
+    fn data_errors_name_line_and_column() {
+        let e = prepare(&table("x,y\n1,0\n2,1\nabc,0\n4,1\n").unwrap(), &opts("y")).unwrap_err();
+        assert!(matches!(&e, CsvError::NotNumeric { line: 4, column, .. } if column == "x"), "{e}");
+        let e = prepare(&table("x,y\n1,0\n,1\n").unwrap(), &opts("y")).unwrap_err();
+        assert!(matches!(&e, CsvError::Missing { line: 3, .. }), "{e}");
+        let e = prepare(&table("x,y\n1,0\n2,0\n").unwrap(), &opts("y")).unwrap_err();
+        assert!(matches!(&e, CsvError::OneClass { .. }), "{e}");
+        let e = prepare(&table("x,y\n1,0\n2,1\n").unwrap(), &opts("z")).unwrap_err();
+        assert!(matches!(&e, CsvError::UnknownColumn { role: "target", .. }), "{e}");
+        let e = prepare(&table("x,y\n1,a\n2,b\n").unwrap(), &Options { task: Some(Task::Regress), ..opts("y") })
+            .unwrap_err();
+        assert!(matches!(&e, CsvError::NotNumeric { line: 2, .. }), "{e}");
+    }
+
+    #[test]
+    fn imputation_fills_mean_and_mode() {
+        let t = table("x,c,y\n1,u,0.5\n,v,1.5\n3,,2.5\n5,u,3\n").unwrap();
+        let p = prepare(&t, &Options { impute: true, ..opts("y") }).unwrap();
+        assert_eq!(p.tabular.task, Task::Regress);
+        let w = p.tabular.width();
+        assert_eq!(p.train.x[w], 0.0); // the mean, standardised
+        assert_eq!(&p.train.x[2 * w + 1..3 * w], &[1.0, 0.0]); // the mode, "u"
+        let Targets::Values(y) = p.tabular.targets(&t).unwrap() else { panic!() };
+        assert_eq!(y, [0.5, 1.5, 2.5, 3.0]);
+        assert!((p.tabular.unscale_target(p.tabular.scale_target(2.5)) - 2.5).abs() < 1e-6);
+    }
+}
