@@ -33,9 +33,77 @@ fn main() {
         test("a_large_real_photo_is_reduced_not_refused", a_large_real_photo_is_reduced_not_refused),
         test("files_that_are_not_images_give_clear_errors", files_that_are_not_images_give_clear_errors),
         test("exif_orientation_is_applied", exif_orientation_is_applied),
+        test(
+            "decompression_bombs_are_refused_and_near_limit_images_stay_bounded",
+            decompression_bombs_are_refused_and_near_limit_images_stay_bounded,
+        ),
         test_needing("photo_like_mnist_digits_small_model", common::mnist, photo_like_mnist_digits_small_model),
         test_optional("photo_like_mnist_digits_acceptance", common::predict_model, photo_like_mnist_digits_acceptance),
     ]);
+}
+
+/// Runs `neuralnet ARGS…` and returns (exit code, stderr, the process's peak resident memory in
+/// bytes, where the platform reports it).
+// On Linux the child is reaped by `wait4` (which also reports its peak), not `Child::wait`.
+#[allow(clippy::zombie_processes)]
+fn run_measured(args: &[&std::ffi::OsStr]) -> (Option<i32>, String, Option<u64>) {
+    let mut child = std::process::Command::new(common::bin())
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut stderr, &mut s).unwrap();
+        s
+    });
+    #[cfg(target_os = "linux")]
+    let (code, peak) = {
+        // wait4 reports this child's own peak (ru_maxrss, KiB on Linux).
+        let mut status = 0;
+        // SAFETY: a zeroed rusage is a valid value for wait4 to overwrite.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: `child` is our unwaited child; both pointers are to live locals.
+        let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
+        assert_eq!(pid, child.id() as libc::pid_t);
+        let code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
+        (code, Some(usage.ru_maxrss as u64 * 1024))
+    };
+    #[cfg(not(target_os = "linux"))]
+    let (code, peak) = (child.wait().unwrap().code(), None);
+    (code, reader.join().unwrap(), peak)
+}
+
+/// The `serve` issue's bomb on the command line: a 394 kB PNG of 7,000 × 7,000 16-bit RGBA
+/// pixels (392 MB decoded) is refused from its header with the limit named; an image just under
+/// the limit (130 MB decoded) is read within the stated cost of one image (~200 MB).
+fn decompression_bombs_are_refused_and_near_limit_images_stay_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = random_model(dir.path(), 16);
+    let bomb = dir.path().join("bomb.png");
+    std::fs::write(&bomb, common::png_bomb(7000, 7000, 4, 16, 0xff)).unwrap();
+    let (code, err, peak) = run_measured(&["predict".as_ref(), model.as_os_str(), bomb.as_os_str()]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("bomb.png") && err.contains("7000×7000") && err.contains("16-bit RGBA") && err.contains("128 MiB"),
+        "{err}"
+    );
+    if let Some(peak) = peak {
+        assert!(peak < 64 << 20, "refusing the bomb took {} MB", peak >> 20);
+    }
+    assert!(matches!(photo::decode(&bomb), Err(DataError::ImageTooCostly { bytes: 392_000_000, .. })));
+
+    let near = dir.path().join("near.png");
+    std::fs::write(&near, common::png_bomb(5700, 5700, 4, 8, 0xff)).unwrap();
+    let (code, err, peak) = run_measured(&["predict".as_ref(), model.as_os_str(), near.as_os_str()]);
+    assert_eq!(code, Some(0), "{err}");
+    if let Some(peak) = peak {
+        eprintln!("predict on a 130 MB (decoded) image: peak {} MB", peak >> 20);
+        let stated = photo::MAX_DECODED_BYTES + photo::MAX_DECODED_BYTES / 2 + (40 << 20);
+        assert!(peak < stated, "reading one image took {} MB", peak >> 20);
+    }
 }
 
 fn save_grey_png(path: &Path, w: u32, h: u32, pixels: &[u8]) {

@@ -27,6 +27,11 @@ fn main() {
             api_answers_and_refuses_bad_requests_with_json_errors,
         ),
         test("serve_refuses_models_that_do_not_read_digits", serve_refuses_models_that_do_not_read_digits),
+        test(
+            "a_flood_of_decompression_bombs_leaves_the_server_standing",
+            a_flood_of_decompression_bombs_leaves_the_server_standing,
+        ),
+        test("a_body_that_does_not_arrive_in_time_is_refused", a_body_that_does_not_arrive_in_time_is_refused),
         test_needing(
             "the_page_shows_what_the_api_answers_in_a_real_browser",
             common::browser,
@@ -43,8 +48,18 @@ struct Server {
 
 impl Server {
     fn start(model: &Path) -> Self {
-        let mut child =
-            Command::new(bin()).arg("serve").arg(model).args(["--port", "0"]).stderr(Stdio::piped()).spawn().unwrap();
+        Self::start_with(model, &[])
+    }
+
+    fn start_with(model: &Path, args: &[&str]) -> Self {
+        let mut child = Command::new(bin())
+            .arg("serve")
+            .arg(model)
+            .args(["--port", "0"])
+            .args(args)
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
         let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
         let line = lines.next().expect("serve printed nothing").unwrap();
         let addr = line.split("http://").nth(1).and_then(|s| s.split('/').next()).expect(&line).parse().unwrap();
@@ -286,6 +301,128 @@ fn api_answers_and_refuses_bad_requests_with_json_errors() {
     let (status, again) = server.json("POST", "/api/predict", Some("application/json"), &body_of(&pixels));
     assert_eq!(status, 200);
     assert_eq!(again["probabilities"], v["probabilities"]);
+}
+
+/// The server's peak resident memory so far, in bytes (Linux: `VmHWM` in `/proc/PID/status`).
+fn peak_memory(server: &Server) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", server.child.id())).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// POSTs `body` as a PNG from `n` threads at once; returns each answer's status and error message.
+fn post_at_once(server: &Server, n: usize, body: &[u8]) -> Vec<(u16, String)> {
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..n)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut s = TcpStream::connect(server.addr).unwrap();
+                    s.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
+                    let head = format!(
+                        "POST /api/predict HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: image/png\r\nContent-Length: {}\r\n\r\n",
+                        body.len()
+                    );
+                    s.write_all(head.as_bytes()).unwrap();
+                    let _ = s.write_all(body);
+                    let mut raw = Vec::new();
+                    let _ = s.read_to_end(&mut raw);
+                    let text = String::from_utf8_lossy(&raw).to_string();
+                    let (head, json) = text.split_once("\r\n\r\n").expect("no HTTP response");
+                    let status: u16 = head.split(' ').nth(1).unwrap().parse().unwrap();
+                    if status == 503 {
+                        assert!(head.to_ascii_lowercase().contains("retry-after: 1"), "503 without Retry-After: {head}");
+                    }
+                    let v: Value = serde_json::from_str(json).unwrap_or_else(|e| panic!("{status}: not JSON ({e}): {json}"));
+                    (status, v["error"].as_str().unwrap_or("").to_string())
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    })
+}
+
+/// The attack: 64 PNGs of 7,000 × 7,000 16-bit RGBA pixels (394 kB each, 392 MB decoded)
+/// POSTed at once, then 16 images just under the decoded-size limit, while `/healthz` is asked
+/// throughout. Every bomb is refused with the limits named, the near-limit images are answered or
+/// told to retry (503), the server stays under 1 GB and still predicts afterwards.
+fn a_flood_of_decompression_bombs_leaves_the_server_standing() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = random_model(dir.path(), 16);
+    let server = Server::start(&model);
+    let bomb = common::png_bomb(7000, 7000, 4, 16, 0xff);
+    assert!(bomb.len() < 500_000, "{} bytes", bomb.len());
+    // 5,700² RGBA pixels at 8 bits: 130 MB decoded, just under the 128 MiB limit.
+    let near = common::png_bomb(5700, 5700, 4, 8, 0xff);
+
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let (bombs, nears, health) = std::thread::scope(|scope| {
+        let health = scope.spawn(|| {
+            let mut worst = Duration::ZERO;
+            let mut asked = 0;
+            while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                let t = std::time::Instant::now();
+                assert_eq!(server.json("GET", "/healthz", None, b"").0, 200, "/healthz failed during the flood");
+                worst = worst.max(t.elapsed());
+                asked += 1;
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            (asked, worst)
+        });
+        let bombs = post_at_once(&server, 64, &bomb);
+        let nears = post_at_once(&server, 16, &near);
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
+        (bombs, nears, health.join().unwrap())
+    });
+    for (status, message) in &bombs {
+        assert!(*status == 413 || *status == 503, "a bomb got {status}: {message}");
+        if *status == 413 {
+            assert!(message.contains("7000×7000") && message.contains("MiB"), "{message}");
+        }
+    }
+    assert!(bombs.iter().any(|(s, _)| *s == 413), "no bomb was looked at: {bombs:?}");
+    for (status, message) in &nears {
+        assert!(*status == 200 || *status == 503, "a near-limit image got {status}: {message}");
+    }
+    assert!(nears.iter().any(|(s, _)| *s == 200), "no near-limit image was answered: {nears:?}");
+    let (asked, worst) = health;
+    assert!(asked > 0);
+    eprintln!(
+        "bombs: {} refused (413), {} told to retry (503); near-limit: {} answered, {} told to retry; /healthz asked {asked} times, slowest {worst:?}; peak memory {:?} MB",
+        bombs.iter().filter(|(s, _)| *s == 413).count(),
+        bombs.iter().filter(|(s, _)| *s == 503).count(),
+        nears.iter().filter(|(s, _)| *s == 200).count(),
+        nears.iter().filter(|(s, _)| *s == 503).count(),
+        peak_memory(&server).map(|b| b >> 20)
+    );
+    if let Some(peak) = peak_memory(&server) {
+        assert!(peak < 1 << 30, "the server's peak memory was {} MB", peak >> 20);
+    }
+
+    // Ordinary predictions still succeed.
+    let (status, v) = server.json("POST", "/api/predict", Some("image/png"), &one_png());
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["ink"], json!(true));
+    server.healthy();
+}
+
+/// A client that announces a body and stops sending is answered 408 once `--body-timeout` passes,
+/// and the server goes on serving.
+fn a_body_that_does_not_arrive_in_time_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = random_model(dir.path(), 16);
+    let server = Server::start_with(&model, &["--body-timeout", "1"]);
+    let mut s = TcpStream::connect(server.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let head = "POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: 100000\r\n\r\n";
+    s.write_all(head.as_bytes()).unwrap();
+    s.write_all(&one_png()[..100]).unwrap();
+    let started = std::time::Instant::now();
+    let (status, body) = read_response(s);
+    assert_eq!(status, 408, "{}", String::from_utf8_lossy(&body));
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(String::from_utf8_lossy(&body).contains("1 s"), "{}", String::from_utf8_lossy(&body));
+    server.healthy();
 }
 
 fn body_of(pixels: &[f64]) -> Vec<u8> {

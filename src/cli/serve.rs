@@ -4,6 +4,12 @@
 //! `POST /api/predict` (JSON pixels, or a PNG/JPEG upload preprocessed exactly as `predict` does),
 //! `GET /api/model` (architecture and metadata), `GET /healthz`. Every error is a JSON object
 //! `{"error": …, "status": …}` with a 4xx status (5xx only for a bug); no input can stop the server.
+//!
+//! Memory is bounded whatever clients send: request bodies held at once share a budget
+//! ([`BODY_BUDGET`]), each body must arrive within `--body-timeout` seconds, at most [`work_slots`]
+//! decodes and predictions run at once, and one image may cost at most what the photo reader states
+//! (`MAX_DECODED_BYTES`). A request that cannot get its share within
+//! [`QUEUE_WAIT`] is answered 503 with `Retry-After`; nothing queues without limit.
 
 use super::predict::{check_model, probabilities};
 use anyhow::{Context, Result};
@@ -21,6 +27,8 @@ use neuralnet::{Predictor, Workspace};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 const INDEX_HTML: &str = include_str!("../../web/index.html");
 const APP_JS: &str = include_str!("../../web/app.js");
@@ -30,6 +38,24 @@ const STYLE_CSS: &str = include_str!("../../web/style.css");
 const JSON_LIMIT: usize = 1 << 20;
 /// Largest image upload accepted (16 MiB), raw or multipart.
 const IMAGE_LIMIT: usize = 16 << 20;
+/// Request bodies held in memory at once, all requests together (64 MiB). A request reserves its
+/// announced length (the largest allowed when it announces none) before its body is read.
+const BODY_BUDGET: usize = 64 << 20;
+/// The budget's unit: one permit per KiB.
+const BODY_UNIT: usize = 1 << 10;
+/// A body must arrive whole within this many seconds by default (`--body-timeout`): slow senders
+/// must not hold the budget.
+const BODY_TIMEOUT_SECS: u64 = 20;
+/// How long a request waits for its share of the body budget or for a work slot before it is
+/// answered 503.
+const QUEUE_WAIT: Duration = Duration::from_secs(2);
+/// What a 503 tells the client to wait before trying again (seconds).
+const RETRY_AFTER: &str = "1";
+
+/// Decodes and predictions that run at once: the machine's cores (at least 2).
+pub fn work_slots() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get()).max(2)
+}
 
 /// Arguments of `serve`.
 #[derive(Args, Debug)]
@@ -42,6 +68,9 @@ pub struct ServeArgs {
     /// Address to bind; the default serves this machine only. Use 0.0.0.0 to serve the network.
     #[arg(long, default_value = "127.0.0.1")]
     host: String,
+    /// Seconds a request's body may take to arrive before it is refused (408).
+    #[arg(long, default_value_t = BODY_TIMEOUT_SECS, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    body_timeout: u64,
 }
 
 /// What every request shares: the model and its description.
@@ -50,6 +79,12 @@ struct Served {
     /// The network prepared for one image at a time (first layer from the ink only).
     predictor: Predictor<f32>,
     description: Value,
+    /// One permit per [`BODY_UNIT`] of [`BODY_BUDGET`].
+    bodies: Arc<Semaphore>,
+    /// One permit per decode or prediction running.
+    work: Arc<Semaphore>,
+    /// How long a body may take to arrive.
+    body_timeout: Duration,
 }
 
 pub fn run(args: ServeArgs) -> Result<()> {
@@ -58,9 +93,21 @@ pub fn run(args: ServeArgs) -> Result<()> {
     let name = args.model.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let description = describe(&model, &name);
     let predictor = Predictor::new(model.network.clone(), model.info.normalization.apply(0.0) as f32);
-    let state = Arc::new(Served { model, predictor, description });
-    let runtime =
-        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the runtime")?;
+    let slots = work_slots();
+    let state = Arc::new(Served {
+        model,
+        predictor,
+        description,
+        bodies: Arc::new(Semaphore::new(BODY_BUDGET / BODY_UNIT)),
+        work: Arc::new(Semaphore::new(slots)),
+        body_timeout: Duration::from_secs(args.body_timeout),
+    });
+    // Blocking threads only ever run the work slots' jobs: a few threads, a few allocator arenas.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .max_blocking_threads(slots)
+        .enable_all()
+        .build()
+        .context("cannot start the runtime")?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind((args.host.as_str(), args.port))
             .await
@@ -125,12 +172,40 @@ impl ApiError {
     fn new(status: StatusCode, message: impl Into<String>) -> Self {
         Self { status, message: message.into() }
     }
+
+    /// 503: the server is at its limits; the client may retry after [`RETRY_AFTER`] seconds.
+    fn busy(what: &str) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, format!("the server is busy ({what}); retry after {RETRY_AFTER} s"))
+    }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, axum::Json(json!({"error": self.message, "status": self.status.as_u16()}))).into_response()
+        let status = self.status;
+        let mut response =
+            (status, axum::Json(json!({"error": self.message, "status": status.as_u16()}))).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER));
+        }
+        response
     }
+}
+
+/// Waits at most [`QUEUE_WAIT`] for `n` permits of `semaphore`, else a 503 naming `what`. The
+/// permits are owned: they go with the work into its thread, so a client that hangs up does not
+/// free a slot that is still busy.
+async fn admit(semaphore: &Arc<Semaphore>, n: usize, what: &str) -> Result<OwnedSemaphorePermit, ApiError> {
+    let n = u32::try_from(n).unwrap_or(u32::MAX);
+    match tokio::time::timeout(QUEUE_WAIT, Arc::clone(semaphore).acquire_many_owned(n)).await {
+        Ok(Ok(permit)) => Ok(permit),
+        _ => Err(ApiError::busy(what)),
+    }
+}
+
+/// The share of the body budget a request reserves: its announced length, else `limit`.
+fn body_share(headers: &HeaderMap, limit: usize) -> usize {
+    let announced = announced_length(headers).map_or(limit, |n| usize::try_from(n).unwrap_or(limit).min(limit));
+    announced.div_ceil(BODY_UNIT).max(1)
 }
 
 /// The body of a JSON request.
@@ -148,20 +223,46 @@ async fn predict(State(s): State<Arc<Served>>, req: Request) -> Result<Response,
         .and_then(|v| v.to_str().ok())
         .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
         .unwrap_or_default();
+    let limit = match content_type.as_str() {
+        "application/json" => JSON_LIMIT,
+        "image/png" | "image/jpeg" | "multipart/form-data" => IMAGE_LIMIT,
+        _ => 0,
+    };
+    if limit > 0 {
+        check_length(req.headers(), limit)?;
+    }
     let result = match content_type.as_str() {
         "application/json" => {
-            let body = read_body(req, JSON_LIMIT).await?;
+            let share = admit(&s.bodies, body_share(req.headers(), limit), "too many requests at once").await?;
+            let body = within(s.body_timeout, read_body(req, JSON_LIMIT)).await?;
             let pixels = parse_pixels(&body)?;
-            blocking(move || evaluate(&s, &pixels, None)).await?
+            drop((body, share));
+            let slot = admit(&s.work, 1, "all prediction slots are taken").await?;
+            blocking(move || {
+                let _slot = slot;
+                evaluate(&s, &pixels, None)
+            })
+            .await?
         }
         "image/png" | "image/jpeg" => {
-            let body = read_body(req, IMAGE_LIMIT).await?;
-            blocking(move || from_image(&s, &body)).await??
+            let share = admit(&s.bodies, body_share(req.headers(), limit), "too many uploads at once").await?;
+            let body = within(s.body_timeout, read_body(req, IMAGE_LIMIT)).await?;
+            let slot = admit(&s.work, 1, "all decoding slots are taken").await?;
+            blocking(move || {
+                let _held = (share, slot);
+                from_image(&s, &body)
+            })
+            .await??
         }
         "multipart/form-data" => {
-            check_length(req.headers(), IMAGE_LIMIT)?;
-            let body = upload(req).await?;
-            blocking(move || from_image(&s, &body)).await??
+            let share = admit(&s.bodies, body_share(req.headers(), limit), "too many uploads at once").await?;
+            let body = within(s.body_timeout, upload(req)).await?;
+            let slot = admit(&s.work, 1, "all decoding slots are taken").await?;
+            blocking(move || {
+                let _held = (share, slot);
+                from_image(&s, &body)
+            })
+            .await??
         }
         "" => {
             return Err(ApiError::new(
@@ -192,11 +293,24 @@ fn too_large(limit: usize) -> ApiError {
     ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, format!("the body is larger than the {} MiB limit", limit >> 20))
 }
 
+/// The body length the request announces (`Content-Length`), if any.
+fn announced_length(headers: &HeaderMap) -> Option<u64> {
+    headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok())
+}
+
 /// Refuses a body whose announced length is over `limit` before reading it.
 fn check_length(headers: &HeaderMap, limit: usize) -> Result<(), ApiError> {
-    let announced =
-        headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
-    if announced.is_some_and(|n| n > limit as u64) { Err(too_large(limit)) } else { Ok(()) }
+    if announced_length(headers).is_some_and(|n| n > limit as u64) { Err(too_large(limit)) } else { Ok(()) }
+}
+
+/// A body read that must finish within `limit` (408 otherwise).
+async fn within<T>(limit: Duration, read: impl Future<Output = Result<T, ApiError>>) -> Result<T, ApiError> {
+    tokio::time::timeout(limit, read).await.unwrap_or_else(|_| {
+        Err(ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            format!("the body did not arrive within {} s (--body-timeout)", limit.as_secs()),
+        ))
+    })
 }
 
 /// The whole body, at most `limit` bytes.
@@ -266,15 +380,15 @@ fn parse_pixels(body: &[u8]) -> Result<Vec<f32>, ApiError> {
 
 /// Decodes and preprocesses an upload exactly as `predict` does a file.
 fn from_image(s: &Served, bytes: &[u8]) -> Result<Response, ApiError> {
-    let img = photo::decode_bytes(bytes, Path::new("the upload")).map_err(|e| {
+    let grey = photo::decode_grey_bytes(bytes, Path::new("the upload")).map_err(|e| {
         let status = match e {
             DataError::NotAnImage { .. } | DataError::ImageUnsupported { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            DataError::ImageTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            DataError::ImageTooLarge { .. } | DataError::ImageTooCostly { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             _ => StatusCode::BAD_REQUEST,
         };
         ApiError::new(status, e.to_string())
     })?;
-    let p = photo::preprocess_grey(&photo::to_grey(&img));
+    let p = photo::preprocess_grey(&grey);
     let pixels: Vec<f32> = p.pixels.iter().map(|&v| f32::from(v) / 255.0).collect();
     Ok(evaluate(s, &pixels, Some(&p)))
 }

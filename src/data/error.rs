@@ -332,6 +332,32 @@ pub enum DataError {
         max_pixels: u64,
     },
 
+    /// The image would take more memory decoded than one image may ([`ImageTooLarge`] is checked
+    /// first; this is the bound on what the pixels cost, whatever their compression).
+    ///
+    /// [`ImageTooLarge`]: DataError::ImageTooLarge
+    #[error(
+        "{}: the image is {width}×{height} pixels of {colour}, {} MiB once decoded, over the {} MiB limit \
+         for one image; scale it down (or save it with 8-bit colour) first",
+        path.display(),
+        bytes.div_ceil(1 << 20),
+        max_bytes >> 20
+    )]
+    ImageTooCostly {
+        /// The file.
+        path: PathBuf,
+        /// Width from the header.
+        width: u32,
+        /// Height from the header.
+        height: u32,
+        /// The pixel format in words, e.g. "16-bit RGBA".
+        colour: String,
+        /// Bytes the decoded pixels would take.
+        bytes: u64,
+        /// The most accepted.
+        max_bytes: u64,
+    },
+
     /// The image is corrupt, truncated or exceeds the decoder's limits.
     #[error("{}: cannot decode the image: {message}", path.display())]
     ImageDecode {

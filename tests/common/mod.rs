@@ -5,9 +5,11 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod binary;
+pub mod bomb;
 pub mod prereq;
 
 pub use binary::*;
+pub use bomb::png_bomb;
 pub use prereq::{browser, mnist, predict_model, python_safetensors};
 
 use neuralnet::data::idx::{IdxImages, write_images, write_labels};

@@ -13,4 +13,6 @@ pub mod read;
 pub use grey::{GreyImage, WORK_SIDE, to_grey};
 pub use ops::resample_area;
 pub use preprocess::{BOX, CENTRE, Preprocessed, SIDE, load_and_preprocess, preprocess_grey};
-pub use read::{MAX_DECODE_BYTES, MAX_PIXELS, MAX_SIDE, decode, decode_bytes};
+pub use read::{
+    MAX_DECODE_BYTES, MAX_DECODED_BYTES, MAX_PIXELS, MAX_SIDE, decode, decode_bytes, decode_grey, decode_grey_bytes,
+};

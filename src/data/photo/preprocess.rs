@@ -24,12 +24,12 @@
 //! Everything up to decoding is pure functions on pixels, so a web page or another command can reuse
 //! it with pixels from anywhere.
 
-use super::grey::{GreyImage, WORK_SIDE, to_grey};
+use super::grey::{GreyImage, WORK_SIDE};
 use super::ops::{
     background_map, bounding_box, dilate, dilate_values, keep_digit_components, otsu_threshold, percentile_sorted,
     resample_area, stroke_width,
 };
-use super::read::decode;
+use super::read::decode_grey;
 use crate::data::error::DataError;
 use std::path::Path;
 
@@ -62,8 +62,7 @@ impl Preprocessed {
 
 /// Reads an image file and preprocesses it into the 28×28 MNIST-style input ([`preprocess_grey`]).
 pub fn load_and_preprocess(path: &Path) -> Result<Preprocessed, DataError> {
-    let img = decode(path)?;
-    Ok(preprocess_grey(&to_grey(&img)))
+    Ok(preprocess_grey(&decode_grey(path)?))
 }
 
 /// The preprocessing pipeline (see the module documentation) on grey levels (0 black – 255 white):

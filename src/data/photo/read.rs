@@ -1,41 +1,104 @@
 //! Decoding photos: PNG or JPEG told by content (not by extension), the EXIF orientation applied,
-//! and limits checked before any pixel is decoded ([`MAX_SIDE`], [`MAX_PIXELS`]) and while decoding
-//! ([`MAX_DECODE_BYTES`]), so a hostile file cannot take the memory.
+//! and limits checked before any pixel is decoded ([`MAX_SIDE`], [`MAX_PIXELS`],
+//! [`MAX_DECODED_BYTES`]) and while decoding ([`MAX_DECODE_BYTES`]), so that a small hostile file (a
+//! "decompression bomb") cannot take the memory.
+//!
+//! What one image may cost: its decoded pixels (at most [`MAX_DECODED_BYTES`], 128 MiB) and, for
+//! [`decode_grey`], their 8-bit grey copy (1 or 2 bytes a pixel), made as soon as the decoder is
+//! done, after which the decoded pixels are freed; about 200 MB at most, whatever the file.
 
+use super::grey::{GreyImage, grey_of};
 use crate::data::error::DataError;
-use image::{DynamicImage, ImageDecoder, ImageReader, Limits};
+use image::metadata::Orientation;
+use image::{ColorType, DynamicImage, ImageDecoder, ImageReader, Limits};
 use std::path::Path;
 
 /// Images wider or taller than this are refused before decoding (read from the header).
 pub const MAX_SIDE: u32 = 16_384;
 /// Images with more pixels than this (50 megapixels) are refused before decoding.
 pub const MAX_PIXELS: u64 = 50_000_000;
-/// Most bytes the decoder may allocate (a 50-megapixel RGBA image needs 200 MB).
-pub const MAX_DECODE_BYTES: u64 = 256 * 1024 * 1024;
+/// Most bytes one image's decoded pixels may take (width × height × bytes per pixel of the file's
+/// pixel format), checked from the header: 128 MiB, a 44-megapixel 8-bit RGB photo or a
+/// 33-megapixel RGBA one. A 7,000 × 7,000 16-bit RGBA PNG (392 MB decoded, from a file of a few
+/// hundred kB) is refused.
+pub const MAX_DECODED_BYTES: u64 = 128 << 20;
+/// Most bytes the decoder may allocate in all (its pixels and its own buffers).
+pub const MAX_DECODE_BYTES: u64 = 2 * MAX_DECODED_BYTES;
 
 /// Decodes a PNG or JPEG file with the EXIF orientation applied. The header is read first and
 /// images over [`MAX_SIDE`] or [`MAX_PIXELS`] are refused before any pixel is decoded; the decoder
 /// itself runs under [`MAX_DECODE_BYTES`].
 pub fn decode(path: &Path) -> Result<DynamicImage, DataError> {
-    decode_with(path, || open_reader(path))
+    let (mut img, orientation) = decode_with(path, || open_reader(path))?;
+    img.apply_orientation(orientation);
+    Ok(img)
+}
+
+/// [`decode`] straight to grey levels ([`super::grey::to_grey`]): the decoded pixels are made 8-bit
+/// grey (with alpha, if any) and freed before anything else, and the orientation is applied to the
+/// grey copy, so one image never holds more than [`MAX_DECODED_BYTES`] and that copy at once.
+pub fn decode_grey(path: &Path) -> Result<GreyImage, DataError> {
+    let (img, orientation) = decode_with(path, || open_reader(path))?;
+    Ok(into_grey(img, orientation))
+}
+
+/// [`decode_grey`] for an image in memory; `name` only names it in error messages.
+pub fn decode_grey_bytes(bytes: &[u8], name: &Path) -> Result<GreyImage, DataError> {
+    let (img, orientation) = decode_with(name, || bytes_reader(bytes, name))?;
+    Ok(into_grey(img, orientation))
+}
+
+/// The decoded image as 8-bit grey (and alpha), the original freed, then oriented and made
+/// [`GreyImage`]. Orienting permutes pixels and the grey conversion works pixel by pixel, so the
+/// order does not change the result.
+fn into_grey(img: DynamicImage, orientation: Orientation) -> GreyImage {
+    let mut grey = if img.color().has_alpha() {
+        DynamicImage::ImageLumaA8(img.into_luma_alpha8())
+    } else {
+        DynamicImage::ImageLuma8(img.into_luma8())
+    };
+    grey.apply_orientation(orientation);
+    let (w, h) = (grey.width() as usize, grey.height() as usize);
+    match &grey {
+        DynamicImage::ImageLumaA8(la) => grey_of(la.as_raw(), true, w, h),
+        other => grey_of(other.as_bytes(), false, w, h),
+    }
 }
 
 /// [`decode`] for an image already in memory (an upload, say), with the same checks and limits;
 /// `name` only names it in error messages.
 pub fn decode_bytes(bytes: &[u8], name: &Path) -> Result<DynamicImage, DataError> {
-    decode_with(name, || {
-        let io = |source| DataError::Io { path: name.to_path_buf(), action: "reading", source };
-        let reader = ImageReader::new(std::io::Cursor::new(bytes)).with_guessed_format().map_err(io)?;
-        check_format(reader, name, || Ok(bytes[..bytes.len().min(8)].to_vec()))
-    })
+    let (mut img, orientation) = decode_with(name, || bytes_reader(bytes, name))?;
+    img.apply_orientation(orientation);
+    Ok(img)
 }
 
-/// The shared body of [`decode`] and [`decode_bytes`]: `open` gives a fresh reader each time (the
-/// header is read with one, the pixels with another).
+/// A reader of an image in memory, PNG or JPEG told by content.
+fn bytes_reader<'a>(bytes: &'a [u8], name: &Path) -> Result<ImageReader<std::io::Cursor<&'a [u8]>>, DataError> {
+    let io = |source| DataError::Io { path: name.to_path_buf(), action: "reading", source };
+    let reader = ImageReader::new(std::io::Cursor::new(bytes)).with_guessed_format().map_err(io)?;
+    check_format(reader, name, || Ok(bytes[..bytes.len().min(8)].to_vec()))
+}
+
+/// A pixel format in words, for messages.
+fn colour_words(c: ColorType) -> String {
+    let bits = c.bits_per_pixel() / u16::from(c.channel_count());
+    let kind = match c {
+        ColorType::L8 | ColorType::L16 => "grey",
+        ColorType::La8 | ColorType::La16 => "grey + alpha",
+        ColorType::Rgb8 | ColorType::Rgb16 | ColorType::Rgb32F => "RGB",
+        ColorType::Rgba8 | ColorType::Rgba16 | ColorType::Rgba32F => "RGBA",
+        _ => "colour",
+    };
+    format!("{bits}-bit {kind}")
+}
+
+/// The shared body of the decoders: `open` gives a fresh reader each time (the header is read with
+/// one, the pixels with another). Returns the pixels as stored and the EXIF orientation to apply.
 fn decode_with<R: std::io::BufRead + std::io::Seek>(
     path: &Path,
     open: impl Fn() -> Result<ImageReader<R>, DataError>,
-) -> Result<DynamicImage, DataError> {
+) -> Result<(DynamicImage, Orientation), DataError> {
     let reader = open()?;
     let (width, height) = reader.into_dimensions().map_err(|e| decode_error(path, e))?;
     if width > MAX_SIDE || height > MAX_SIDE || u64::from(width) * u64::from(height) > MAX_PIXELS {
@@ -54,11 +117,21 @@ fn decode_with<R: std::io::BufRead + std::io::Seek>(
     limits.max_alloc = Some(MAX_DECODE_BYTES);
     reader.limits(limits);
     let mut decoder = reader.into_decoder().map_err(|e| decode_error(path, e))?;
+    let bytes = decoder.total_bytes();
+    if bytes > MAX_DECODED_BYTES {
+        return Err(DataError::ImageTooCostly {
+            path: path.to_path_buf(),
+            width,
+            height,
+            colour: colour_words(decoder.color_type()),
+            bytes,
+            max_bytes: MAX_DECODED_BYTES,
+        });
+    }
     // A broken EXIF block is no reason to refuse the picture: use it unrotated.
-    let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
-    let mut img = DynamicImage::from_decoder(decoder).map_err(|e| decode_error(path, e))?;
-    img.apply_orientation(orientation);
-    Ok(img)
+    let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
+    let img = DynamicImage::from_decoder(decoder).map_err(|e| decode_error(path, e))?;
+    Ok((img, orientation))
 }
 
 /// Opens `path` and identifies PNG or JPEG by content (not by extension).
