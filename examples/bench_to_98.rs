@@ -13,7 +13,7 @@
 use neuralnet::data::mnist;
 use neuralnet::dataset::Normalization;
 use neuralnet::optimizer::{Method, Schedule};
-use neuralnet::{Activation, Dataset, EpochReport, Init, Loss, Network, Optimizer, Progress, TrainConfig, train};
+use neuralnet::{Activation, Architecture, Dataset, EpochReport, Init, Loss, Optimizer, Progress, TrainConfig, train};
 use std::time::Instant;
 
 /// Records each epoch; asks to stop once test accuracy reaches the target.
@@ -75,7 +75,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let test = Dataset::from_images(&idx.test_images.pixels, px, &idx.test_labels, idx.classes, &norm)?;
 
     let sizes: Vec<usize> = std::iter::once(px).chain(hidden).chain(std::iter::once(idx.classes)).collect();
-    let mut net = Network::<f32>::new(&sizes, Activation::Relu, Activation::Softmax, Loss::CrossEntropy, init, seed)?;
+    let mut net = Architecture::mlp(&sizes, Activation::Relu, Activation::Softmax, Loss::CrossEntropy)
+        .init(init)
+        .build::<f32>(seed)?;
     let config = TrainConfig {
         epochs: max_epochs,
         batch_size,

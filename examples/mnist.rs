@@ -5,7 +5,7 @@
 use neuralnet::data::mnist;
 use neuralnet::dataset::Normalization;
 use neuralnet::{
-    Activation, Dataset, EpochReport, Init, Loss, Network, Optimizer, Progress, TrainConfig, metrics, train,
+    Activation, Architecture, Dataset, EpochReport, Init, Loss, Optimizer, Progress, TrainConfig, metrics, train,
 };
 
 struct Print;
@@ -33,14 +33,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Dataset::from_images(&idx.train_images.pixels, px, &idx.train_labels, 10, &norm)?.split_off_end(5000);
     let test = Dataset::from_images(&idx.test_images.pixels, px, &idx.test_labels, 10, &norm)?;
 
-    let mut net = Network::<f32>::new(
-        &[px, 128, 10],
-        Activation::Relu,
-        Activation::Softmax,
-        Loss::CrossEntropy,
-        Init::HeUniform,
-        1,
-    )?;
+    let mut net = Architecture::mlp(&[px, 128, 10], Activation::Relu, Activation::Softmax, Loss::CrossEntropy)
+        .init(Init::HeUniform)
+        .build::<f32>(1)?;
     let config = TrainConfig {
         epochs: 5,
         batch_size: 128,

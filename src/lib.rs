@@ -14,12 +14,18 @@
 //! Layer `l` of the article is `layers[l − 1]` in code (indices start at 0).
 //!
 //! ```
-//! use neuralnet::{Activation, Init, Loss, Network, Optimizer, TrainConfig, Dataset, train};
+//! use neuralnet::{Activation, Architecture, Init, Loss, Network, Optimizer, TrainConfig, Dataset, train};
 //! // XOR: what one neuron cannot do and two layers can.
 //! let x = vec![0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0];
 //! let data = Dataset::classification(x, 2, vec![0, 1, 1, 0], 2).unwrap();
-//! let mut net: Network<f64> =
-//!     Network::new(&[2, 4, 2], Activation::Tanh, Activation::Softmax, Loss::CrossEntropy, Init::GlorotUniform, 1).unwrap();
+//! // The network's one description: 2 inputs, a hidden layer of 4 tanh neurons, a softmax output,
+//! // cross-entropy; built from seed 1.
+//! let arch = Architecture::new(2)
+//!     .dense(4, Activation::Tanh)
+//!     .dense(2, Activation::Softmax)
+//!     .loss(Loss::CrossEntropy)
+//!     .init(Init::GlorotUniform);
+//! let mut net: Network<f64> = arch.build(1).unwrap();
 //! let config = TrainConfig { epochs: 500, batch_size: 4, optimizer: Optimizer::adam(0.05), ..TrainConfig::default() };
 //! train(&mut net, &data, None, &config, &mut ()).unwrap();
 //! assert_eq!(neuralnet::metrics::accuracy(&net, &data).unwrap(), 1.0);
@@ -30,6 +36,7 @@
 #![deny(unsafe_code)]
 
 pub mod activation;
+pub mod architecture;
 pub mod article;
 pub mod data;
 pub mod dataset;
@@ -54,6 +61,7 @@ pub mod train;
 pub mod xor;
 
 pub use activation::Activation;
+pub use architecture::{Architecture, LayerSpec};
 pub use dataset::{Dataset, Targets};
 pub use error::{Error, Result};
 pub use init::Init;

@@ -6,11 +6,10 @@
 //! activations (`Linear, ReLU, Linear, …`) the same tensors are called `0.weight`, `2.weight`, …:
 //! rename `layers.{i}` ↔ `{2i}` to move a state dict between the two.
 
-use crate::activation::Activation;
+use crate::architecture::Architecture;
 use crate::dataset::Normalization;
 use crate::error::{Error, Result};
 use crate::layer::Dense;
-use crate::loss::Loss;
 use crate::network::Network;
 use crate::rng::Rng;
 use crate::train::{EpochReport, PartialEpoch, Trainer};
@@ -32,12 +31,9 @@ const META_KEY: &str = "neuralnet";
 /// Everything about a model except its weights.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ModelInfo {
-    /// Layer widths, input first.
-    pub sizes: Vec<usize>,
-    /// One activation per layer.
-    pub activations: Vec<Activation>,
-    /// The loss it was trained with.
-    pub loss: Loss,
+    /// The network's description (stored as `sizes`, `activations`, `loss`, as it always was).
+    #[serde(flatten)]
+    pub architecture: Architecture,
     /// Input normalisation.
     #[serde(default)]
     pub normalization: Normalization,
@@ -70,12 +66,10 @@ pub struct Model {
 
 impl ModelInfo {
     /// The description of a classifier of `rows × cols` 8-bit images into `classes` classes named
-    /// "0", "1", …; sizes, activations and loss are filled in by [`Model::new`].
+    /// "0", "1", …; the architecture is filled in by [`Model::new`].
     pub fn images(rows: usize, cols: usize, classes: usize) -> Self {
         Self {
-            sizes: vec![],
-            activations: vec![],
-            loss: Loss::CrossEntropy,
+            architecture: Architecture::new(rows * cols),
             normalization: Normalization::pixels(),
             input_shape: Some((rows, cols)),
             classes: Some((0..classes).map(|c| c.to_string()).collect()),
@@ -89,9 +83,7 @@ impl ModelInfo {
 impl Model {
     /// A model from a trained network and the rest of its description.
     pub fn new(network: Network<f32>, mut info: ModelInfo) -> Self {
-        info.sizes = network.sizes();
-        info.activations = network.layers.iter().map(|l| l.activation).collect();
-        info.loss = network.loss;
+        info.architecture = Architecture::of(&network);
         Self { network, info }
     }
 }
@@ -185,7 +177,7 @@ pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Model> {
     let info: ModelInfo =
         serde_json::from_str(meta.get(META_KEY).ok_or_else(|| err("metadata lacks the model description".into()))?)
             .map_err(|e| err(format!("model description in metadata is malformed: {e}")))?;
-    let n = info.sizes.len().saturating_sub(1);
+    let n = info.architecture.layers.len();
     if st.len() != 2 * n {
         return Err(err(format!(
             "metadata describes {n} layers ({} tensors) but the file holds {} tensors",
@@ -427,45 +419,42 @@ fn read_network(
     info: &ModelInfo,
     err: &dyn Fn(String) -> Error,
 ) -> Result<Network<f32>> {
-    let n = info.sizes.len().saturating_sub(1);
-    if n == 0 || info.activations.len() != n {
+    let arch = &info.architecture;
+    let (sizes, activations) = (arch.sizes(), arch.activations());
+    let n = activations.len();
+    if n == 0 {
         return Err(err(format!(
             "metadata describes {} layer sizes and {} activations; need at least 2 sizes and one activation per layer",
-            info.sizes.len(),
-            info.activations.len()
+            sizes.len(),
+            n
         )));
     }
     let mut layers = Vec::with_capacity(n);
     for i in 0..n {
-        let (inputs, outputs) = (info.sizes[i], info.sizes[i + 1]);
+        let (inputs, outputs) = (sizes[i], sizes[i + 1]);
         let weights = read_tensor(st, &format!("{prefix}layers.{i}.weight"), &[outputs, inputs], err)?;
         let bias = read_tensor(st, &format!("{prefix}layers.{i}.bias"), &[outputs], err)?;
-        layers.push(Dense { inputs, outputs, weights, bias, activation: info.activations[i] });
+        layers.push(Dense { inputs, outputs, weights, bias, activation: activations[i] });
     }
-    Network::from_layers(layers, info.loss).map_err(|e| err(e.to_string()))
+    Network::from_layers(layers, arch.loss).map_err(|e| err(e.to_string()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Init;
+    use crate::activation::Activation;
+    use crate::init::Init;
+    use crate::loss::Loss;
 
     fn model() -> Model {
-        let net = Network::<f32>::new(
-            &[4, 3, 2],
-            Activation::Relu,
-            Activation::Softmax,
-            Loss::CrossEntropy,
-            Init::HeUniform,
-            5,
-        )
-        .unwrap();
+        let net = Architecture::mlp(&[4, 3, 2], Activation::Relu, Activation::Softmax, Loss::CrossEntropy)
+            .init(Init::HeUniform)
+            .build::<f32>(5)
+            .unwrap();
         Model::new(
             net,
             ModelInfo {
-                sizes: vec![],
-                activations: vec![],
-                loss: Loss::CrossEntropy,
+                architecture: Architecture::new(4),
                 normalization: Normalization::pixels(),
                 input_shape: Some((2, 2)),
                 classes: Some(vec!["a".into(), "b".into()]),

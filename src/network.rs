@@ -438,6 +438,7 @@ impl<T: Float> Network<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::architecture::Architecture;
 
     #[test]
     fn mismatched_layers_are_refused_with_the_layer_named() {
@@ -449,15 +450,10 @@ mod tests {
 
     #[test]
     fn wrong_input_width_and_nan_are_refused() {
-        let net = Network::<f32>::new(
-            &[3, 2],
-            Activation::Identity,
-            Activation::Identity,
-            Loss::HalfMse,
-            Init::GlorotUniform,
-            1,
-        )
-        .unwrap();
+        let net = Architecture::mlp(&[3, 2], Activation::Identity, Activation::Identity, Loss::HalfMse)
+            .init(Init::GlorotUniform)
+            .build::<f32>(1)
+            .unwrap();
         let e = net.predict(&[1.0, 2.0], 1).unwrap_err().to_string();
         assert!(e.contains("3 values") && e.contains("2 values"), "{e}");
         let e = net.predict(&[1.0, f32::NAN, 2.0], 1).unwrap_err().to_string();

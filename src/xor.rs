@@ -2,6 +2,7 @@
 //! the network and the training settings that the example, `plot boundary` and the tests share.
 
 use crate::activation::Activation;
+use crate::architecture::Architecture;
 use crate::dataset::Dataset;
 use crate::error::Result;
 use crate::init::Init;
@@ -22,7 +23,9 @@ pub fn data() -> Dataset<f64> {
 
 /// The 2-2-1 network: tanh hidden layer, sigmoid output, binary cross-entropy, Glorot init.
 pub fn network(seed: u64) -> Result<Network<f64>> {
-    Network::new(&[2, 2, 1], Activation::Tanh, Activation::SIGMOID, Loss::BinaryCrossEntropy, Init::GlorotUniform, seed)
+    Architecture::mlp(&[2, 2, 1], Activation::Tanh, Activation::SIGMOID, Loss::BinaryCrossEntropy)
+        .init(Init::GlorotUniform)
+        .build(seed)
 }
 
 /// Full-batch Adam (η = 0.05) for 2,000 epochs: a few milliseconds.

@@ -2,7 +2,7 @@
 //! and with data augmentation.
 
 use neuralnet::train::Trainer;
-use neuralnet::{Activation, Dataset, Init, Loss, Method, Network, Optimizer, TrainConfig};
+use neuralnet::{Activation, Architecture, Dataset, Init, Loss, Method, Optimizer, TrainConfig};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
@@ -50,15 +50,11 @@ fn training_step_allocates_nothing_after_the_first_batch() {
     for ((name, augment), x) in runs.flat_map(|r| [(r, &dense), (r, &sparse)]) {
         let data = Dataset::classification(x.clone(), features, labels.clone(), 3).unwrap();
         for threads in [1, 2] {
-            let mut net = Network::<f32>::new(
-                &[features, 256, 64, 3],
-                Activation::Relu,
-                Activation::Softmax,
-                Loss::CrossEntropy,
-                Init::HeUniform,
-                3,
-            )
-            .unwrap();
+            let mut net =
+                Architecture::mlp(&[features, 256, 64, 3], Activation::Relu, Activation::Softmax, Loss::CrossEntropy)
+                    .init(Init::HeUniform)
+                    .build::<f32>(3)
+                    .unwrap();
             let config = TrainConfig {
                 batch_size: 64,
                 dropout: 0.3,

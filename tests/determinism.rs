@@ -1,7 +1,7 @@
 //! The same seed, settings and thread count give the same weights, bit for bit (with data
 //! augmentation too).
 
-use neuralnet::{Activation, Dataset, Init, Loss, Network, Optimizer, TrainConfig, train};
+use neuralnet::{Activation, Architecture, Dataset, Init, Loss, Network, Optimizer, TrainConfig, train};
 
 fn run(threads: usize, seed: u64, augment: bool) -> Network<f32> {
     let rows = 512;
@@ -9,15 +9,10 @@ fn run(threads: usize, seed: u64, augment: bool) -> Network<f32> {
     let x: Vec<f32> = (0..rows * features).map(|i| ((i * 2654435761usize) % 1000) as f32 / 1000.0).collect();
     let labels: Vec<u32> = (0..rows).map(|i| ((i * 7) % 4) as u32).collect();
     let data = Dataset::classification(x, features, labels, 4).unwrap();
-    let mut net = Network::new(
-        &[features, 256, 64, 4],
-        Activation::Relu,
-        Activation::Softmax,
-        Loss::CrossEntropy,
-        Init::HeUniform,
-        seed,
-    )
-    .unwrap();
+    let mut net = Architecture::mlp(&[features, 256, 64, 4], Activation::Relu, Activation::Softmax, Loss::CrossEntropy)
+        .init(Init::HeUniform)
+        .build(seed)
+        .unwrap();
     let config = TrainConfig {
         epochs: 3,
         batch_size: 64,

@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use neuralnet::rng::rng;
-use neuralnet::{Gradients, Workspace};
+use neuralnet::{Architecture, Gradients, Workspace};
 use rand::Rng as _;
 use serde_json::{Value, json};
 
@@ -208,17 +208,12 @@ fn neuron_shows_the_festival_decision() {
 #[test]
 fn explain_a_trained_model_on_one_image() {
     use neuralnet::model_file::{self, Model, ModelInfo};
-    use neuralnet::{Activation, Init, Loss, Network};
+    use neuralnet::{Activation, Init, Loss};
     let dir = tempfile::tempdir().unwrap();
-    let net = Network::<f32>::new(
-        &[784, 16, 10],
-        Activation::Relu,
-        Activation::Softmax,
-        Loss::CrossEntropy,
-        Init::HeUniform,
-        3,
-    )
-    .unwrap();
+    let net = Architecture::mlp(&[784, 16, 10], Activation::Relu, Activation::Softmax, Loss::CrossEntropy)
+        .init(Init::HeUniform)
+        .build::<f32>(3)
+        .unwrap();
     let info = ModelInfo::images(28, 28, 10);
     let model = dir.path().join("m.safetensors");
     model_file::save(&Model::new(net, info), &model).unwrap();

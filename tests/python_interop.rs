@@ -6,7 +6,7 @@ mod common;
 
 use common::prereq::{self, test_needing};
 use neuralnet::model_file::{self, Model, ModelInfo};
-use neuralnet::{Activation, Init, Loss, Network};
+use neuralnet::{Activation, Architecture, Init, Loss};
 use std::process::Command;
 
 fn main() {
@@ -18,9 +18,10 @@ fn main() {
 }
 
 fn python_safetensors_reads_our_model_files((): ()) {
-    let net =
-        Network::<f32>::new(&[6, 4, 3], Activation::Relu, Activation::Softmax, Loss::CrossEntropy, Init::HeNormal, 9)
-            .unwrap();
+    let net = Architecture::mlp(&[6, 4, 3], Activation::Relu, Activation::Softmax, Loss::CrossEntropy)
+        .init(Init::HeNormal)
+        .build::<f32>(9)
+        .unwrap();
     let info = ModelInfo {
         classes: Some(vec!["a".into(), "b".into(), "c".into()]),
         test_accuracy: Some(0.75),

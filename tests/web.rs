@@ -12,7 +12,7 @@ use common::prereq::{self, test, test_needing};
 use common::{bin, random_model};
 use neuralnet::dataset::Normalization;
 use neuralnet::model_file::{self, Model, ModelInfo};
-use neuralnet::{Activation, Init, Loss, Network};
+use neuralnet::{Activation, Architecture, Init, Network};
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -431,19 +431,10 @@ fn body_of(pixels: &[f64]) -> Vec<u8> {
 
 fn serve_refuses_models_that_do_not_read_digits() {
     let dir = tempfile::tempdir().unwrap();
-    let net = Network::<f32>::new(
-        &[2, 3, 2],
-        Activation::Tanh,
-        Activation::Softmax,
-        Loss::CrossEntropy,
-        Init::GlorotUniform,
-        1,
-    )
-    .unwrap();
+    let arch = Architecture::new(2).dense(3, Activation::Tanh).dense(2, Activation::Softmax);
+    let net: Network<f32> = arch.clone().init(Init::GlorotUniform).build(1).unwrap();
     let info = ModelInfo {
-        sizes: vec![],
-        activations: vec![],
-        loss: Loss::CrossEntropy,
+        architecture: arch,
         normalization: Normalization::default(),
         input_shape: None,
         classes: None,

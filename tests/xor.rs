@@ -1,7 +1,7 @@
 //! What one neuron cannot do and two layers can: XOR.
 
 use neuralnet::metrics::accuracy;
-use neuralnet::{Activation, Dataset, Init, Loss, Network, TrainConfig, train};
+use neuralnet::{Activation, Architecture, Dataset, Init, Loss, Network, TrainConfig, train};
 
 fn xor() -> Dataset<f64> {
     Dataset::classification(vec![0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0], 2, vec![0, 1, 1, 0], 2).unwrap()
@@ -26,26 +26,16 @@ fn config(seed: u64) -> TrainConfig {
 #[test]
 fn a_single_neuron_or_layer_cannot_learn_xor() {
     for seed in 0..5 {
-        let mut neuron = Network::new(
-            &[2, 1],
-            Activation::SIGMOID,
-            Activation::SIGMOID,
-            Loss::BinaryCrossEntropy,
-            Init::GlorotUniform,
-            seed,
-        )
-        .unwrap();
+        let mut neuron = Architecture::mlp(&[2, 1], Activation::SIGMOID, Activation::SIGMOID, Loss::BinaryCrossEntropy)
+            .init(Init::GlorotUniform)
+            .build(seed)
+            .unwrap();
         train(&mut neuron, &xor_values(), None, &config(seed), &mut ()).unwrap();
         assert!(binary_accuracy(&neuron) <= 0.75, "seed {seed}");
-        let mut layer = Network::new(
-            &[2, 2],
-            Activation::Softmax,
-            Activation::Softmax,
-            Loss::CrossEntropy,
-            Init::GlorotUniform,
-            seed,
-        )
-        .unwrap();
+        let mut layer = Architecture::mlp(&[2, 2], Activation::Softmax, Activation::Softmax, Loss::CrossEntropy)
+            .init(Init::GlorotUniform)
+            .build(seed)
+            .unwrap();
         train(&mut layer, &xor(), None, &config(seed), &mut ()).unwrap();
         assert!(accuracy(&layer, &xor()).unwrap() <= 0.75, "seed {seed}");
     }

@@ -33,13 +33,13 @@ pub fn run(args: InfoArgs) -> Result<()> {
     println!("format version: {}", model_file::FORMAT_VERSION);
     println!(
         "architecture:   {} ({} parameters)",
-        info.sizes.iter().map(|s| s.to_string()).collect::<Vec<_>>().join("-"),
+        info.architecture.sizes().iter().map(|s| s.to_string()).collect::<Vec<_>>().join("-"),
         m.network.parameter_count()
     );
     for (i, l) in m.network.layers.iter().enumerate() {
         println!("  layer {}: W {}×{}, b {}, activation {}", i + 1, l.outputs, l.inputs, l.outputs, l.activation);
     }
-    println!("loss:           {}", info.loss);
+    println!("loss:           {}", info.architecture.loss);
     let n = &info.normalization;
     println!("input:          x = (raw / {} − {}) / {}", n.divide, n.mean, n.std);
     if let Some((r, c)) = info.input_shape {

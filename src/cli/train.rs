@@ -21,18 +21,15 @@ use neuralnet::data::table::Task;
 use neuralnet::model_file::{self, Model, ModelInfo};
 use neuralnet::optimizer::{Method, Schedule};
 use neuralnet::train::{self, EpochOutcome, Trainer, check_run};
-use neuralnet::{Activation, Dataset, Init, Loss, Network, Optimizer, Targets, TrainConfig, metrics};
+use neuralnet::{Activation, Architecture, Dataset, Init, Loss, Network, Optimizer, Targets, TrainConfig, metrics};
 use serde::Serialize;
 use std::path::PathBuf;
 
 /// The fully resolved settings, recorded in the model file.
 #[derive(Debug, Serialize)]
 struct Resolved {
-    sizes: Vec<usize>,
-    activation: Activation,
-    output_activation: Activation,
-    loss: Loss,
-    init: Init,
+    #[serde(flatten)]
+    architecture: Architecture,
     config: TrainConfig,
     val_size: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -133,6 +130,7 @@ pub fn run(cli: TrainArgs) -> Result<()> {
         None => image_data(&args)?,
     };
     let Data { train_set, val_set, test, sizes, norm, input_shape, classes, data_dir, tabular } = data;
+    let architecture = Architecture::mlp(&sizes, activation, output_activation, loss).init(init);
     if let Some(spec) = &args.augment {
         let Some((rows, cols)) = input_shape else {
             bail!("--augment distorts images; a table cannot be augmented");
@@ -142,14 +140,14 @@ pub fn run(cli: TrainArgs) -> Result<()> {
         config.augment = neuralnet::data::augment::Augment::parse(spec, cols, rows, fill)?;
     }
     if csv && args.l2.is_none() {
-        let make = || Network::<f32>::new(&sizes, activation, output_activation, loss, init, config.seed);
+        let make = || architecture.build::<f32>(config.seed);
         let l2 = choose_weight_decay(make, &train_set, &config)?;
         config.optimizer.weight_decay = l2;
         // Recorded, so that a resumed run keeps it rather than searching again.
         args.l2 = Some(l2);
     }
     let val_size = val_set.len();
-    let mut net = Network::<f32>::new(&sizes, activation, output_activation, loss, init, config.seed)?;
+    let mut net = architecture.build::<f32>(config.seed)?;
     let mut trainer = Trainer::new(&net, train_set.len(), &config);
     if let Some((path, ck)) = checkpoint {
         if ck.model.network.sizes() != sizes {
@@ -167,20 +165,14 @@ pub fn run(cli: TrainArgs) -> Result<()> {
     check_run(&net, &train_set, (!val_set.is_empty()).then_some(&val_set), &config)?;
 
     let resolved = Resolved {
-        sizes: sizes.clone(),
-        activation,
-        output_activation,
-        loss,
-        init,
+        architecture: architecture.clone(),
         config: config.clone(),
         val_size,
         data_dir,
         csv: args.csv.clone(),
     };
     let mut info = ModelInfo {
-        sizes: sizes.clone(),
-        activations: vec![],
-        loss,
+        architecture,
         normalization: norm,
         input_shape,
         classes,

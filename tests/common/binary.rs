@@ -1,7 +1,7 @@
 //! The built binary, run as a user would, and model files to give it.
 
 use neuralnet::model_file::{self, Model, ModelInfo};
-use neuralnet::{Activation, Init, Loss, Network};
+use neuralnet::{Activation, Architecture, Init, Loss, Network};
 use std::path::{Path, PathBuf};
 
 /// The `neuralnet` binary Cargo built for these tests.
@@ -17,15 +17,10 @@ pub fn neuralnet() -> assert_cmd::Command {
 /// A 784-`hidden`-10 digit model with random weights, saved as `dir/random.safetensors`: enough to
 /// exercise a command's plumbing.
 pub fn random_model(dir: &Path, hidden: usize) -> PathBuf {
-    let net = Network::<f32>::new(
-        &[784, hidden, 10],
-        Activation::Relu,
-        Activation::Softmax,
-        Loss::CrossEntropy,
-        Init::HeUniform,
-        3,
-    )
-    .unwrap();
+    let net = Architecture::mlp(&[784, hidden, 10], Activation::Relu, Activation::Softmax, Loss::CrossEntropy)
+        .init(Init::HeUniform)
+        .build::<f32>(3)
+        .unwrap();
     let info = ModelInfo::images(28, 28, 10);
     let path = dir.join("random.safetensors");
     model_file::save(&Model::new(net, info), &path).unwrap();
