@@ -2,7 +2,9 @@
 # A refactor's proof of no change: the same training commands run by two builds of the tool must
 # write byte-identical model files and checkpoints, and each build must load the other's files.
 #
-# usage: scripts/check-identical.sh OLD_BINARY NEW_BINARY [MNIST_DIR]
+# usage: [ALLOW_META=key.path,…] scripts/check-identical.sh OLD_BINARY NEW_BINARY [MNIST_DIR]
+#   ALLOW_META: metadata entries a deliberate change may alter (e.g. neuralnet.training.init); the
+#   tensors must always be identical
 #   (build OLD from the parent commit, e.g. `git worktree add /tmp/old HEAD~1 && cargo build
 #   --release --manifest-path /tmp/old/Cargo.toml`; MNIST_DIR defaults to the tool's cache)
 set -euo pipefail
@@ -29,7 +31,7 @@ awk 'BEGIN {
 # times (the metadata's key order is not fixed, so the files' bytes are not compared).
 same_file() {
   python3 - "$1" "$2" <<'PY'
-import json, struct, sys
+import json, os, struct, sys
 def strip_times(v):
     if isinstance(v, dict):
         return {k: strip_times(x) for k, x in v.items() if k not in ("seconds", "samples_per_sec")}
@@ -49,7 +51,23 @@ def read(p):
     data = b[8 + n:]
     tensors = {k: (t["dtype"], t["shape"], data[t["data_offsets"][0]:t["data_offsets"][1]]) for k, t in head.items()}
     return meta, tensors
-sys.exit(0 if read(sys.argv[1]) == read(sys.argv[2]) else 1)
+def diffs(a, b, path):
+    if isinstance(a, dict) and isinstance(b, dict):
+        out = []
+        for k in sorted(set(a) | set(b)):
+            out += diffs(a.get(k), b.get(k), f"{path}.{k}" if path else k)
+        return out
+    return [] if a == b else [path]
+(ma, ta), (mb, tb) = read(sys.argv[1]), read(sys.argv[2])
+if ta != tb:
+    print("tensors differ")
+    sys.exit(1)
+allowed = [p for p in os.environ.get("ALLOW_META", "").split(",") if p]
+meta = diffs(ma, mb, "")
+unexpected = [d for d in meta if not any(d == p or d.startswith(p + ".") for p in allowed)]
+if meta:
+    print(("metadata differs: " if unexpected else "metadata differs as allowed: ") + ", ".join(meta))
+sys.exit(1 if unexpected else 0)
 PY
 }
 
@@ -64,10 +82,10 @@ run() { # name, then the train arguments
       { echo "FAIL $name: $side build failed:"; tail -3 "$work/$side/$name.log"; fail=1; return; }
   done
   for ext in safetensors safetensors.ckpt; do
-    if same_file "$work/old/$name.$ext" "$work/new/$name.$ext"; then
-      echo "same  $name.$ext ($(stat -c %s "$work/new/$name.$ext") bytes; tensors and metadata but times)"
+    if why=$(same_file "$work/old/$name.$ext" "$work/new/$name.$ext"); then
+      echo "same  $name.$ext (tensors bit for bit; metadata but times${why:+; $why})"
     else
-      echo "DIFF  $name.$ext"
+      echo "DIFF  $name.$ext: $why"
       fail=1
     fi
   done
@@ -101,10 +119,10 @@ for f in eval evalcsv; do
   if cmp -s "$work/$f-old.txt" "$work/$f-new.txt"; then echo "same  $f output across builds"; else
     echo "DIFF  $f output"; diff "$work/$f-old.txt" "$work/$f-new.txt" | head -5; fail=1; fi
 done
-if same_file "$work/resumed-by-old/m.safetensors" "$work/resumed-by-new/m.safetensors"; then
-  echo "same  checkpoint resumed across builds"
+if why=$(same_file "$work/resumed-by-old/m.safetensors" "$work/resumed-by-new/m.safetensors"); then
+  echo "same  checkpoint resumed across builds${why:+ ($why)}"
 else
-  echo "DIFF  checkpoint resumed across builds"
+  echo "DIFF  checkpoint resumed across builds: $why"
   fail=1
 fi
 [ "$fail" = 0 ] && echo "all identical" || { echo "differences found"; exit 1; }
