@@ -11,8 +11,10 @@ use crate::dataset::Normalization;
 use crate::error::{Error, Result};
 use crate::layer::Dense;
 use crate::network::Network;
+use crate::optimizer::OptimizerState;
 use crate::rng::Rng;
-use crate::train::{EpochReport, PartialEpoch, Trainer};
+use crate::train::checkpoint::{Best, TrainerSnapshot};
+use crate::train::report::{EpochReport, PartialEpoch};
 use safetensors::{Dtype, SafeTensors, tensor::TensorView};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -211,7 +213,7 @@ fn read_tensor(st: &SafeTensors<'_>, name: &str, shape: &[usize], err: &dyn Fn(S
 /// The metadata marker of a checkpoint file.
 const CHECKPOINT_NAME: &str = "neuralnet-checkpoint";
 
-/// The parts of a [`Trainer`] a checkpoint keeps besides tensors.
+/// The parts of a [`TrainerSnapshot`] a checkpoint keeps besides tensors (as JSON, in this order).
 #[derive(Serialize, Deserialize)]
 struct TrainerMeta {
     epoch: usize,
@@ -229,67 +231,10 @@ struct TrainerMeta {
 pub struct Checkpoint {
     /// The weights and description at the time of the checkpoint.
     pub model: Model,
-    /// Everything needed to continue the run exactly.
-    pub state: TrainerState,
+    /// Everything needed to continue the run exactly (`Trainer::restore` puts it back).
+    pub state: TrainerSnapshot<f32>,
     /// The run's settings, as the caller stored them.
     pub settings: serde_json::Value,
-}
-
-/// A [`Trainer`]'s state as stored in a checkpoint; [`TrainerState::restore`] puts it back.
-pub struct TrainerState {
-    meta: TrainerMeta,
-    m: Vec<Vec<f32>>,
-    v: Vec<Vec<f32>>,
-    best: Option<Network<f32>>,
-    order: Vec<usize>,
-}
-
-impl TrainerState {
-    /// Epochs completed when the checkpoint was written.
-    pub fn epoch(&self) -> usize {
-        self.meta.epoch
-    }
-
-    /// Whether the checkpoint was written part-way through an epoch.
-    pub fn mid_epoch(&self) -> bool {
-        self.meta.partial.is_some()
-    }
-
-    /// Puts the state into `trainer` (made for the same network, data and settings).
-    pub fn restore(self, trainer: &mut Trainer<f32>) -> Result<()> {
-        let meta = self.meta;
-        if trainer.order.len() != self.order.len() {
-            return Err(Error::InvalidValue {
-                what: "checkpoint".into(),
-                message: format!(
-                    "it was written for {} training rows but the data now has {}; use the same data and --val-size",
-                    self.order.len(),
-                    trainer.order.len()
-                ),
-            });
-        }
-        if trainer.state.m.len() != self.m.len() || trainer.state.v.len() != self.v.len() {
-            return Err(Error::InvalidValue {
-                what: "checkpoint".into(),
-                message: "its optimizer state does not match the optimizer of this run".into(),
-            });
-        }
-        trainer.state.steps = meta.steps;
-        trainer.state.m = self.m;
-        trainer.state.v = self.v;
-        trainer.data_rng = meta.data_rng;
-        trainer.dropout_rng = meta.dropout_rng;
-        trainer.epoch = meta.epoch;
-        trainer.history = meta.history;
-        trainer.best = match (meta.best, self.best) {
-            (Some((loss, epoch)), Some(net)) => Some((loss, epoch, net)),
-            _ => None,
-        };
-        trainer.since_best = meta.since_best;
-        trainer.order = self.order;
-        trainer.partial = meta.partial;
-        Ok(())
-    }
 }
 
 fn tensor_entries(prefix: &str, net: &Network<f32>, out: &mut Vec<(String, Vec<u8>, Vec<usize>, Dtype)>) {
@@ -312,32 +257,38 @@ fn serialize(
     safetensors::tensor::serialize(views, Some(meta)).map_err(|e| file_error(path, e.to_string()))
 }
 
-/// Writes a checkpoint of a run atomically: model, optimizer moments, generators, row order,
-/// progress, history, early-stopping state, and the caller's `settings`.
-pub fn save_checkpoint(path: &Path, model: &Model, trainer: &Trainer<f32>, settings: &serde_json::Value) -> Result<()> {
+/// Writes a checkpoint of a run atomically: model, and the trainer's `state` (optimizer moments,
+/// generators, row order, progress, history, early-stopping state), and the caller's `settings`.
+pub fn save_checkpoint(
+    path: &Path,
+    model: &Model,
+    state: &TrainerSnapshot<f32>,
+    settings: &serde_json::Value,
+) -> Result<()> {
     let mut entries = Vec::new();
     tensor_entries("", &model.network, &mut entries);
-    for (i, m) in trainer.state.m.iter().enumerate() {
+    let opt = &state.optimizer;
+    for (i, m) in opt.m.iter().enumerate() {
         entries.push((format!("optimizer.m.{i}"), le_bytes(m), vec![m.len()], Dtype::F32));
     }
-    for (i, v) in trainer.state.v.iter().enumerate() {
+    for (i, v) in opt.v.iter().enumerate() {
         entries.push((format!("optimizer.v.{i}"), le_bytes(v), vec![v.len()], Dtype::F32));
     }
-    if let Some((_, _, best)) = &trainer.best {
-        tensor_entries("best.", best, &mut entries);
+    if let Some(best) = &state.best {
+        tensor_entries("best.", &best.network, &mut entries);
     }
-    let order: Vec<u8> = trainer.order.iter().flat_map(|&i| (i as u64).to_le_bytes()).collect();
-    entries.push(("trainer.order".into(), order, vec![trainer.order.len()], Dtype::U64));
+    let order: Vec<u8> = state.order.iter().flat_map(|&i| (i as u64).to_le_bytes()).collect();
+    entries.push(("trainer.order".into(), order, vec![state.order.len()], Dtype::U64));
     let meta = TrainerMeta {
-        epoch: trainer.epoch,
-        steps: trainer.state.steps,
-        data_rng: trainer.data_rng.clone(),
-        dropout_rng: trainer.dropout_rng.clone(),
-        history: trainer.history.clone(),
-        best: trainer.best.as_ref().map(|(l, e, _)| (*l, *e)),
-        since_best: trainer.since_best,
-        partial: trainer.partial.clone(),
-        optimizer_slots: (trainer.state.m.len(), trainer.state.v.len()),
+        epoch: state.epoch,
+        steps: opt.steps,
+        data_rng: state.data_rng.clone(),
+        dropout_rng: state.dropout_rng.clone(),
+        history: state.history.clone(),
+        best: state.best.as_ref().map(|b| (b.loss, b.epoch)),
+        since_best: state.since_best,
+        partial: state.partial.clone(),
+        optimizer_slots: (opt.m.len(), opt.v.len()),
     };
     let json = |v: serde_json::Result<String>| v.map_err(|e| file_error(path, e.to_string()));
     let mut md = HashMap::new();
@@ -397,20 +348,19 @@ pub fn load_checkpoint(path: &Path) -> Result<Checkpoint> {
     }
     let order: Vec<usize> =
         t.data().chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().unwrap_or([0; 8])) as usize).collect();
-    // The order indexes the training rows: it must be a permutation, or a batch would read out of range.
-    let mut seen = vec![false; order.len()];
-    for &i in &order {
-        if i >= order.len() || std::mem::replace(&mut seen[i], true) {
-            return Err(err("tensor 'trainer.order' is not a permutation of the training rows".into()));
-        }
-    }
-    if let Some(p) = &tm.partial
-        && p.norm_sums.len() != network.layers.len()
-    {
-        return Err(err("the interrupted epoch's state does not match the network".into()));
-    }
-    let model = Model { network, info };
-    Ok(Checkpoint { model, state: TrainerState { meta: tm, m, v, best, order }, settings })
+    let state = TrainerSnapshot {
+        epoch: tm.epoch,
+        optimizer: OptimizerState { steps: tm.steps, m, v },
+        data_rng: tm.data_rng,
+        dropout_rng: tm.dropout_rng,
+        history: tm.history,
+        best: tm.best.zip(best).map(|((loss, epoch), network)| Best { loss, epoch, network }),
+        since_best: tm.since_best,
+        order,
+        partial: tm.partial,
+    };
+    state.check(&network).map_err(err)?;
+    Ok(Checkpoint { model: Model { network, info }, state, settings })
 }
 
 fn read_network(

@@ -210,51 +210,37 @@ impl Optimizer {
         OptimizerState { steps: 0, m, v }
     }
 
-    /// One update of every parameter of `net` from `grads`, at learning rate `lr`.
+    /// One update of every parameter of `net` from `grads`, at learning rate `lr`, on the calling
+    /// thread (the trainer spreads the same updates over its threads: `train::data_parallel`).
     pub fn step<T: Float>(&self, state: &mut OptimizerState<T>, net: &mut Network<T>, grads: &Gradients<T>, lr: f64) {
-        self.step_except(state, net, grads, lr, &[]);
-    }
-
-    /// [`Optimizer::step`], except the weights of the layers `l` with `skip_weights[l]` set: the
-    /// caller updates those a block at a time with [`Optimizer::update_weight_block`], as part of
-    /// this same step.
-    pub(crate) fn step_except<T: Float>(
-        &self,
-        state: &mut OptimizerState<T>,
-        net: &mut Network<T>,
-        grads: &Gradients<T>,
-        lr: f64,
-        skip_weights: &[bool],
-    ) {
         state.steps += 1;
-        let t = state.steps as i32;
+        let t = state.steps;
         for (l, layer) in net.layers.iter_mut().enumerate() {
             for (which, (params, g)) in
                 [(&mut layer.weights, &grads.weights[l]), (&mut layer.bias, &grads.bias[l])].into_iter().enumerate()
             {
-                if which == 0 && skip_weights.get(l).copied().unwrap_or(false) {
-                    continue;
-                }
-                let decay = if which == 0 { self.weight_decay } else { 0.0 };
                 let (m, v) = state.slot_mut(2 * l + which);
-                split(params, g, m, v, &|w, g, m, v| self.kernel(w, g, m, v, lr, decay, t));
+                self.update(t, lr, which == 0, params, g, m, v);
             }
         }
     }
 
-    /// Updates a block of a layer's weights `w` from its gradient `g`, with the matching blocks of
-    /// the optimizer's state ([`OptimizerState::weights_mut`]), as part of the step
-    /// [`Optimizer::step_except`] took last (`state.steps`). On the calling thread.
-    pub(crate) fn update_weight_block<T: Float>(
+    /// Updates one parameter tensor `w` (or a block of one) from its gradient `g`, with the
+    /// matching state slices `m`, `v` (empty when the method keeps none), as step `steps`
+    /// (Adam's `t`); `is_weight`: weight decay applies (weights, not biases).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn update<T: Float>(
         &self,
         steps: u64,
         lr: f64,
+        is_weight: bool,
         w: &mut [T],
         g: &[T],
         m: &mut [T],
         v: &mut [T],
     ) {
-        self.kernel(w, g, m, v, lr, self.weight_decay, steps as i32);
+        let decay = if is_weight { self.weight_decay } else { 0.0 };
+        self.kernel(w, g, m, v, lr, decay, steps as i32);
     }
 
     /// The element-wise update of one tensor (or block of one) at step `t`: `m`, `v` are its
@@ -283,44 +269,6 @@ impl Optimizer {
             }
         }
     }
-}
-
-/// Parameters per update below which splitting between threads costs more than it saves.
-const SPLIT_MIN: usize = 1 << 16;
-
-/// Runs the element-wise update `f` on `w`, `g` and the state slices `m`, `v` (empty when the
-/// method has none), halved between the threads of the current rayon pool when large: a
-/// 784×800 layer's update reads and writes ~10 MB per step, too much to leave to one core.
-/// (Also used for other element-wise passes over large tensors, with `m`, `v` empty.)
-pub(crate) fn split<T: Float>(
-    w: &mut [T],
-    g: &[T],
-    m: &mut [T],
-    v: &mut [T],
-    f: &(impl Fn(&mut [T], &[T], &mut [T], &mut [T]) + Sync),
-) {
-    // Outside a pool (one thread) do not even ask: that would start rayon's global pool.
-    if w.len() < SPLIT_MIN || rayon::current_thread_index().is_none() || rayon::current_num_threads() < 2 {
-        return f(w, g, m, v);
-    }
-    let mid = w.len() / 2;
-    let (w0, w1) = w.split_at_mut(mid);
-    let (g0, g1) = g.split_at(mid);
-    let ((m0, v0), (m1, v1)) = split_state(m, v, mid);
-    rayon::join(|| f(w0, g0, m0, v0), || f(w1, g1, m1, v1));
-}
-
-/// A tensor's two state slices, first and second moment.
-pub(crate) type State<'a, T> = (&'a mut [T], &'a mut [T]);
-
-/// The state slices `m`, `v` of a tensor cut at element `mid`; an empty one (a method that keeps
-/// no such state) stays empty on both sides.
-pub(crate) fn split_state<'a, T>(m: &'a mut [T], v: &'a mut [T], mid: usize) -> (State<'a, T>, State<'a, T>) {
-    let at = |s: &[T]| if s.is_empty() { 0 } else { mid };
-    let (ma, va) = (at(m), at(v));
-    let (m0, m1) = m.split_at_mut(ma);
-    let (v0, v1) = v.split_at_mut(va);
-    ((m0, v0), (m1, v1))
 }
 
 #[inline(always)]
@@ -383,15 +331,10 @@ pub struct OptimizerState<T> {
 impl<T> OptimizerState<T> {
     /// The state of tensor `slot` (`2l` weights, `2l + 1` bias of layer `l`): first and second
     /// moment, each empty when the method keeps none.
-    fn slot_mut(&mut self, slot: usize) -> (&mut [T], &mut [T]) {
+    pub(crate) fn slot_mut(&mut self, slot: usize) -> (&mut [T], &mut [T]) {
         let m = self.m.get_mut(slot).map_or(&mut [][..], |m| &mut m[..]);
         let v = self.v.get_mut(slot).map_or(&mut [][..], |v| &mut v[..]);
         (m, v)
-    }
-
-    /// The state of layer `l`'s weights (see [`Optimizer::update_weight_block`]).
-    pub(crate) fn weights_mut(&mut self, l: usize) -> (&mut [T], &mut [T]) {
-        self.slot_mut(2 * l)
     }
 }
 

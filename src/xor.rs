@@ -9,7 +9,8 @@ use crate::init::Init;
 use crate::loss::Loss;
 use crate::network::Network;
 use crate::optimizer::Optimizer;
-use crate::train::{TrainConfig, train};
+use crate::train::config::TrainConfig;
+use crate::train::trainer::train;
 
 /// The four inputs (0,0), (0,1), (1,0), (1,1), rows of `x`.
 pub const INPUTS: [f64; 8] = [0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0];

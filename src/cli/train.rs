@@ -159,8 +159,8 @@ pub fn run(cli: TrainArgs) -> Result<()> {
             );
         }
         net = ck.model.network;
-        ck.state.restore(&mut trainer).with_context(|| format!("{}", path.display()))?;
-        eprintln!("resuming {} after epoch {} of {}", path.display(), trainer.epoch, config.epochs);
+        trainer.restore(ck.state).with_context(|| format!("{}", path.display()))?;
+        eprintln!("resuming {} after epoch {} of {}", path.display(), trainer.epoch(), config.epochs);
     }
     check_run(&net, &train_set, (!val_set.is_empty()).then_some(&val_set), &config)?;
 
@@ -200,22 +200,22 @@ pub fn run(cli: TrainArgs) -> Result<()> {
         eprintln!("each training image distorted afresh every epoch: {a}");
     }
     install_interrupt_handler();
-    let mut progress = CliProgress::new(config.epochs, args.metrics.as_deref(), trainer.epoch > 0)?;
+    let mut progress = CliProgress::new(config.epochs, args.metrics.as_deref(), trainer.epoch() > 0)?;
     let val = (!val_set.is_empty()).then_some(&val_set);
     let t0 = std::time::Instant::now();
     let save_ckpt = |net: &Network<f32>, trainer: &Trainer<f32>, info: &ModelInfo| {
-        model_file::save_checkpoint(&ckpt_path, &Model::new(net.clone(), info.clone()), trainer, &settings)
+        model_file::save_checkpoint(&ckpt_path, &Model::new(net.clone(), info.clone()), &trainer.snapshot(), &settings)
     };
     let end = trainer.install(|t| -> Result<End> {
-        while t.epoch < config.epochs {
+        while t.epoch() < config.epochs {
             match t.run_epoch(&mut net, &train_set, val, &config, &mut progress)? {
                 EpochOutcome::Interrupted => {
                     save_ckpt(&net, t, &info)?;
                     return Ok(End::Interrupted);
                 }
                 EpochOutcome::Finished { stop, .. } => {
-                    let last = t.epoch == config.epochs || stop;
-                    if ckpt_every > 0 && (t.epoch.is_multiple_of(ckpt_every) || last) {
+                    let last = t.epoch() == config.epochs || stop;
+                    if ckpt_every > 0 && (t.epoch().is_multiple_of(ckpt_every) || last) {
                         save_ckpt(&net, t, &info)?;
                     }
                     if stop {
@@ -233,17 +233,17 @@ pub fn run(cli: TrainArgs) -> Result<()> {
     progress.finish();
     let end = match end {
         Ok(e) => e,
-        Err(e) if trainer.epoch > 0 && matches!(e.downcast_ref(), Some(neuralnet::Error::Diverged { .. })) => {
+        Err(e) if trainer.epoch() > 0 && matches!(e.downcast_ref(), Some(neuralnet::Error::Diverged { .. })) => {
             // The network holds the weights from the end of the last good epoch: keep them.
             model_file::save(&Model::new(net, info), &out)?;
-            bail!("{e}; the last good model (end of epoch {}) was saved to {}", trainer.epoch, out.display());
+            bail!("{e}; the last good model (end of epoch {}) was saved to {}", trainer.epoch(), out.display());
         }
         Err(e) => return Err(e),
     };
     let train_seconds = t0.elapsed().as_secs_f64();
     if end == End::Interrupted {
         let resume = format!("neuralnet train --resume {} --epochs {}", ckpt_path.display(), config.epochs);
-        eprintln!("stopped after epoch {}; checkpoint saved to {}", trainer.epoch, ckpt_path.display());
+        eprintln!("stopped after epoch {}; checkpoint saved to {}", trainer.epoch(), ckpt_path.display());
         eprintln!("resume with: {resume}");
         std::process::exit(130);
     }

@@ -3,7 +3,7 @@
 use super::canvas::{Drawn, Figure, GREY, INK, LINES, font, invalid, save, text};
 use super::notation::Lang;
 use crate::error::Result;
-use crate::train::EpochReport;
+use crate::train::report::EpochReport;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, VPos};

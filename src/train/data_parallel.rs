@@ -1,0 +1,301 @@
+//! Data parallelism on two threads: a batch of at least [`SPLIT_BATCH_MIN`] rows is halved, each
+//! half runs forward and backward on its own thread, and the batch's gradient is the halves'
+//! row-weighted average. Also the threads' share of the optimizer step: each large tensor's
+//! update is halved between the pool's threads (`update`), and the weight gradient of a large
+//! layer is taken for the whole batch a block at a time, each block updated while in cache
+//! ([`JOINT_MIN`]).
+
+use super::config::TrainConfig;
+use crate::data::augment::Scratch;
+use crate::dataset::Dataset;
+use crate::kernels::{Float, matmul_at_b_rows};
+use crate::layer::Dense;
+use crate::metrics;
+use crate::network::{Dropout, Gradients, Network, Workspace};
+use crate::optimizer::{Optimizer, OptimizerState};
+use crate::rng::{Rng, rng};
+use rand::Rng as _;
+
+/// Batches of at least this many rows are split between two threads when the trainer has two or
+/// more: each half runs forward and backward on its own, and the two gradients are averaged.
+/// One hand-off per batch instead of one per matrix product, which gained nothing at two threads
+/// (the scheduler's wake-ups eat the gain; figures in `docs/design.md`, "Measured constants").
+pub const SPLIT_BATCH_MIN: usize = 32;
+
+/// In a batch split between two threads, a layer with at least this many weights gets its weight
+/// gradient `∂L/∂W = δᵀX` for the whole batch at once, a block of rows at a time, each block
+/// updated by the optimizer while it is in cache; the two threads take half the rows each. The
+/// halves then need not each write a full gradient, nor be averaged: for 784-800-10 that is
+/// 15 MB less memory traffic per step, with the same products.
+pub const JOINT_MIN: usize = 1 << 16;
+
+/// Weights per block of [`joint_weight_step`]: the block's gradient, weights and optimizer state
+/// (~100 KB each in f32) stay in L2 between the product and the update.
+const JOINT_BLOCK: usize = 1 << 15;
+
+/// Elements per element-wise pass below which splitting between threads costs more than it saves.
+const SPLIT_MIN: usize = 1 << 16;
+
+/// Runs the element-wise update `f` on `w`, `g` and the state slices `m`, `v` (empty when the
+/// method has none), halved between the threads of the current rayon pool when large: a
+/// 784×800 layer's update reads and writes ~10 MB per step, too much to leave to one core.
+/// (Also used for other element-wise passes over large tensors, with `m`, `v` empty.)
+fn split<T: Float>(
+    w: &mut [T],
+    g: &[T],
+    m: &mut [T],
+    v: &mut [T],
+    f: &(impl Fn(&mut [T], &[T], &mut [T], &mut [T]) + Sync),
+) {
+    // Outside a pool (one thread) do not even ask: that would start rayon's global pool.
+    if w.len() < SPLIT_MIN || rayon::current_thread_index().is_none() || rayon::current_num_threads() < 2 {
+        return f(w, g, m, v);
+    }
+    let mid = w.len() / 2;
+    let (w0, w1) = w.split_at_mut(mid);
+    let (g0, g1) = g.split_at(mid);
+    let ((m0, v0), (m1, v1)) = split_state(m, v, mid);
+    rayon::join(|| f(w0, g0, m0, v0), || f(w1, g1, m1, v1));
+}
+
+/// A tensor's two state slices, first and second moment.
+type State<'a, T> = (&'a mut [T], &'a mut [T]);
+
+/// The state slices `m`, `v` of a tensor cut at element `mid`; an empty one (a method that keeps
+/// no such state) stays empty on both sides.
+fn split_state<'a, T>(m: &'a mut [T], v: &'a mut [T], mid: usize) -> (State<'a, T>, State<'a, T>) {
+    let at = |s: &[T]| if s.is_empty() { 0 } else { mid };
+    let (ma, va) = (at(m), at(v));
+    let (m0, m1) = m.split_at_mut(ma);
+    let (v0, v1) = v.split_at_mut(va);
+    ((m0, v0), (m1, v1))
+}
+
+/// One optimizer step over every parameter of `net` from `grads` at learning rate `lr`, each large
+/// tensor's update halved between the pool's threads ([`split`]); the weights of the layers `l`
+/// with `skip_weights[l]` set are left to [`joint_weight_step`], as part of this same step.
+pub(super) fn update<T: Float>(
+    opt: &Optimizer,
+    state: &mut OptimizerState<T>,
+    net: &mut Network<T>,
+    grads: &Gradients<T>,
+    lr: f64,
+    skip_weights: &[bool],
+) {
+    state.steps += 1;
+    let t = state.steps;
+    for (l, layer) in net.layers.iter_mut().enumerate() {
+        for (which, (params, g)) in
+            [(&mut layer.weights, &grads.weights[l]), (&mut layer.bias, &grads.bias[l])].into_iter().enumerate()
+        {
+            if which == 0 && skip_weights.get(l).copied().unwrap_or(false) {
+                continue;
+            }
+            let (m, v) = state.slot_mut(2 * l + which);
+            split(params, g, m, v, &|w, g, m, v| opt.update(t, lr, which == 0, w, g, m, v));
+        }
+    }
+}
+
+/// `∂L/∂W = δᵀX` of one layer for a whole batch (`delta`: batch × `n_out`, `input`: batch ×
+/// `n_in`, each half's rows already weighted) into `g`, and the optimizer's update of `w` from it,
+/// block of rows by block; the rows are halved between the two threads of the pool.
+#[allow(clippy::too_many_arguments)]
+fn joint_weight_step<T: Float>(
+    opt: &Optimizer,
+    steps: u64,
+    lr: f64,
+    batch: usize,
+    n_out: usize,
+    n_in: usize,
+    delta: &[T],
+    input: &[T],
+    w: &mut [T],
+    g: &mut [T],
+    m: &mut [T],
+    v: &mut [T],
+) {
+    let rows_of = |first: usize, w: &mut [T], g: &mut [T], m: &mut [T], v: &mut [T]| {
+        let per_block = (JOINT_BLOCK / n_in.max(1)).max(1);
+        let rows = w.len() / n_in.max(1);
+        for start in (0..rows).step_by(per_block) {
+            let len = per_block.min(rows - start);
+            let span = start * n_in..(start + len) * n_in;
+            matmul_at_b_rows(batch, n_out, n_in, delta, input, first + start, len, &mut g[span.clone()]);
+            let mb = if m.is_empty() { &mut [][..] } else { &mut m[span.clone()] };
+            let vb = if v.is_empty() { &mut [][..] } else { &mut v[span.clone()] };
+            opt.update(steps, lr, true, &mut w[span.clone()], &g[span.clone()], mb, vb);
+        }
+    };
+    let mid = n_out / 2;
+    let (w0, w1) = w.split_at_mut(mid * n_in);
+    let (g0, g1) = g.split_at_mut(mid * n_in);
+    let ((m0, v0), (m1, v1)) = split_state(m, v, mid * n_in);
+    rayon::join(|| rows_of(0, w0, g0, m0, v0), || rows_of(mid, w1, g1, m1, v1));
+}
+
+/// Buffers for the second half of a batch split between threads (data parallelism): its own
+/// workspace, gradients and dropout generator (re-seeded each batch from the trainer's, so that
+/// a checkpoint needs nothing more).
+pub(super) struct Half<T> {
+    ws: Workspace<T>,
+    grads: Gradients<T>,
+    rng: Rng,
+    aug: Scratch,
+    /// Per layer: is its weight gradient computed for the whole batch at once ([`JOINT_MIN`])?
+    joint: Vec<bool>,
+    /// The whole batch's δ⁽ˡ⁾ and input of such a layer, gathered from the two halves.
+    delta: Vec<T>,
+    input: Vec<T>,
+}
+
+/// The buffers one forward/backward pass over some rows works in.
+pub(super) struct Part<'a, T> {
+    pub(super) ws: &'a mut Workspace<T>,
+    pub(super) grads: &'a mut Gradients<T>,
+    pub(super) rng: &'a mut Rng,
+    pub(super) aug: &'a mut Scratch,
+}
+
+/// Gathers rows `ids` of `data` into `x`, `y`, distorts them if asked, and runs forward and backward
+/// into `part`: returns the rows' mean loss and how many were classified correctly (0 for
+/// regression). The optimizer step is the caller's.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn rows_step<T: Float>(
+    net: &Network<T>,
+    data: &Dataset<T>,
+    config: &TrainConfig,
+    epoch: usize,
+    ids: &[usize],
+    x: &mut [T],
+    y: &mut [T],
+    part: Part<'_, T>,
+    aug_threads: usize,
+    skip_weights: &[bool],
+) -> (f64, usize) {
+    let (rows, k) = (ids.len(), net.outputs());
+    data.gather(ids, x, y);
+    if let Some(a) = &config.augment {
+        a.apply(x, ids, config.seed, epoch, part.aug, aug_threads);
+    }
+    let dropout = (config.dropout > 0.0).then_some(Dropout { p: config.dropout, rng: part.rng });
+    let loss =
+        net.loss_and_gradients_except(&x[..rows * data.features], y, rows, part.ws, part.grads, dropout, skip_weights);
+    let correct = match data.labels() {
+        Some(_) => metrics::count_correct(&part.ws.a(net.layers.len() - 1)[..rows * k], &y[..rows * k], k),
+        None => 0,
+    };
+    (loss, correct)
+}
+
+/// Whether `config` splits its batches between two threads (at least two, and batches of at least
+/// [`SPLIT_BATCH_MIN`] rows).
+pub(super) fn splits(config: &TrainConfig) -> bool {
+    config.threads >= 2 && config.batch_size.max(1) >= SPLIT_BATCH_MIN
+}
+
+impl<T: Float> Half<T> {
+    /// The second half's buffers for training `net` with `config`, if it splits its batches.
+    pub(super) fn new(net: &Network<T>, config: &TrainConfig) -> Option<Self> {
+        let b = config.batch_size.max(1);
+        let joint: Vec<bool> = net.layers.iter().map(|l| l.weights.len() >= JOINT_MIN).collect();
+        // The widest of the joint layers' outputs, and inputs above the first layer (whose input
+        // is the batch itself), for the gathered δ and inputs.
+        let width = |f: &dyn Fn(usize, &Dense<T>) -> usize| {
+            net.layers.iter().enumerate().filter(|&(i, _)| joint[i]).map(|(i, l)| f(i, l)).max().unwrap_or(0)
+        };
+        splits(config).then(|| Half {
+            ws: Workspace::new(net, b - b / 2, config.threads - config.threads / 2),
+            grads: Gradients::zeros(net),
+            rng: rng(0),
+            aug: config.augment.map(|a| a.scratch(b - b / 2)).unwrap_or_default(),
+            delta: vec![T::zero(); b * width(&|_, l| l.outputs)],
+            input: vec![T::zero(); b * width(&|i, l| if i == 0 { 0 } else { l.inputs })],
+            joint: joint.clone(),
+        })
+    }
+
+    /// One step on the rows `idx` (at least [`SPLIT_BATCH_MIN`]) of `data`, the first half in
+    /// `first`'s buffers on this thread and the second in this one's on another: forward,
+    /// backward, the averaged gradient, the update. `xb`, `yb` hold the whole batch's rows.
+    /// Returns the batch loss and the number of correctly classified rows.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn step(
+        &mut self,
+        first: Part<'_, T>,
+        xb: &mut [T],
+        yb: &mut [T],
+        state: &mut OptimizerState<T>,
+        net: &mut Network<T>,
+        data: &Dataset<T>,
+        idx: &[usize],
+        config: &TrainConfig,
+        epoch: usize,
+        lr: f64,
+    ) -> (f64, usize) {
+        let b = idx.len();
+        let (f, k) = (data.features, net.outputs());
+        let h = b / 2;
+        let (x1, x2) = xb[..b * f].split_at_mut(h * f);
+        let (y1, y2) = yb[..b * k].split_at_mut(h * k);
+        let drop = config.dropout > 0.0;
+        let Part { ws, grads, rng: rng1, aug: aug1 } = first;
+        if drop {
+            self.rng = rng(rng1.random::<u64>());
+        }
+        let joint = &self.joint[..];
+        let shared: &Network<T> = net;
+        // Each half gathers (and distorts) its own rows: that work is split too.
+        let run = |ids: &[usize], x: &mut [T], y: &mut [T], part: Part<'_, T>| {
+            rows_step(shared, data, config, epoch, ids, x, y, part, 1, joint)
+        };
+        let (i1, i2) = idx.split_at(h);
+        let ((l1, c1), (l2, c2)) = rayon::join(
+            || run(i1, x1, y1, Part { ws, grads, rng: rng1, aug: aug1 }),
+            || {
+                let part = Part { ws: &mut self.ws, grads: &mut self.grads, rng: &mut self.rng, aug: &mut self.aug };
+                run(i2, x2, y2, part)
+            },
+        );
+        // Each half's gradient is its own mean: the batch's is their row-weighted average.
+        let (w1, w2) = (h as f64 / b as f64, (b - h) as f64 / b as f64);
+        let (t1, t2) = (T::of(w1), T::of(w2));
+        let average = |g: &mut [T], g2: &[T], _: &mut [T], _: &mut [T]| {
+            for (a, &c) in g.iter_mut().zip(g2) {
+                *a = *a * t1 + c * t2;
+            }
+        };
+        let weights = grads.weights.iter_mut().zip(&self.grads.weights).zip(joint).filter(|(_, j)| !**j);
+        for (g, g2) in weights.map(|(p, _)| p).chain(grads.bias.iter_mut().zip(&self.grads.bias)) {
+            // Halved between the threads when large, like an optimizer update.
+            split(g, g2, &mut [], &mut [], &average);
+        }
+        update(&config.optimizer, state, net, grads, lr, joint);
+        for l in (0..net.layers.len()).filter(|&l| joint[l]) {
+            let layer = &mut net.layers[l];
+            let (n_out, n_in) = (layer.outputs, layer.inputs);
+            // The whole batch's δ⁽ˡ⁾, each half's rows weighted as in the average above.
+            let delta = &mut self.delta[..b * n_out];
+            let (d1, d2) = delta.split_at_mut(h * n_out);
+            for (dst, src, t) in [(d1, ws.delta(l), t1), (d2, self.ws.delta(l), t2)] {
+                for (d, &s) in dst.iter_mut().zip(src) {
+                    *d = s * t;
+                }
+            }
+            // Its input: the batch rows themselves for the first layer, else both halves' a⁽ˡ⁻¹⁾.
+            let input: &[T] = if l == 0 {
+                &xb[..b * n_in]
+            } else {
+                let (i1, i2) = self.input[..b * n_in].split_at_mut(h * n_in);
+                i1.copy_from_slice(&ws.input(l, &[], drop)[..h * n_in]);
+                i2.copy_from_slice(&self.ws.input(l, &[], drop)[..(b - h) * n_in]);
+                &self.input[..b * n_in]
+            };
+            let steps = state.steps;
+            let (m, v) = state.slot_mut(2 * l);
+            let g = &mut grads.weights[l];
+            joint_weight_step(&config.optimizer, steps, lr, b, n_out, n_in, delta, input, &mut layer.weights, g, m, v);
+        }
+        (l1 * w1 + l2 * w2, c1 + c2)
+    }
+}

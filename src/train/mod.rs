@@ -1,0 +1,21 @@
+//! Training: [`config`] (what to do, and the checks before a run), [`trainer`] (epochs of
+//! shuffled mini-batches, forward, δ recursion, optimizer step; validation, early stopping and
+//! divergence checks), [`data_parallel`] (a batch halved between two threads), [`checkpoint`]
+//! (the trainer's state as plain data), [`report`] (what a run tells its caller) and [`cv`]
+//! (k-fold cross-validation, for the weight-decay search).
+//!
+//! The library knows nothing about the terminal: progress goes to a [`Progress`] the caller supplies.
+
+pub mod checkpoint;
+pub mod config;
+pub mod cv;
+pub mod data_parallel;
+pub mod report;
+pub mod trainer;
+
+pub use checkpoint::{Best, TrainerSnapshot};
+pub use config::{TrainConfig, check_run};
+pub use cv::cross_validate;
+pub use data_parallel::{JOINT_MIN, SPLIT_BATCH_MIN};
+pub use report::{EpochOutcome, EpochReport, PartialEpoch, Progress, TrainSummary};
+pub use trainer::{NORM_EVERY, Trainer, train, train_with};

@@ -1,0 +1,437 @@
+//! The trainer: epochs of shuffled mini-batches, forward, δ recursion, optimizer step; validation,
+//! early stopping and divergence checks at epoch ends.
+//!
+//! After the first batch a training step allocates nothing: all buffers are made before the loop.
+
+use super::checkpoint::{Best, TrainerSnapshot};
+use super::config::{TrainConfig, check_run};
+use super::data_parallel::{self, Half, Part, SPLIT_BATCH_MIN, rows_step};
+use super::report::{EpochOutcome, EpochReport, PartialEpoch, Progress, TrainSummary};
+use crate::data::augment::Scratch;
+use crate::dataset::Dataset;
+use crate::error::{Error, Result, shape_error};
+use crate::kernels::{Float, sum_squares, warm_up_threads};
+use crate::metrics;
+use crate::network::{Gradients, Network, Workspace};
+use crate::optimizer::OptimizerState;
+use crate::rng::{Rng, rng};
+use rand::seq::SliceRandom;
+use std::time::Instant;
+
+/// Everything a training run carries from step to step, allocated once: batch buffers, workspace,
+/// gradients, optimizer state, generators, progress through the epochs. Its state (all but the
+/// buffers) goes in and out as a [`TrainerSnapshot`] for checkpoints.
+pub struct Trainer<T> {
+    /// The optimizer's velocities or moments.
+    state: OptimizerState<T>,
+    /// Shuffling generator.
+    data_rng: Rng,
+    /// Dropout generator.
+    dropout_rng: Rng,
+    /// Epochs completed.
+    epoch: usize,
+    /// Reports of the completed epochs.
+    history: Vec<EpochReport>,
+    /// Early stopping: the best validation loss, its epoch and weights.
+    best: Option<Best<T>>,
+    /// Early stopping: epochs since the best one.
+    since_best: usize,
+    /// The current epoch's shuffled row order.
+    order: Vec<usize>,
+    /// An epoch interrupted part-way, if any.
+    partial: Option<PartialEpoch>,
+    last_good: Network<T>,
+    ws: Workspace<T>,
+    grads: Gradients<T>,
+    xb: Vec<T>,
+    yb: Vec<T>,
+    aug: Scratch,
+    /// The second half of each batch, when batches are split between two threads.
+    half: Option<Half<T>>,
+    pool: Option<rayon::ThreadPool>,
+}
+
+/// Gradient norms are taken on every this-many-th batch (and the last of each epoch): summing the
+/// squares of every parameter after every batch is a measurable share of an epoch
+/// (`docs/design.md`, "Measured constants").
+pub const NORM_EVERY: usize = 8;
+
+impl<T: Float> Trainer<T> {
+    /// Buffers for training `net` on `rows` rows with `config`.
+    pub fn new(net: &Network<T>, rows: usize, config: &TrainConfig) -> Self {
+        let b = config.batch_size.max(1);
+        Self {
+            state: config.optimizer.state(net),
+            data_rng: rng(config.seed),
+            dropout_rng: rng(config.seed ^ 0x9e37_79b9_7f4a_7c15),
+            epoch: 0,
+            history: Vec::new(),
+            best: None,
+            since_best: 0,
+            order: (0..rows).collect(),
+            partial: None,
+            last_good: net.clone(),
+            ws: Workspace::new(net, b, if data_parallel::splits(config) { config.threads / 2 } else { config.threads }),
+            grads: Gradients::zeros(net),
+            half: Half::new(net, config),
+            xb: vec![T::zero(); b * net.inputs()],
+            yb: vec![T::zero(); b * net.outputs()],
+            aug: config.augment.map(|a| a.scratch(b)).unwrap_or_default(),
+            pool: (config.threads > 1)
+                .then(|| rayon::ThreadPoolBuilder::new().num_threads(config.threads).build().ok())
+                .flatten(),
+        }
+    }
+
+    /// Runs `f` inside this trainer's thread pool (if it has one), where the products' parallel
+    /// splits allocate nothing; each pool thread is warmed up first.
+    pub fn install<R: Send>(&mut self, f: impl FnOnce(&mut Self) -> R + Send) -> R {
+        match self.pool.take() {
+            Some(pool) => {
+                pool.broadcast(|_| warm_up_threads::<T>());
+                let r = pool.install(|| f(self));
+                self.pool = Some(pool);
+                r
+            }
+            None => f(self),
+        }
+    }
+
+    /// Gradients of the last step.
+    pub fn gradients(&self) -> &Gradients<T> {
+        &self.grads
+    }
+
+    /// One step on the rows `idx` of `data` at learning rate `lr`: forward, backward, update.
+    /// Returns the batch loss and the number of correctly classified rows (0 for regression).
+    pub fn step(
+        &mut self,
+        net: &mut Network<T>,
+        data: &Dataset<T>,
+        idx: &[usize],
+        config: &TrainConfig,
+        lr: f64,
+    ) -> (f64, usize) {
+        let b = idx.len();
+        if b >= SPLIT_BATCH_MIN
+            && let Some(half) = self.half.as_mut()
+        {
+            let first =
+                Part { ws: &mut self.ws, grads: &mut self.grads, rng: &mut self.dropout_rng, aug: &mut self.aug };
+            return half.step(
+                first,
+                &mut self.xb,
+                &mut self.yb,
+                &mut self.state,
+                net,
+                data,
+                idx,
+                config,
+                self.epoch,
+                lr,
+            );
+        }
+        let (f, k) = (data.features, net.outputs());
+        let part = Part { ws: &mut self.ws, grads: &mut self.grads, rng: &mut self.dropout_rng, aug: &mut self.aug };
+        let (x, y) = (&mut self.xb[..b * f], &mut self.yb[..b * k]);
+        let (loss, correct) = rows_step(net, data, config, self.epoch, idx, x, y, part, config.threads, &[]);
+        data_parallel::update(&config.optimizer, &mut self.state, net, &self.grads, lr, &[]);
+        (loss, correct)
+    }
+
+    /// Runs (or continues) epoch `self.epoch + 1`: shuffle, every batch, then validation and early
+    /// stopping. On divergence the network is put back to its weights at the start of the epoch.
+    pub fn run_epoch(
+        &mut self,
+        net: &mut Network<T>,
+        data: &Dataset<T>,
+        val: Option<&Dataset<T>>,
+        config: &TrainConfig,
+        progress: &mut dyn Progress,
+    ) -> Result<EpochOutcome> {
+        let epoch = self.epoch;
+        let n = data.len();
+        if self.order.len() != n {
+            return Err(shape_error(
+                "training data",
+                format!("{} rows (as when training started)", self.order.len()),
+                format!("{n} rows"),
+                None,
+            ));
+        }
+        let mut p = match self.partial.take() {
+            Some(p) => p,
+            None => {
+                // Each epoch's order depends only on the generator, so a resumed run repeats it.
+                for (i, o) in self.order.iter_mut().enumerate() {
+                    *o = i;
+                }
+                self.order.shuffle(&mut self.data_rng);
+                self.last_good.clone_from(net);
+                PartialEpoch {
+                    next_batch: 0,
+                    loss_sum: 0.0,
+                    correct: 0,
+                    rows: 0,
+                    batches: 0,
+                    norm_sums: vec![0.0; net.layers.len()],
+                    norm_batches: 0,
+                    seconds: 0.0,
+                    lr: 0.0,
+                }
+            }
+        };
+        let batches = n.div_ceil(config.batch_size);
+        let t0 = Instant::now();
+        let order = std::mem::take(&mut self.order);
+        let mut result = Ok(());
+        let mut interrupted = false;
+        for (bi, idx) in order.chunks(config.batch_size).enumerate().skip(p.next_batch) {
+            let lr = config.optimizer.lr_at(epoch as f64 + bi as f64 / batches as f64, config.epochs);
+            let (loss, correct) = self.step(net, data, idx, config, lr);
+            let diverged = |what: String| Err(Error::Diverged { epoch: epoch + 1, batch: bi + 1, what });
+            if !loss.is_finite() {
+                result = diverged("the loss".into());
+                break;
+            }
+            // Gradient norms (reported per epoch, and a divergence check) on a sample of batches: a
+            // non-finite gradient elsewhere makes the next batch's loss non-finite, which is caught
+            // above; the last batch of an epoch is always checked.
+            if bi % NORM_EVERY == 0 || bi + 1 == batches {
+                for (l, (w, b)) in self.grads.weights.iter().zip(&self.grads.bias).enumerate() {
+                    let sq = (sum_squares(w) + sum_squares(b)).f64();
+                    if !sq.is_finite() {
+                        result = diverged(format!("the gradient of layer {}", l + 1));
+                        break;
+                    }
+                    p.norm_sums[l] += sq.sqrt();
+                }
+                p.norm_batches += 1;
+            }
+            if result.is_err() {
+                break;
+            }
+            p.loss_sum += loss * idx.len() as f64;
+            p.correct += correct;
+            p.rows += idx.len();
+            p.batches += 1;
+            p.lr = lr;
+            p.next_batch = bi + 1;
+            progress.batch(epoch + 1, bi + 1, batches, p.loss_sum / p.rows as f64);
+            if bi + 1 < batches && progress.should_stop() {
+                interrupted = true;
+                break;
+            }
+        }
+        self.order = order;
+        p.seconds += t0.elapsed().as_secs_f64();
+        if let Err(e) = result {
+            net.clone_from(&self.last_good);
+            return Err(e);
+        }
+        if interrupted {
+            // The last batch's gradient may not have been checked: never checkpoint bad weights.
+            if net.layers.iter().any(|l| l.weights.iter().chain(&l.bias).any(|v| !v.is_finite())) {
+                net.clone_from(&self.last_good);
+                return Err(Error::Diverged {
+                    epoch: epoch + 1,
+                    batch: p.next_batch,
+                    what: "the weights after the update".into(),
+                });
+            }
+            self.partial = Some(p);
+            return Ok(EpochOutcome::Interrupted);
+        }
+        let (val_loss, val_accuracy) = match val.filter(|v| !v.is_empty()) {
+            Some(v) => {
+                let e = metrics::evaluate(net, v, 1000, config.threads)?;
+                (Some(e.loss), e.accuracy)
+            }
+            None => (None, None),
+        };
+        let report = EpochReport {
+            epoch: epoch + 1,
+            train_loss: p.loss_sum / p.rows.max(1) as f64,
+            train_accuracy: data.labels().map(|_| p.correct as f64 / p.rows.max(1) as f64),
+            val_loss,
+            val_accuracy,
+            lr: p.lr,
+            grad_norms: p.norm_sums.iter().map(|s| s / p.norm_batches.max(1) as f64).collect(),
+            seconds: p.seconds,
+            samples_per_sec: p.rows as f64 / p.seconds.max(1e-9),
+        };
+        self.epoch += 1;
+        self.history.push(report.clone());
+        progress.epoch(&report);
+        let mut stop = false;
+        if let (Some(patience), Some(vl)) = (config.patience, val_loss) {
+            if self.best.as_ref().is_none_or(|b| vl < b.loss) {
+                self.best = Some(Best { loss: vl, epoch: epoch + 1, network: net.clone() });
+                self.since_best = 0;
+            } else {
+                self.since_best += 1;
+                stop = self.since_best >= patience;
+            }
+        }
+        Ok(EpochOutcome::Finished { report, stop })
+    }
+
+    /// Epochs completed.
+    pub fn epoch(&self) -> usize {
+        self.epoch
+    }
+
+    /// Reports of the completed epochs.
+    pub fn history(&self) -> &[EpochReport] {
+        &self.history
+    }
+
+    /// The trainer's state, all but its buffers, for a checkpoint.
+    pub fn snapshot(&self) -> TrainerSnapshot<T> {
+        TrainerSnapshot {
+            epoch: self.epoch,
+            optimizer: self.state.clone(),
+            data_rng: self.data_rng.clone(),
+            dropout_rng: self.dropout_rng.clone(),
+            history: self.history.clone(),
+            best: self.best.clone(),
+            since_best: self.since_best,
+            order: self.order.clone(),
+            partial: self.partial.clone(),
+        }
+    }
+
+    /// Puts a [`TrainerSnapshot`] back, into a trainer made for the same network, data and settings
+    /// (refused, with the reason, when its rows or optimizer state do not fit).
+    pub fn restore(&mut self, s: TrainerSnapshot<T>) -> Result<()> {
+        s.fits(self.order.len(), &self.state)?;
+        self.state = s.optimizer;
+        self.data_rng = s.data_rng;
+        self.dropout_rng = s.dropout_rng;
+        self.epoch = s.epoch;
+        self.history = s.history;
+        self.best = s.best;
+        self.since_best = s.since_best;
+        self.order = s.order;
+        self.partial = s.partial;
+        Ok(())
+    }
+
+    /// Puts the best weights seen (early stopping) into `net`, if they beat the last epoch's;
+    /// returns the epoch whose weights `net` now holds.
+    pub fn restore_best(&self, net: &mut Network<T>) -> usize {
+        let last = self.history.last().map_or(0, |r| r.epoch);
+        match (&self.best, self.history.last().and_then(|r| r.val_loss)) {
+            (Some(best), Some(last_loss)) if last_loss > best.loss => {
+                net.clone_from(&best.network);
+                best.epoch
+            }
+            _ => last,
+        }
+    }
+}
+
+/// Trains `net` on `data` for `config.epochs` epochs, validating on `val` after each epoch.
+///
+/// On divergence (NaN or infinite loss or gradient) the network is restored to the weights at the
+/// end of the last good epoch and an error names the epoch and batch.
+pub fn train<T: Float>(
+    net: &mut Network<T>,
+    data: &Dataset<T>,
+    val: Option<&Dataset<T>>,
+    config: &TrainConfig,
+    progress: &mut dyn Progress,
+) -> Result<TrainSummary> {
+    let mut trainer = Trainer::new(net, data.len(), config);
+    train_with(net, &mut trainer, data, val, config, progress)
+}
+
+/// [`train`] with a caller-owned [`Trainer`], which may hold a run to resume.
+pub fn train_with<T: Float>(
+    net: &mut Network<T>,
+    trainer: &mut Trainer<T>,
+    data: &Dataset<T>,
+    val: Option<&Dataset<T>>,
+    config: &TrainConfig,
+    progress: &mut dyn Progress,
+) -> Result<TrainSummary> {
+    check_run(net, data, val, config)?;
+    let first = trainer.history.len();
+    let (stopped_early, interrupted) = trainer.install(|trainer| -> Result<(bool, bool)> {
+        while trainer.epoch < config.epochs {
+            match trainer.run_epoch(net, data, val, config, progress)? {
+                EpochOutcome::Finished { stop: true, .. } => return Ok((true, false)),
+                EpochOutcome::Finished { .. } => {}
+                EpochOutcome::Interrupted => return Ok((false, true)),
+            }
+        }
+        Ok((false, false))
+    })?;
+    let best_epoch = if interrupted { trainer.epoch } else { trainer.restore_best(net) };
+    Ok(TrainSummary { epochs: trainer.history[first..].to_vec(), best_epoch, stopped_early, interrupted })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::optimizer::Optimizer;
+
+    #[test]
+    fn a_batch_split_between_two_threads_takes_the_same_steps() {
+        use crate::{Activation, Init, Loss};
+        // [300, 256, 300, 3] has two layers over JOINT_MIN weights (the first, whose input is the
+        // batch itself, and one whose input is gathered from the halves); 71 rows split unevenly.
+        // Every fifth input is zero in every row, and most others in most rows (a digit's margins).
+        for (sizes, rows) in [(vec![12, 9, 3], 70), (vec![300, 256, 300, 3], 71)] {
+            let features = sizes[0];
+            let x: Vec<f64> = (0..rows * features)
+                .map(|i| if i % 5 == 0 || (i * 7) % 3 != 0 { 0.0 } else { ((i * 37) % 19) as f64 / 19.0 - 0.4 })
+                .collect();
+            let labels: Vec<u32> = (0..rows).map(|i| (i % 3) as u32).collect();
+            let data = Dataset::classification(x, features, labels, 3).unwrap();
+            let make = || {
+                Network::new(&sizes, Activation::Tanh, Activation::Softmax, Loss::CrossEntropy, Init::GlorotUniform, 2)
+            };
+            let idx: Vec<usize> = (0..rows).rev().collect();
+            let mut decayed = Optimizer::sgd(0.05);
+            decayed.weight_decay = 0.01;
+            let optimizers = [
+                Optimizer::adam(0.01),
+                Optimizer::momentum(0.05, 0.9),
+                decayed,
+                Optimizer { method: crate::optimizer::Method::Nesterov { mu: 0.8 }, ..Optimizer::sgd(0.02) },
+                Optimizer {
+                    method: crate::optimizer::Method::AdamW { beta1: 0.9, beta2: 0.99, eps: 1e-8 },
+                    weight_decay: 0.1,
+                    ..Optimizer::sgd(0.01)
+                },
+            ];
+            for optimizer in optimizers {
+                let mut results = Vec::new();
+                for threads in [1, 2] {
+                    let config = TrainConfig { batch_size: rows, threads, optimizer, ..Default::default() };
+                    let mut net = make().unwrap();
+                    let mut t = Trainer::new(&net, rows, &config);
+                    assert_eq!(t.half.is_some(), threads == 2);
+                    let mut out = Vec::new();
+                    for _ in 0..3 {
+                        out.push(t.install(|t| t.step(&mut net, &data, &idx, &config, optimizer.lr)));
+                    }
+                    results.push((net, out, t.gradients().layer_norms()));
+                }
+                let ((a, oa, ga), (b, ob, gb)) = (&results[0], &results[1]);
+                for ((la, ca), (lb, cb)) in oa.iter().zip(ob) {
+                    assert!((la - lb).abs() < 1e-12 && ca == cb, "{sizes:?} {optimizer:?}: {la} {lb} {ca} {cb}");
+                }
+                for (p, q) in ga.iter().zip(gb) {
+                    assert!((p - q).abs() < 1e-10, "{sizes:?} {optimizer:?}: gradient norm {p} vs {q}");
+                }
+                for (x, y) in a.layers.iter().zip(&b.layers) {
+                    for (p, q) in x.weights.iter().chain(&x.bias).zip(y.weights.iter().chain(&y.bias)) {
+                        assert!((p - q).abs() < 1e-12, "{sizes:?} {optimizer:?}: {p} vs {q}");
+                    }
+                }
+            }
+        }
+    }
+}
