@@ -341,12 +341,14 @@ impl<T> OptimizerState<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::architecture::Architecture;
     use crate::{Activation, Init, Loss};
 
     fn one_param_net(w: f64) -> Network<f64> {
-        let mut net =
-            Network::new(&[1, 1], Activation::Identity, Activation::Identity, Loss::HalfMse, Init::GlorotUniform, 0)
-                .unwrap();
+        let mut net = Architecture::mlp(&[1, 1], Activation::Identity, Activation::Identity, Loss::HalfMse)
+            .init(Init::GlorotUniform)
+            .build(0)
+            .unwrap();
         net.layers[0].weights[0] = w;
         net.layers[0].bias[0] = 0.0;
         net

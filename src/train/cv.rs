@@ -37,6 +37,7 @@ pub fn cross_validate<T: Float>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::architecture::Architecture;
 
     #[test]
     fn cross_validation_scores_a_worse_setting_worse() {
@@ -45,8 +46,11 @@ mod tests {
         let x: Vec<f64> = (0..40).map(|i| i as f64 / 20.0 - 1.0).collect();
         let y: Vec<f64> = x.iter().map(|v| 2.0 * v - 1.0).collect();
         let data = Dataset::regression(x, 1, y, 1).unwrap();
-        let make =
-            || Network::new(&[1, 1], Activation::Identity, Activation::Identity, Loss::HalfMse, Init::GlorotUniform, 3);
+        let make = || {
+            Architecture::mlp(&[1, 1], Activation::Identity, Activation::Identity, Loss::HalfMse)
+                .init(Init::GlorotUniform)
+                .build(3)
+        };
         let mut config = TrainConfig { epochs: 200, batch_size: 8, patience: Some(20), ..Default::default() };
         config.optimizer.lr = 0.05;
         let good = cross_validate(make, &data, 4, &config).unwrap();

@@ -374,6 +374,7 @@ pub fn train_with<T: Float>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::architecture::Architecture;
     use crate::optimizer::Optimizer;
 
     #[test]
@@ -390,7 +391,9 @@ mod tests {
             let labels: Vec<u32> = (0..rows).map(|i| (i % 3) as u32).collect();
             let data = Dataset::classification(x, features, labels, 3).unwrap();
             let make = || {
-                Network::new(&sizes, Activation::Tanh, Activation::Softmax, Loss::CrossEntropy, Init::GlorotUniform, 2)
+                Architecture::mlp(&sizes, Activation::Tanh, Activation::Softmax, Loss::CrossEntropy)
+                    .init(Init::GlorotUniform)
+                    .build(2)
             };
             let idx: Vec<usize> = (0..rows).rev().collect();
             let mut decayed = Optimizer::sgd(0.05);
