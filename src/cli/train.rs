@@ -20,8 +20,8 @@ use anyhow::{Context, Result, bail};
 use neuralnet::data::table::Task;
 use neuralnet::model_file::{self, Model, ModelInfo};
 use neuralnet::optimizer::{Method, Schedule};
-use neuralnet::train::{self, EpochOutcome, Trainer, check_run};
-use neuralnet::{Activation, Architecture, Dataset, Init, Loss, Network, Optimizer, Targets, TrainConfig, metrics};
+use neuralnet::train::{self, DataKind, EpochOutcome, Recipe, Trainer, check_run};
+use neuralnet::{Activation, Architecture, Init, Loss, Network, Optimizer, Targets, TrainConfig, metrics};
 use serde::Serialize;
 use std::path::PathBuf;
 
@@ -83,39 +83,42 @@ pub fn run(cli: TrainArgs) -> Result<()> {
         None => None,
     };
     let csv = table.is_some();
-    let regress = table.as_ref().is_some_and(|p| p.tabular.task == Task::Regress);
-    let activation = Activation::parse(args.activation.as_deref().unwrap_or("relu"))?;
+    let kind = match &table {
+        Some(p) => DataKind::Table { regress: p.tabular.task == Task::Regress },
+        None => DataKind::Images,
+    };
+    // The library's defaults for this kind of data; each flag given overrides its setting.
+    let recipe = Recipe::for_data(kind);
+    let activation = args.activation.as_deref().map(Activation::parse).transpose()?.unwrap_or(recipe.activation);
     let output_activation =
-        Activation::parse(args.output_activation.as_deref().unwrap_or(if regress { "identity" } else { "softmax" }))?;
-    let loss = Loss::parse(args.loss.as_deref().unwrap_or(if regress { "half-mse" } else { "cross-entropy" }))?;
+        args.output_activation.as_deref().map(Activation::parse).transpose()?.unwrap_or(recipe.output_activation);
+    let loss = args.loss.as_deref().map(Loss::parse).transpose()?.unwrap_or(recipe.loss);
     loss.check_output(output_activation)?;
     let init = match &args.init {
         Some(s) => Init::parse(s)?,
         None => Init::default_for(activation),
     };
-    let method = Method::parse(args.optimizer.as_deref().unwrap_or("adam"), args.momentum.unwrap_or(0.9))?;
-    let default_lr = if matches!(method, Method::Adam { .. } | Method::AdamW { .. }) { 1e-3 } else { 0.1 };
-    let mut schedule = Schedule::parse(args.schedule.as_deref().unwrap_or(if csv { "constant" } else { "cosine" }))?;
+    let method = match &args.optimizer {
+        Some(name) => Method::parse(name, args.momentum.unwrap_or(0.9))?,
+        None => recipe.method,
+    };
+    let mut schedule = args.schedule.as_deref().map(Schedule::parse).transpose()?.unwrap_or(recipe.schedule);
     if let Schedule::Step { every, gamma } = &mut schedule {
         *every = args.step_every.unwrap_or(*every);
         *gamma = args.step_gamma.unwrap_or(*gamma);
     }
-    let mut config = TrainConfig {
-        epochs: args.epochs.unwrap_or(if csv { 1000 } else { 30 }),
-        batch_size: args.batch_size.unwrap_or(if csv { 32 } else { 128 }),
-        optimizer: Optimizer {
-            method,
-            lr: args.lr.unwrap_or(default_lr),
-            weight_decay: args.l2.unwrap_or(0.0),
-            schedule,
-            warmup: args.warmup.unwrap_or(0.0),
-        },
-        dropout: args.dropout.unwrap_or(if csv { 0.0 } else { 0.3 }),
-        seed: args.seed.unwrap_or(1),
-        threads,
-        patience: args.patience.or(csv.then_some(50)),
-        augment: None,
+    let mut config = recipe.config(args.seed.unwrap_or(1), threads);
+    config.epochs = args.epochs.unwrap_or(config.epochs);
+    config.batch_size = args.batch_size.unwrap_or(config.batch_size);
+    config.optimizer = Optimizer {
+        method,
+        lr: args.lr.unwrap_or(Recipe::default_lr(method)),
+        weight_decay: args.l2.unwrap_or(0.0),
+        schedule,
+        warmup: args.warmup.unwrap_or(0.0),
     };
+    config.dropout = args.dropout.unwrap_or(config.dropout);
+    config.patience = args.patience.or(config.patience);
     config.validate()?;
     for (what, path) in [("the model", &out), ("the checkpoint", &ckpt_path)] {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
@@ -126,8 +129,8 @@ pub fn run(cli: TrainArgs) -> Result<()> {
     }
 
     let data = match table {
-        Some(p) => csv_data(p, args.hidden.as_deref()),
-        None => image_data(&args)?,
+        Some(p) => csv_data(p, args.hidden.as_deref().unwrap_or(&recipe.hidden)),
+        None => image_data(&args, &recipe.hidden)?,
     };
     let Data { train_set, val_set, test, sizes, norm, input_shape, classes, data_dir, tabular } = data;
     let architecture = Architecture::mlp(&sizes, activation, output_activation, loss).init(init);
@@ -139,9 +142,18 @@ pub fn run(cli: TrainArgs) -> Result<()> {
         let fill = (0.0 / norm.divide - norm.mean) / norm.std;
         config.augment = neuralnet::data::augment::Augment::parse(spec, cols, rows, fill)?;
     }
-    if csv && args.l2.is_none() {
+    if recipe.search_weight_decay && args.l2.is_none() {
         let make = || architecture.build::<f32>(config.seed);
-        let l2 = choose_weight_decay(make, &train_set, &config)?;
+        let search = train::search_weight_decay(make, &train_set, &config)?;
+        if !search.scores.is_empty() {
+            eprintln!(
+                "weight decay (--l2) chosen by {}-fold cross-validation on the training rows: {} (mean validation loss {})",
+                train::recipe::L2_FOLDS,
+                search.best,
+                search.scores.iter().map(|(l, s)| format!("{l}: {s:.4}")).collect::<Vec<_>>().join(", ")
+            );
+        }
+        let l2 = search.best;
         config.optimizer.weight_decay = l2;
         // Recorded, so that a resumed run keeps it rather than searching again.
         args.l2 = Some(l2);
@@ -294,38 +306,4 @@ pub fn run(cli: TrainArgs) -> Result<()> {
     model_file::save(&Model::new(net, info), &out)?;
     eprintln!("saved model to {}", out.display());
     Ok(())
-}
-
-/// Weight decays tried for a table when `--l2` is not given.
-const L2_CANDIDATES: [f64; 5] = [0.0, 0.001, 0.01, 0.03, 0.1];
-/// Folds of that search.
-const L2_FOLDS: usize = 5;
-/// Above this many training rows the search is skipped (it costs folds × candidates runs) and no
-/// decay is used: large tables need less regularisation.
-const L2_SEARCH_MAX_ROWS: usize = 20_000;
-
-/// The `--l2` default for tables: small tables overfit easily and a held-out split of a few dozen
-/// rows is too noisy to choose on, so each candidate is scored by k-fold cross-validation on the
-/// training rows (mean best validation loss) and the lowest wins.
-fn choose_weight_decay(
-    make_net: impl Fn() -> neuralnet::Result<Network<f32>>,
-    train_set: &Dataset<f32>,
-    config: &TrainConfig,
-) -> Result<f64> {
-    if train_set.len() > L2_SEARCH_MAX_ROWS || train_set.len() < 2 * L2_FOLDS {
-        return Ok(0.0);
-    }
-    let mut scores = Vec::with_capacity(L2_CANDIDATES.len());
-    for l2 in L2_CANDIDATES {
-        let mut c = config.clone();
-        c.optimizer.weight_decay = l2;
-        c.patience = Some(c.patience.unwrap_or(50));
-        scores.push((l2, train::cross_validate(&make_net, train_set, L2_FOLDS, &c)?));
-    }
-    let (best, _) = scores.iter().copied().fold((0.0, f64::INFINITY), |b, s| if s.1 < b.1 { s } else { b });
-    eprintln!(
-        "weight decay (--l2) chosen by {L2_FOLDS}-fold cross-validation on the training rows: {best} (mean validation loss {})",
-        scores.iter().map(|(l, s)| format!("{l}: {s:.4}")).collect::<Vec<_>>().join(", ")
-    );
-    Ok(best)
 }

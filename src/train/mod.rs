@@ -2,7 +2,8 @@
 //! shuffled mini-batches, forward, δ recursion, optimizer step; validation, early stopping and
 //! divergence checks), [`data_parallel`] (a batch halved between two threads), [`checkpoint`]
 //! (the trainer's state as plain data), [`report`] (what a run tells its caller) and [`cv`]
-//! (k-fold cross-validation, for the weight-decay search).
+//! (k-fold cross-validation) and [`recipe`] (the image and table defaults, with the weight-decay
+//! search).
 //!
 //! The library knows nothing about the terminal: progress goes to a [`Progress`] the caller supplies.
 
@@ -10,6 +11,7 @@ pub mod checkpoint;
 pub mod config;
 pub mod cv;
 pub mod data_parallel;
+pub mod recipe;
 pub mod report;
 pub mod trainer;
 
@@ -17,5 +19,6 @@ pub use checkpoint::{Best, TrainerSnapshot};
 pub use config::{TrainConfig, check_run};
 pub use cv::cross_validate;
 pub use data_parallel::{JOINT_MIN, SPLIT_BATCH_MIN};
+pub use recipe::{DataKind, Recipe, WeightDecaySearch, search_weight_decay};
 pub use report::{EpochOutcome, EpochReport, PartialEpoch, Progress, TrainSummary};
 pub use trainer::{NORM_EVERY, Trainer, train, train_with};

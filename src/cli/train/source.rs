@@ -22,7 +22,7 @@ pub(super) struct Data {
     pub(super) tabular: Option<Tabular>,
 }
 
-pub(super) fn image_data(args: &TrainArgs) -> Result<Data> {
+pub(super) fn image_data(args: &TrainArgs, default_hidden: &[usize]) -> Result<Data> {
     let (idx, data_dir) = super::super::data::load(args.data_dir.as_deref())?;
     let pixels = idx.train_images.rows * idx.train_images.cols;
     let norm = Normalization::pixels();
@@ -46,7 +46,7 @@ pub(super) fn image_data(args: &TrainArgs) -> Result<Data> {
             layers.clone()
         }
         (None, hidden) => {
-            let hidden = hidden.clone().unwrap_or_else(|| vec![1024]);
+            let hidden = hidden.clone().unwrap_or_else(|| default_hidden.to_vec());
             std::iter::once(pixels).chain(hidden).chain(std::iter::once(idx.classes)).collect()
         }
     };
@@ -101,8 +101,8 @@ pub(super) fn prepare_csv(args: &TrainArgs, path: &Path) -> Result<Prepared> {
     Ok(p)
 }
 
-pub(super) fn csv_data(p: Prepared, hidden: Option<&[usize]>) -> Data {
-    let hidden: Vec<usize> = hidden.unwrap_or(&[64]).iter().copied().filter(|&h| h > 0).collect();
+pub(super) fn csv_data(p: Prepared, hidden: &[usize]) -> Data {
+    let hidden: Vec<usize> = hidden.iter().copied().filter(|&h| h > 0).collect();
     let t = p.tabular;
     let sizes = std::iter::once(t.width()).chain(hidden).chain(std::iter::once(t.outputs())).collect();
     Data {

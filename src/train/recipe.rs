@@ -1,0 +1,199 @@
+//! The two defaults a run starts from, the same for the command and for a library user: the digit
+//! reader on images and the small-table model, with the table's weight-decay search.
+//!
+//! Images: 784-1024-10 ReLU, softmax + cross-entropy, Adam (η = 1e-3, cosine decay over 30 epochs),
+//! batch 128, dropout 0.3. Tables: one hidden layer of 64 ReLU units (softmax + cross-entropy, or
+//! identity + half squared error for regression), Adam (η = 1e-3, constant), batch 32, up to 1,000
+//! epochs with early stopping (patience 50), and the L2 weight decay chosen by
+//! [`search_weight_decay`].
+
+use super::config::TrainConfig;
+use super::cv::cross_validate;
+use crate::activation::Activation;
+use crate::architecture::Architecture;
+use crate::dataset::Dataset;
+use crate::error::Result;
+use crate::init::Init;
+use crate::kernels::Float;
+use crate::loss::Loss;
+use crate::network::Network;
+use crate::optimizer::{Method, Optimizer, Schedule};
+
+/// What a run learns from; the defaults differ.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DataKind {
+    /// Images (MNIST-style): the digit reader.
+    Images,
+    /// A CSV table, classifying (`regress: false`) or predicting a number.
+    Table {
+        /// Whether the target is a number to predict rather than a class.
+        regress: bool,
+    },
+}
+
+/// The defaults of a run: every setting a user may override.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Recipe {
+    /// Hidden layer widths.
+    pub hidden: Vec<usize>,
+    /// Activation of the hidden layers.
+    pub activation: Activation,
+    /// Activation of the output layer.
+    pub output_activation: Activation,
+    /// The loss.
+    pub loss: Loss,
+    /// The optimizer's method.
+    pub method: Method,
+    /// Its learning-rate schedule.
+    pub schedule: Schedule,
+    /// Total epochs.
+    pub epochs: usize,
+    /// Rows per mini-batch.
+    pub batch_size: usize,
+    /// Dropout on hidden layers.
+    pub dropout: f64,
+    /// Early-stopping patience, if any.
+    pub patience: Option<usize>,
+    /// Whether the weight decay is chosen by [`search_weight_decay`] (tables) rather than 0.
+    pub search_weight_decay: bool,
+}
+
+impl Recipe {
+    /// The defaults for `kind`.
+    pub fn for_data(kind: DataKind) -> Self {
+        let adam = Method::Adam { beta1: 0.9, beta2: 0.999, eps: 1e-8 };
+        match kind {
+            DataKind::Images => Recipe {
+                hidden: vec![1024],
+                activation: Activation::Relu,
+                output_activation: Activation::Softmax,
+                loss: Loss::CrossEntropy,
+                method: adam,
+                schedule: Schedule::Cosine { min_lr: 0.0 },
+                epochs: 30,
+                batch_size: 128,
+                dropout: 0.3,
+                patience: None,
+                search_weight_decay: false,
+            },
+            DataKind::Table { regress } => Recipe {
+                hidden: vec![64],
+                activation: Activation::Relu,
+                output_activation: if regress { Activation::Identity } else { Activation::Softmax },
+                loss: if regress { Loss::HalfMse } else { Loss::CrossEntropy },
+                method: adam,
+                schedule: Schedule::Constant,
+                epochs: 1000,
+                batch_size: 32,
+                dropout: 0.0,
+                patience: Some(50),
+                search_weight_decay: true,
+            },
+        }
+    }
+
+    /// The learning rate `method` starts from when none is given: 1e-3 for Adam and AdamW, 0.1
+    /// for gradient descent with or without momentum.
+    pub fn default_lr(method: Method) -> f64 {
+        if matches!(method, Method::Adam { .. } | Method::AdamW { .. }) { 1e-3 } else { 0.1 }
+    }
+
+    /// The network for `inputs` inputs and `outputs` outputs, initialised as usual for its hidden
+    /// activation ([`Init::default_for`]).
+    pub fn architecture(&self, inputs: usize, outputs: usize) -> Architecture {
+        let sizes: Vec<usize> =
+            std::iter::once(inputs).chain(self.hidden.iter().copied()).chain(std::iter::once(outputs)).collect();
+        Architecture::mlp(&sizes, self.activation, self.output_activation, self.loss)
+            .init(Init::default_for(self.activation))
+    }
+
+    /// The training settings, seeded with `seed`, on `threads` threads (no weight decay yet: see
+    /// [`search_weight_decay`]).
+    pub fn config(&self, seed: u64, threads: usize) -> TrainConfig {
+        TrainConfig {
+            epochs: self.epochs,
+            batch_size: self.batch_size,
+            optimizer: Optimizer {
+                method: self.method,
+                lr: Self::default_lr(self.method),
+                weight_decay: 0.0,
+                schedule: self.schedule,
+                warmup: 0.0,
+            },
+            dropout: self.dropout,
+            seed,
+            threads,
+            patience: self.patience,
+            augment: None,
+        }
+    }
+}
+
+/// Weight decays tried by [`search_weight_decay`].
+pub const L2_CANDIDATES: [f64; 5] = [0.0, 0.001, 0.01, 0.03, 0.1];
+/// Folds of that search.
+pub const L2_FOLDS: usize = 5;
+/// Above this many training rows the search is skipped (it costs folds × candidates runs) and no
+/// decay is used: large tables need less regularisation.
+pub const L2_SEARCH_MAX_ROWS: usize = 20_000;
+
+/// What [`search_weight_decay`] found.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WeightDecaySearch {
+    /// The decay chosen (0 when the search was skipped).
+    pub best: f64,
+    /// Each candidate with its mean validation loss over the folds; empty when skipped.
+    pub scores: Vec<(f64, f64)>,
+}
+
+/// The weight decay for a table: small tables overfit easily and a held-out split of a few dozen
+/// rows is too noisy to choose on, so each of [`L2_CANDIDATES`] is scored by [`L2_FOLDS`]-fold
+/// cross-validation on the training rows (mean best validation loss, early stopping with the
+/// config's patience or 50) and the lowest wins. Skipped (0) above [`L2_SEARCH_MAX_ROWS`] rows or
+/// with fewer than two rows per fold.
+pub fn search_weight_decay<T: Float>(
+    make_net: impl Fn() -> Result<Network<T>>,
+    train_set: &Dataset<T>,
+    config: &TrainConfig,
+) -> Result<WeightDecaySearch> {
+    if train_set.len() > L2_SEARCH_MAX_ROWS || train_set.len() < 2 * L2_FOLDS {
+        return Ok(WeightDecaySearch { best: 0.0, scores: Vec::new() });
+    }
+    let mut scores = Vec::with_capacity(L2_CANDIDATES.len());
+    for l2 in L2_CANDIDATES {
+        let mut c = config.clone();
+        c.optimizer.weight_decay = l2;
+        c.patience = Some(c.patience.unwrap_or(50));
+        scores.push((l2, cross_validate(&make_net, train_set, L2_FOLDS, &c)?));
+    }
+    let (best, _) = scores.iter().copied().fold((0.0, f64::INFINITY), |b, s| if s.1 < b.1 { s } else { b });
+    Ok(WeightDecaySearch { best, scores })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_recipes_state_the_documented_defaults() {
+        let images = Recipe::for_data(DataKind::Images);
+        let arch = images.architecture(784, 10);
+        assert_eq!(arch.sizes(), [784, 1024, 10]);
+        assert_eq!(arch.init, Some(Init::HeUniform));
+        let c = images.config(1, 2);
+        assert_eq!((c.epochs, c.batch_size, c.dropout, c.optimizer.lr), (30, 128, 0.3, 1e-3));
+        let table = Recipe::for_data(DataKind::Table { regress: true });
+        assert_eq!(table.architecture(5, 1).activations(), [Activation::Relu, Activation::Identity]);
+        assert_eq!(table.loss, Loss::HalfMse);
+        assert_eq!(table.config(1, 1).patience, Some(50));
+        assert_eq!(Recipe::default_lr(Method::parse("sgd", 0.9).unwrap()), 0.1);
+    }
+
+    #[test]
+    fn the_search_is_skipped_on_too_few_rows() {
+        let data = Dataset::<f32>::classification(vec![0.0, 1.0, 2.0, 3.0], 1, vec![0, 1, 0, 1], 2).unwrap();
+        let make = || Architecture::mlp(&[1, 2], Activation::Softmax, Activation::Softmax, Loss::CrossEntropy).build(1);
+        let found = search_weight_decay(make, &data, &TrainConfig::default()).unwrap();
+        assert_eq!(found, WeightDecaySearch { best: 0.0, scores: vec![] });
+    }
+}
