@@ -83,6 +83,50 @@ pub enum Error {
         /// What is wrong with it.
         message: String,
     },
+    /// A model given inputs of the other kind: a table model given images, or an image model
+    /// given a table.
+    #[error("{}", wrong_input_kind(path, *reads, action))]
+    WrongInputKind {
+        /// The model file.
+        path: PathBuf,
+        /// What the model reads.
+        reads: InputKind,
+        /// What the command would do with it, for the hint ("predict", "evaluate it").
+        action: &'static str,
+    },
+    /// An image model whose input is not the size photos are read at.
+    #[error(
+        "{} takes {inputs} inputs{}, but photos are read as {side}×{side} = {} pixels (MNIST's size); use a model trained on MNIST-style images",
+        path.display(),
+        shape.map(|(r, c)| format!(" ({r}×{c} images)")).unwrap_or_default(),
+        side * side
+    )]
+    PhotoSize {
+        /// The model file.
+        path: PathBuf,
+        /// The model's number of inputs.
+        inputs: usize,
+        /// The model's image shape (rows, columns), if it records one.
+        shape: Option<(usize, usize)>,
+        /// The side of the square photos are read as.
+        side: usize,
+    },
+    /// A file that cannot be read.
+    #[error("cannot read {}: {error}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        error: std::io::Error,
+    },
+    /// A file whose content the library refuses.
+    #[error("{}: {error}", path.display())]
+    InFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with its content.
+        error: Box<Error>,
+    },
     /// An I/O error on a named file.
     #[error("{path}: {source}")]
     Io {
@@ -91,6 +135,24 @@ pub enum Error {
         /// The underlying error.
         source: std::io::Error,
     },
+}
+
+/// What a model's inputs are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InputKind {
+    /// Images: IDX files or photos.
+    Images,
+    /// The rows of a CSV table.
+    Table,
+}
+
+fn wrong_input_kind(path: &std::path::Path, reads: InputKind, action: &str) -> String {
+    match reads {
+        InputKind::Table => format!("{} was trained on a CSV table: {action} with --csv FILE", path.display()),
+        InputKind::Images => {
+            format!("{} was not trained on a CSV table (it reads images): {action} without --csv", path.display())
+        }
+    }
 }
 
 fn hint_suffix(hint: &Option<String>) -> String {

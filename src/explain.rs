@@ -12,6 +12,7 @@ use crate::network::Network;
 use crate::trace::Trace;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use std::path::Path;
 
 /// Inputs larger than this are refused: explain is for networks a person reads.
 pub const MAX_PARAMETERS: usize = 100_000;
@@ -57,6 +58,18 @@ impl Problem {
             y: vec![vec![crate::article::Y]],
             lr: crate::article::LR,
         }
+    }
+
+    /// The problem in the JSON file at `path` (see [`Problem::from_json`]), or the article's
+    /// example when there is none; the flag says which (`true`: the article's).
+    pub fn load(path: Option<&Path>) -> Result<(Self, bool)> {
+        let Some(path) = path else {
+            return Ok((Self::article(), true));
+        };
+        let text = std::fs::read_to_string(path).map_err(|error| Error::Read { path: path.to_path_buf(), error })?;
+        let problem =
+            Self::from_json(&text).map_err(|e| Error::InFile { path: path.to_path_buf(), error: Box::new(e) })?;
+        Ok((problem, false))
     }
 
     /// Parses and checks the JSON input format, naming the layer and shape at fault.
@@ -204,5 +217,24 @@ mod tests {
         assert!(e.contains("row 1 of \"x\""), "{e}");
         assert!(Problem::from_json("{").is_err());
         assert!(Problem::from_json(r#"{"layers": [], "loss": "half_mse", "x": [], "y": []}"#).is_err());
+    }
+
+    #[test]
+    fn load_reads_a_file_or_gives_the_article_s_example() {
+        let (p, article) = Problem::load(None).unwrap();
+        assert!(article);
+        assert_eq!(p, Problem::article());
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("net.json");
+        std::fs::write(&file, r#"{"layers": [{"W": [[0.5, -1]], "b": [0.1], "activation": "sigmoid"}], "loss": "half_mse", "x": [[1, 2]], "y": [[1]]}"#).unwrap();
+        let (p, article) = Problem::load(Some(&file)).unwrap();
+        assert!(!article);
+        assert_eq!(p.network.sizes(), vec![2, 1]);
+        let missing = dir.path().join("missing.json");
+        let e = Problem::load(Some(&missing)).unwrap_err().to_string();
+        assert!(e.starts_with(&format!("cannot read {}: ", missing.display())), "{e}");
+        std::fs::write(&file, "{").unwrap();
+        let e = Problem::load(Some(&file)).unwrap_err().to_string();
+        assert!(e.starts_with(&format!("{}: invalid network JSON", file.display())), "{e}");
     }
 }

@@ -7,8 +7,9 @@
 //! rename `layers.{i}` ↔ `{2i}` to move a state dict between the two.
 
 use crate::architecture::Architecture;
+use crate::data::table::encode::Tabular;
 use crate::dataset::Normalization;
-use crate::error::{Error, Result};
+use crate::error::{Error, InputKind, Result};
 use crate::layer::Dense;
 use crate::network::Network;
 use crate::optimizer::OptimizerState;
@@ -54,7 +55,7 @@ pub struct ModelInfo {
     /// For a model trained on a CSV table: the target, feature columns, category encodings,
     /// standardisation statistics and classes (absent in image models and older files).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tabular: Option<crate::data::table::encode::Tabular>,
+    pub tabular: Option<Tabular>,
 }
 
 /// A network with its metadata: what a model file holds.
@@ -87,6 +88,44 @@ impl Model {
     pub fn new(network: Network<f32>, mut info: ModelInfo) -> Self {
         info.architecture = Architecture::of(&network);
         Self { network, info }
+    }
+
+    /// What the model reads: the rows of a table when it carries a column description, else
+    /// images.
+    pub fn input_kind(&self) -> InputKind {
+        if self.info.tabular.is_some() { InputKind::Table } else { InputKind::Images }
+    }
+
+    /// The model's column description; refuses an image model, naming `path` (the model file)
+    /// and saying to `action` ("predict", "evaluate it") without `--csv`.
+    pub fn require_table(&self, path: &Path, action: &'static str) -> Result<&Tabular> {
+        self.info.tabular.as_ref().ok_or_else(|| Error::WrongInputKind {
+            path: path.to_path_buf(),
+            reads: InputKind::Images,
+            action,
+        })
+    }
+
+    /// Refuses a table model, naming `path` (the model file) and saying to `action` with
+    /// `--csv FILE`.
+    pub fn require_images(&self, path: &Path, action: &'static str) -> Result<()> {
+        match self.input_kind() {
+            InputKind::Images => Ok(()),
+            InputKind::Table => {
+                Err(Error::WrongInputKind { path: path.to_path_buf(), reads: InputKind::Table, action })
+            }
+        }
+    }
+
+    /// Refuses a model that cannot read photos as they are preprocessed (`side` × `side` pixels):
+    /// a table model, or an image model of another input size.
+    pub fn require_photos(&self, path: &Path, action: &'static str, side: usize) -> Result<()> {
+        self.require_images(path, action)?;
+        let shape = self.info.input_shape;
+        if self.network.inputs() != side * side || shape.is_some_and(|s| s != (side, side)) {
+            return Err(Error::PhotoSize { path: path.to_path_buf(), inputs: self.network.inputs(), shape, side });
+        }
+        Ok(())
     }
 }
 
@@ -413,6 +452,40 @@ mod tests {
                 tabular: None,
             },
         )
+    }
+
+    #[test]
+    fn input_kind_checks_name_the_file_and_what_differs() {
+        let path = Path::new("m.safetensors");
+        let mut m = model();
+        assert_eq!(m.input_kind(), InputKind::Images);
+        m.require_images(path, "predict").unwrap();
+        let e = m.require_table(path, "evaluate it").unwrap_err().to_string();
+        assert_eq!(e, "m.safetensors was not trained on a CSV table (it reads images): evaluate it without --csv");
+        m.require_photos(path, "predict", 2).unwrap();
+        let e = m.require_photos(path, "predict", 28).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "m.safetensors takes 4 inputs (2×2 images), but photos are read as 28×28 = 784 pixels (MNIST's size); use a model trained on MNIST-style images"
+        );
+        m.info.input_shape = Some((1, 4));
+        assert!(matches!(m.require_photos(path, "predict", 2), Err(Error::PhotoSize { inputs: 4, .. })));
+        m.info.input_shape = None;
+        m.require_photos(path, "predict", 2).unwrap();
+
+        m.info.tabular = Some(
+            serde_json::from_value(serde_json::json!({
+                "target": "y", "task": "classify", "classes": ["a", "b"],
+                "columns": [{"kind": "numeric", "name": "x", "mean": 0.0, "std": 1.0}],
+            }))
+            .unwrap(),
+        );
+        assert_eq!(m.input_kind(), InputKind::Table);
+        assert_eq!(m.require_table(path, "predict").unwrap().target, "y");
+        let e = m.require_images(path, "predict").unwrap_err().to_string();
+        assert_eq!(e, "m.safetensors was trained on a CSV table: predict with --csv FILE");
+        let e = m.require_photos(path, "evaluate it", 2).unwrap_err().to_string();
+        assert_eq!(e, "m.safetensors was trained on a CSV table: evaluate it with --csv FILE");
     }
 
     #[test]

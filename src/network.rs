@@ -14,7 +14,7 @@ use crate::init::Init;
 use crate::kernels::{Float, SparseScratch};
 use crate::layer::Dense;
 use crate::loss::Loss;
-use crate::rng::{Rng, rng};
+use crate::rng::Rng;
 use rand::Rng as _;
 
 /// Batches of at least this many rows try the first layer's sparse-input product (one vector lane
@@ -155,22 +155,8 @@ pub struct Dropout<'r> {
 }
 
 impl<T: Float> Network<T> {
-    /// A network with layer widths `sizes` (input first), `hidden` activation on every hidden
-    /// layer, `output` on the last, initialised by `init` from `seed`.
-    pub fn new(
-        sizes: &[usize],
-        hidden: Activation,
-        output: Activation,
-        loss: Loss,
-        init: Init,
-        seed: u64,
-    ) -> Result<Self> {
-        let n = sizes.len().saturating_sub(1);
-        let acts: Vec<Activation> = (0..n).map(|i| if i + 1 == n { output } else { hidden }).collect();
-        Self::with_activations(sizes, &acts, loss, init, &mut rng(seed))
-    }
-
-    /// A network with one activation per layer, initialised from `rng`.
+    /// A network with one activation per layer, initialised from `rng` (the usual way in is an
+    /// [`Architecture`](crate::architecture::Architecture) and its `build`).
     pub fn with_activations(
         sizes: &[usize],
         activations: &[Activation],

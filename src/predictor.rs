@@ -10,6 +10,7 @@
 //! products. Inputs that are not mostly background (a table, a photo not preprocessed) take the
 //! dense path, so the result never depends on it.
 
+use crate::activation::Activation;
 use crate::error::Result;
 use crate::kernels::{Float, SPARSE_TILE, count_not_equal, matmul_sparse_rows};
 use crate::network::{Network, Workspace};
@@ -138,22 +139,36 @@ impl<T: Float> Predictor<T> {
     }
 }
 
+/// One output row of `net` as class probabilities: a softmax output as it is; other outputs made
+/// into a distribution (non-negative ones divided by their sum, else a softmax, computed here in
+/// `f64`).
+pub fn probabilities(net: &Network<f32>, row: &[f32]) -> Vec<f64> {
+    let v: Vec<f64> = row.iter().map(|&x| f64::from(x)).collect();
+    if net.layers.last().is_some_and(|l| l.activation == Activation::Softmax) {
+        return v;
+    }
+    let sum: f64 = v.iter().sum();
+    if v.iter().all(|&x| x >= 0.0) && sum > 0.0 {
+        return v.iter().map(|x| x / sum).collect();
+    }
+    let max = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let e: Vec<f64> = v.iter().map(|x| (x - max).exp()).collect();
+    let s: f64 = e.iter().sum();
+    e.iter().map(|x| x / s).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::architecture::Architecture;
     use crate::{Activation, Init, Loss};
 
     #[test]
     fn sparse_and_dense_inputs_give_the_network_s_outputs() {
-        let net = Network::<f64>::new(
-            &[50, 70, 20, 4],
-            Activation::Relu,
-            Activation::Softmax,
-            Loss::CrossEntropy,
-            Init::HeUniform,
-            4,
-        )
-        .unwrap();
+        let net = Architecture::mlp(&[50, 70, 20, 4], Activation::Relu, Activation::Softmax, Loss::CrossEntropy)
+            .init(Init::HeUniform)
+            .build::<f64>(4)
+            .unwrap();
         for (background, ink_every, rows) in [(0.0, 5, 7), (-0.42, 4, 16), (0.0, 1, 3), (0.3, 3, 40), (0.0, 6, 130)] {
             let x: Vec<f64> =
                 (0..rows * 50).map(|i| if i % ink_every == 0 { (i % 11) as f64 / 11.0 } else { background }).collect();
@@ -169,5 +184,30 @@ mod tests {
             }
             assert_eq!(Predictor::guess_background(net.clone(), &x[..50]).background(), background);
         }
+    }
+
+    fn net_with_output(output: Activation) -> Network<f32> {
+        Architecture::mlp(&[2, 3], Activation::Relu, output, Loss::HalfMse).init(Init::HeUniform).build(1).unwrap()
+    }
+
+    #[test]
+    fn probabilities_keep_softmax_outputs_and_make_others_a_distribution() {
+        let row = [0.25f32, 0.5, 0.25];
+        let kept = probabilities(&net_with_output(Activation::Softmax), &row);
+        assert_eq!(kept, vec![0.25, 0.5, 0.25]);
+        // Non-negative outputs: divided by their sum.
+        let p = probabilities(&net_with_output(Activation::Sigmoid { k: 1.0, c: 0.0 }), &[1.0, 3.0, 0.0]);
+        assert_eq!(p, vec![0.25, 0.75, 0.0]);
+        // A negative output (or an all-zero row): a softmax, shifted by the maximum.
+        let p = probabilities(&net_with_output(Activation::Identity), &[-1.0, 0.0, 1.0]);
+        let e = [(-2f64).exp(), (-1f64).exp(), 1.0];
+        let s: f64 = e.iter().sum();
+        for (g, w) in p.iter().zip(e.iter().map(|x| x / s)) {
+            assert!((g - w).abs() < 1e-15, "{g} vs {w}");
+        }
+        let p = probabilities(&net_with_output(Activation::Identity), &[0.0, 0.0]);
+        assert_eq!(p, vec![0.5, 0.5]);
+        let p = probabilities(&net_with_output(Activation::Identity), &[1000.0, 0.0, -1000.0]);
+        assert!(p.iter().all(|x| x.is_finite()) && (p.iter().sum::<f64>() - 1.0).abs() < 1e-12);
     }
 }

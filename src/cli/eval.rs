@@ -36,9 +36,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
     if let Some(csv) = &args.csv {
         return eval_csv(&model, &args.model, csv, args.format, threads);
     }
-    if model.info.tabular.is_some() {
-        bail!("{} was trained on a CSV table: evaluate it with --csv FILE", args.model.display());
-    }
+    model.require_images(&args.model, "evaluate it")?;
     let test = super::data::test_set(&model, &args.model, args.data_dir.as_deref())?;
     let e = metrics::evaluate(&model.network, &test, 1000, threads)?;
     let confusion = e.confusion.clone().unwrap_or_default();
@@ -85,9 +83,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
 }
 
 fn eval_csv(model: &Model, model_path: &Path, path: &Path, format: Format, threads: usize) -> Result<()> {
-    let Some(tab) = &model.info.tabular else {
-        bail!("{} was not trained on a CSV table (it reads images): evaluate it without --csv", model_path.display());
-    };
+    let tab = model.require_table(model_path, "evaluate it")?;
     let table = Table::read(path)?;
     super::data::warn_unseen_categories(tab, &table, path);
     let data = tab.dataset(&table)?;

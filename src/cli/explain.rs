@@ -6,14 +6,14 @@ mod renderer;
 mod step;
 
 use super::lang;
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::{Args, ValueEnum};
 use formula::DIGITS;
 use neuralnet::article;
 use neuralnet::explain::{self, Problem};
 use neuralnet::plot::Lang;
 use renderer::Renderer;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Output format of `explain`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
@@ -62,33 +62,9 @@ pub struct ExplainArgs {
 pub fn run(args: ExplainArgs) -> Result<()> {
     let lang = args.lang.unwrap_or_else(lang::from_env);
     if let Some(path) = &args.model {
-        let model = neuralnet::model_file::load(path)?;
-        if let Some(image) = &args.image {
-            let p = neuralnet::data::photo::load_and_preprocess(image)?;
-            if !p.ink {
-                anyhow::bail!("{}: no ink found; is there a digit in the image?", image.display());
-            }
-            return super::explain_model::explain(&model, &p.pixels, args.label, lang);
-        }
-        let Some(index) = args.mnist_index else {
-            anyhow::bail!("--model needs an input: --image FILE or --mnist-index N");
-        };
-        let (idx, dir) = super::data::load(args.data_dir.as_deref())?;
-        let images = &idx.test_images;
-        if index >= images.count {
-            anyhow::bail!("--mnist-index {index} is out of range: {} has {} test images", dir.display(), images.count);
-        }
-        let n = images.rows * images.cols;
-        let label = args.label.or(Some(idx.test_labels[index] as usize));
-        return super::explain_model::explain(&model, &images.pixels[index * n..(index + 1) * n], label, lang);
+        return explain_model(path, &args, lang);
     }
-    let (problem, is_article) = match &args.net {
-        Some(p) => {
-            let text = std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?;
-            (Problem::from_json(&text).with_context(|| format!("{}", p.display()))?, false)
-        }
-        None => (Problem::article(), true),
-    };
+    let (problem, is_article) = Problem::load(args.net.as_deref())?;
     let trace = problem.trace()?;
     let checks = if is_article { article::check(&article::printed_values())? } else { Vec::new() };
     let mut losses = vec![trace.loss];
@@ -128,4 +104,28 @@ pub fn run(args: ExplainArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// `--model MODEL` with `--image FILE` or `--mnist-index N`: the chain for a trained model on one
+/// image.
+fn explain_model(path: &Path, args: &ExplainArgs, lang: Lang) -> Result<()> {
+    let model = neuralnet::model_file::load(path)?;
+    if let Some(image) = &args.image {
+        let p = neuralnet::data::photo::load_and_preprocess(image)?;
+        if !p.ink {
+            anyhow::bail!("{}: no ink found; is there a digit in the image?", image.display());
+        }
+        return super::explain_model::explain(&model, &p.pixels, args.label, lang);
+    }
+    let Some(index) = args.mnist_index else {
+        anyhow::bail!("--model needs an input: --image FILE or --mnist-index N");
+    };
+    let (idx, dir) = super::data::load(args.data_dir.as_deref())?;
+    let images = &idx.test_images;
+    if index >= images.count {
+        anyhow::bail!("--mnist-index {index} is out of range: {} has {} test images", dir.display(), images.count);
+    }
+    let n = images.rows * images.cols;
+    let label = args.label.or(Some(idx.test_labels[index] as usize));
+    super::explain_model::explain(&model, &images.pixels[index * n..(index + 1) * n], label, lang)
 }

@@ -50,57 +50,66 @@ pub fn run(args: NeuronArgs) -> Result<()> {
     if w.iter().chain(args.input.iter().flatten()).chain([&b]).any(|v| !v.is_finite()) {
         bail!("weights, bias and inputs must be finite numbers");
     }
-    let names_en = ["the weather is good", "your partner comes along", "it is near public transport"];
-    let names_zh = ["天气好", "男/女朋友陪你去", "靠近公共交通站点"];
     if festival {
-        println!(
-            "{}",
-            lang.pick("The cheese festival (article §2): go or not?", "奶酪节（文章第 2 节）：去还是不去？")
-        );
-        for i in 0..3 {
-            println!("  x{} = 1 {} {}", i + 1, lang.pick("if", "表示"), lang.pick(names_en[i], names_zh[i]));
-        }
+        print_festival(lang);
     }
     let ws: Vec<String> = w.iter().map(|&v| DIGITS.num(v)).collect();
     println!("  w = [{}], b = {}, f = {f}", ws.join(", "), DIGITS.num(b));
     println!("  z = wᵀx + b, a = f(z)");
     println!();
-    let show = |x: &[f64]| {
-        let z: f64 = w.iter().zip(x).map(|(w, x)| w * x).sum::<f64>() + b;
-        let a = f.value(z);
-        let terms: Vec<String> =
-            w.iter().zip(x).map(|(w, x)| format!("{}·{}", DIGITS.num(*w), DIGITS.num(*x))).collect();
-        let verdict = match f {
-            Activation::Step { .. } if festival => {
-                if a > 0.5 {
-                    lang.pick("  → go", "  → 去")
-                } else {
-                    lang.pick("  → stay home", "  → 不去")
-                }
-            }
-            _ => "",
-        };
-        println!(
-            "  x = [{}]: z = {} + {} = {}, a = {f}({}) = {}{verdict}",
-            x.iter().map(|&v| DIGITS.num(v)).collect::<Vec<_>>().join(", "),
-            terms.join(" + "),
-            DIGITS.num(b),
-            DIGITS.num(z),
-            DIGITS.num(z),
-            DIGITS.num(a)
-        );
-    };
     match &args.input {
-        Some(x) => show(x),
+        Some(x) => show(&w, b, f, x, festival, lang),
         None => {
             let n = w.len();
             for bits in 0..(1u32 << n) {
                 let x: Vec<f64> = (0..n).map(|i| f64::from((bits >> (n - 1 - i)) & 1)).collect();
-                show(&x);
+                show(&w, b, f, &x, festival, lang);
             }
         }
     }
     println!();
+    print_meaning(&w, b, f, lang);
+    Ok(())
+}
+
+/// The article's story behind the default weights.
+fn print_festival(lang: Lang) {
+    let names_en = ["the weather is good", "your partner comes along", "it is near public transport"];
+    let names_zh = ["天气好", "男/女朋友陪你去", "靠近公共交通站点"];
+    println!("{}", lang.pick("The cheese festival (article §2): go or not?", "奶酪节（文章第 2 节）：去还是不去？"));
+    for i in 0..3 {
+        println!("  x{} = 1 {} {}", i + 1, lang.pick("if", "表示"), lang.pick(names_en[i], names_zh[i]));
+    }
+}
+
+/// One input row: `z`, `a` and (for the festival) the verdict.
+fn show(w: &[f64], b: f64, f: Activation, x: &[f64], festival: bool, lang: Lang) {
+    let z: f64 = w.iter().zip(x).map(|(w, x)| w * x).sum::<f64>() + b;
+    let a = f.value(z);
+    let terms: Vec<String> = w.iter().zip(x).map(|(w, x)| format!("{}·{}", DIGITS.num(*w), DIGITS.num(*x))).collect();
+    let verdict = match f {
+        Activation::Step { .. } if festival => {
+            if a > 0.5 {
+                lang.pick("  → go", "  → 去")
+            } else {
+                lang.pick("  → stay home", "  → 不去")
+            }
+        }
+        _ => "",
+    };
+    println!(
+        "  x = [{}]: z = {} + {} = {}, a = {f}({}) = {}{verdict}",
+        x.iter().map(|&v| DIGITS.num(v)).collect::<Vec<_>>().join(", "),
+        terms.join(" + "),
+        DIGITS.num(b),
+        DIGITS.num(z),
+        DIGITS.num(z),
+        DIGITS.num(a)
+    );
+}
+
+/// What the neuron computes, in words: a weighted vote and its hyperplane.
+fn print_meaning(w: &[f64], b: f64, f: Activation, lang: Lang) {
     let hyper: Vec<String> = w.iter().enumerate().map(|(i, v)| format!("{}·x{}", DIGITS.num(*v), i + 1)).collect();
     match f {
         Activation::Step { threshold } => {
@@ -141,5 +150,4 @@ pub fn run(args: NeuronArgs) -> Result<()> {
             );
         }
     }
-    Ok(())
 }

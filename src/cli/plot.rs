@@ -88,13 +88,7 @@ pub fn run(args: PlotArgs) -> Result<()> {
     let files = match args.what {
         What::Activations => neuralnet::plot::activations(out, lang)?,
         What::Network { net } => {
-            let (problem, article) = match &net {
-                Some(p) => {
-                    let text = std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?;
-                    (Problem::from_json(&text).with_context(|| format!("{}", p.display()))?, false)
-                }
-                None => (Problem::article(), true),
-            };
+            let (problem, article) = Problem::load(net.as_deref())?;
             let trace = problem.trace()?;
             neuralnet::plot::network(&problem, &trace, article, out, lang)?
         }

@@ -5,11 +5,12 @@
 use super::common::Format;
 use anyhow::{Context, Result, bail};
 use clap::Args;
+use neuralnet::Predictor;
 use neuralnet::data::photo::{self, SIDE};
 use neuralnet::data::table::{Table, Task};
 use neuralnet::metrics::argmax;
 use neuralnet::model_file::{self, Model};
-use neuralnet::{Activation, Predictor};
+use neuralnet::predictor::probabilities;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -46,21 +47,8 @@ pub fn run(args: PredictArgs) -> Result<()> {
     if let Some(csv) = &args.csv {
         return predict_csv(&model, &args.model, csv, args.out.as_deref());
     }
-    check_model(&model, &args.model)?;
-    // Read every image first: one unreadable file stops the command, and every one is named.
-    let mut inputs = Vec::with_capacity(args.images.len());
-    let mut failures = Vec::new();
-    for path in &args.images {
-        match photo::load_and_preprocess(path) {
-            Ok(p) => inputs.push(p),
-            Err(e) => failures.push(e.to_string()),
-        }
-    }
-    match failures.len() {
-        0 => {}
-        1 => bail!("{}", failures[0]),
-        n => bail!("cannot read {n} of the {} images:\n  {}", args.images.len(), failures.join("\n  ")),
-    }
+    model.require_photos(&args.model, "predict", SIDE)?;
+    let inputs = read_images(&args.images)?;
     if let Some(out) = &args.show_input {
         for (i, p) in inputs.iter().enumerate() {
             let file = if inputs.len() == 1 { out.clone() } else { numbered(out, i + 1) };
@@ -71,13 +59,12 @@ pub fn run(args: PredictArgs) -> Result<()> {
     let x: Vec<f32> = inputs.iter().flat_map(|p| p.pixels.iter().map(|&v| norm.apply(f64::from(v)) as f32)).collect();
     let out = Predictor::new(model.network.clone(), norm.apply(0.0) as f32).predict(&x, inputs.len())?;
     let k = model.network.outputs();
-    let softmax = model.network.layers.last().is_some_and(|l| l.activation == Activation::Softmax);
     let names = model.info.classes.clone().unwrap_or_default();
     let name = |c: usize| names.get(c).cloned().unwrap_or_else(|| c.to_string());
 
     let mut json = Vec::new();
     for ((path, p), row) in args.images.iter().zip(&inputs).zip(out.chunks(k)) {
-        let probs = probabilities(row, softmax);
+        let probs = probabilities(&model.network, row);
         let mut order: Vec<usize> = (0..k).collect();
         order.sort_by(|&a, &b| probs[b].total_cmp(&probs[a]));
         let best = order[0];
@@ -110,17 +97,32 @@ pub fn run(args: PredictArgs) -> Result<()> {
     Ok(())
 }
 
+/// Reads and preprocesses every image first: one unreadable file stops the command, and every
+/// one is named.
+fn read_images(paths: &[PathBuf]) -> Result<Vec<photo::Preprocessed>> {
+    let mut inputs = Vec::with_capacity(paths.len());
+    let mut failures = Vec::new();
+    for path in paths {
+        match photo::load_and_preprocess(path) {
+            Ok(p) => inputs.push(p),
+            Err(e) => failures.push(e.to_string()),
+        }
+    }
+    match failures.len() {
+        0 => Ok(inputs),
+        1 => bail!("{}", failures[0]),
+        n => bail!("cannot read {n} of the {} images:\n  {}", paths.len(), failures.join("\n  ")),
+    }
+}
+
 /// Predictions for every row of the table at `path`, as CSV on stdout or in `out`.
 fn predict_csv(model: &Model, model_path: &Path, path: &Path, out: Option<&Path>) -> Result<()> {
-    let Some(tab) = &model.info.tabular else {
-        bail!("{} was not trained on a CSV table (it reads images): predict without --csv", model_path.display());
-    };
+    let tab = model.require_table(model_path, "predict")?;
     let table = Table::read(path)?;
     super::data::warn_unseen_categories(tab, &table, path);
     let x = tab.features(&table)?;
     let y = model.network.predict(&x, table.len())?;
     let k = model.network.outputs();
-    let softmax = model.network.layers.last().is_some_and(|l| l.activation == Activation::Softmax);
     let mut w = ::csv::Writer::from_writer(Vec::new());
     let header: Vec<String> = match tab.task {
         Task::Classify => {
@@ -132,7 +134,7 @@ fn predict_csv(model: &Model, model_path: &Path, path: &Path, out: Option<&Path>
     for row in y.chunks(k) {
         let record: Vec<String> = match tab.task {
             Task::Classify => {
-                let probs = probabilities(row, softmax);
+                let probs = probabilities(&model.network, row);
                 std::iter::once(tab.classes[argmax(row)].clone())
                     .chain(probs.iter().map(|p| format!("{p:.6}")))
                     .collect()
@@ -150,41 +152,6 @@ fn predict_csv(model: &Model, model_path: &Path, path: &Path, out: Option<&Path>
         None => std::io::stdout().write_all(&bytes)?,
     }
     Ok(())
-}
-
-/// The model must read 28×28 images.
-pub(super) fn check_model(model: &Model, path: &Path) -> Result<()> {
-    if model.info.tabular.is_some() {
-        bail!("{} was trained on a CSV table: predict with --csv FILE", path.display());
-    }
-    let shape_ok = model.info.input_shape.is_none_or(|s| s == (SIDE, SIDE));
-    if model.network.inputs() != SIDE * SIDE || !shape_ok {
-        bail!(
-            "{} takes {} inputs{}, but photos are read as {SIDE}×{SIDE} = {} pixels (MNIST's size); use a model trained on MNIST-style images",
-            path.display(),
-            model.network.inputs(),
-            model.info.input_shape.map(|(r, c)| format!(" ({r}×{c} images)")).unwrap_or_default(),
-            SIDE * SIDE
-        );
-    }
-    Ok(())
-}
-
-/// Softmax outputs as they are; other outputs made into a distribution (non-negative ones divided
-/// by their sum, else a softmax).
-pub(super) fn probabilities(row: &[f32], softmax: bool) -> Vec<f64> {
-    let v: Vec<f64> = row.iter().map(|&x| f64::from(x)).collect();
-    if softmax {
-        return v;
-    }
-    let sum: f64 = v.iter().sum();
-    if v.iter().all(|&x| x >= 0.0) && sum > 0.0 {
-        return v.iter().map(|x| x / sum).collect();
-    }
-    let max = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let e: Vec<f64> = v.iter().map(|x| (x - max).exp()).collect();
-    let s: f64 = e.iter().sum();
-    e.iter().map(|x| x / s).collect()
 }
 
 /// `dir/name.png` → `dir/name-3.png`.

@@ -11,7 +11,6 @@
 //! (`MAX_DECODED_BYTES`). A request that cannot get its share within
 //! [`QUEUE_WAIT`] is answered 503 with `Retry-After`; nothing queues without limit.
 
-use super::predict::{check_model, probabilities};
 use anyhow::{Context, Result};
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -23,6 +22,7 @@ use clap::Args;
 use neuralnet::data::DataError;
 use neuralnet::data::photo::{self, SIDE};
 use neuralnet::model_file::{self, Model};
+use neuralnet::predictor::probabilities;
 use neuralnet::{Predictor, Workspace};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -89,7 +89,7 @@ struct Served {
 
 pub fn run(args: ServeArgs) -> Result<()> {
     let model = model_file::load(&args.model)?;
-    check_model(&model, &args.model)?;
+    model.require_photos(&args.model, "predict", SIDE)?;
     let name = args.model.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let description = describe(&model, &name);
     let predictor = Predictor::new(model.network.clone(), model.info.normalization.apply(0.0) as f32);
@@ -414,8 +414,7 @@ fn evaluate(s: &Served, pixels: &[f32], found: Option<&photo::Preprocessed>) -> 
     let x: Vec<f32> = pixels.iter().map(|&p| norm.apply(f64::from(p) * 255.0) as f32).collect();
     let mut ws = Workspace::new(net, 1, 1);
     let out = s.predictor.forward(&x, 1, &mut ws).to_vec();
-    let softmax = net.layers.last().is_some_and(|l| l.activation == neuralnet::Activation::Softmax);
-    let probabilities = probabilities(&out, softmax);
+    let probabilities = probabilities(net, &out);
     let prediction = (0..probabilities.len())
         .max_by(|&a, &b| probabilities[a].total_cmp(&probabilities[b]).then(b.cmp(&a)))
         .unwrap_or(0);
