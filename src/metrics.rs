@@ -1,7 +1,7 @@
 //! Measures of how well a network does: loss, accuracy, confusion matrix, precision and recall;
 //! macro-F1 for classes and RMSE, MAE and R² for predicted values.
 
-use crate::dataset::Dataset;
+use crate::dataset::{Dataset, Targets};
 use crate::error::Result;
 use crate::kernels::Float;
 use crate::network::{Network, Workspace};
@@ -114,6 +114,33 @@ pub fn regression_metrics(predicted: &[f64], truth: &[f64]) -> RegressionMetrics
         0.0
     };
     RegressionMetrics { rmse: (se / n).sqrt(), mae: ae / n, r2 }
+}
+
+/// How well a network does on held-out rows, in the units the user knows.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Score {
+    /// Classification: the share of rows whose largest output is the label.
+    Accuracy(f64),
+    /// Regression: R², RMSE and MAE of the outputs mapped back to the target's units by `unscale`.
+    Regression(RegressionMetrics),
+}
+
+/// The [`Score`] of `net` on `data` (classes: accuracy; values: regression metrics after `unscale`,
+/// which undoes the target's standardisation).
+pub fn score(net: &Network<f32>, data: &Dataset<f32>, unscale: impl Fn(f64) -> f64) -> Result<Score> {
+    let out = net.predict(&data.x, data.len())?;
+    Ok(match &data.targets {
+        Targets::Classes { labels, .. } => {
+            let k = net.outputs();
+            let right = out.chunks(k).zip(labels).filter(|(o, l)| argmax(o) == **l as usize).count();
+            Score::Accuracy(right as f64 / labels.len() as f64)
+        }
+        Targets::Values { y, .. } => {
+            let p: Vec<f64> = out.iter().map(|&v| unscale(v.f64())).collect();
+            let y: Vec<f64> = y.iter().map(|&v| unscale(v.f64())).collect();
+            Score::Regression(regression_metrics(&p, &y))
+        }
+    })
 }
 
 /// The mean over classes of F1 = 2PR/(P+R), from a confusion matrix (rows true, columns predicted);

@@ -21,4 +21,4 @@ pub use cv::cross_validate;
 pub use data_parallel::{JOINT_MIN, SPLIT_BATCH_MIN};
 pub use recipe::{DataKind, Recipe, WeightDecaySearch, search_weight_decay};
 pub use report::{EpochOutcome, EpochReport, PartialEpoch, Progress, TrainSummary};
-pub use trainer::{NORM_EVERY, Trainer, train, train_with};
+pub use trainer::{Checkpoints, NORM_EVERY, RunEnd, SaveCheckpoint, Trainer, train, train_checkpointed, train_with};

@@ -371,6 +371,70 @@ pub fn train_with<T: Float>(
     Ok(TrainSummary { epochs: trainer.history[first..].to_vec(), best_epoch, stopped_early, interrupted })
 }
 
+/// How a [`train_checkpointed`] run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunEnd {
+    /// All `config.epochs` epochs ran.
+    Done,
+    /// Early stopping ended the run (the best weights are not restored yet: see
+    /// [`Trainer::restore_best`]).
+    StoppedEarly,
+    /// [`Progress::should_stop`] asked to stop; a checkpoint was saved to resume from.
+    Interrupted,
+}
+
+/// Writes a checkpoint from the network and the trainer (see [`Trainer::snapshot`]).
+pub type SaveCheckpoint<'a, T> = dyn FnMut(&Network<T>, &Trainer<T>) -> Result<()> + Send + 'a;
+
+/// When and how a long run saves the state it can resume from.
+pub struct Checkpoints<'a, T> {
+    /// After every this-many epochs, and after the last; 0: only when the run is interrupted.
+    pub every: usize,
+    /// Writes one.
+    pub save: &'a mut SaveCheckpoint<'a, T>,
+}
+
+/// [`train_with`] for long runs that must survive an interruption: a checkpoint is saved as
+/// `checkpoints` says, and whenever the run stops at the caller's request — mid-epoch or at an
+/// epoch's end —, so that it can resume bit for bit. On divergence the error names the epoch and
+/// batch, and `net` holds the weights of the end of the last good epoch.
+pub fn train_checkpointed<T: Float>(
+    net: &mut Network<T>,
+    trainer: &mut Trainer<T>,
+    data: &Dataset<T>,
+    val: Option<&Dataset<T>>,
+    config: &TrainConfig,
+    progress: &mut dyn Progress,
+    checkpoints: Checkpoints<'_, T>,
+) -> Result<RunEnd> {
+    let Checkpoints { every, save } = checkpoints;
+    check_run(net, data, val, config)?;
+    trainer.install(|t| {
+        while t.epoch < config.epochs {
+            match t.run_epoch(net, data, val, config, progress)? {
+                EpochOutcome::Interrupted => {
+                    save(net, t)?;
+                    return Ok(RunEnd::Interrupted);
+                }
+                EpochOutcome::Finished { stop, .. } => {
+                    let last = t.epoch == config.epochs || stop;
+                    if every > 0 && (t.epoch.is_multiple_of(every) || last) {
+                        save(net, t)?;
+                    }
+                    if stop {
+                        return Ok(RunEnd::StoppedEarly);
+                    }
+                    if progress.should_stop() && !last {
+                        save(net, t)?;
+                        return Ok(RunEnd::Interrupted);
+                    }
+                }
+            }
+        }
+        Ok(RunEnd::Done)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,8 @@
 //! `train`'s options: from flags, from a `--config` TOML file, or from a checkpoint's settings.
 
+use anyhow::{Context, Result};
 use clap::Args;
+use neuralnet::model_file::{self, Checkpoint};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -161,4 +163,36 @@ impl TrainArgs {
             checkpoint_every
         )
     }
+}
+
+/// The options of a run: on `--resume` the checkpoint's stored settings, with only the run-control
+/// flags taken from the command line (and the checkpoint, to restore); else the flags over
+/// `--config`'s file.
+pub(super) fn resolve(cli: TrainArgs) -> Result<(TrainArgs, Option<(PathBuf, Checkpoint)>)> {
+    Ok(match &cli.resume {
+        Some(path) => {
+            let ck = model_file::load_checkpoint(path)?;
+            let mut stored: TrainArgs = serde_json::from_value(ck.settings.clone())
+                .with_context(|| format!("{}: the run's settings cannot be read", path.display()))?;
+            stored.epochs = cli.epochs.or(stored.epochs);
+            stored.out = cli.out.clone().or(stored.out);
+            stored.checkpoint = cli.checkpoint.clone().or(stored.checkpoint);
+            stored.checkpoint_every = cli.checkpoint_every.or(stored.checkpoint_every);
+            stored.metrics = cli.metrics.clone().or(stored.metrics);
+            stored.data_dir = cli.data_dir.clone().or(stored.data_dir);
+            stored.csv = cli.csv.clone().or(stored.csv);
+            stored.threads = cli.threads.or(stored.threads);
+            (stored, Some((path.clone(), ck)))
+        }
+        None => match &cli.config {
+            Some(path) => {
+                let text =
+                    std::fs::read_to_string(path).with_context(|| format!("cannot read config {}", path.display()))?;
+                let file: TrainArgs = toml::from_str(&text)
+                    .with_context(|| format!("{}: not a valid training config", path.display()))?;
+                (cli.clone().merged_with(file), None)
+            }
+            None => (cli, None),
+        },
+    })
 }

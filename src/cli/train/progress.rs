@@ -21,19 +21,6 @@ pub(super) fn install_interrupt_handler() {
     });
 }
 
-/// Whether Ctrl-C was pressed.
-pub(super) fn stop_requested() -> bool {
-    STOP.load(Ordering::SeqCst)
-}
-
-/// How a training run ended.
-#[derive(Debug, PartialEq, Eq)]
-pub(super) enum End {
-    Done,
-    StoppedEarly,
-    Interrupted,
-}
-
 /// A progress bar per epoch on a terminal, one plain line per epoch otherwise; metrics to a file.
 pub(super) struct CliProgress {
     bar: Option<ProgressBar>,
