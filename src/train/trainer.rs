@@ -346,7 +346,8 @@ pub fn train<T: Float>(
     train_with(net, &mut trainer, data, val, config, progress)
 }
 
-/// [`train`] with a caller-owned [`Trainer`], which may hold a run to resume.
+/// [`train`] with a caller-owned [`Trainer`], which may hold a run to resume: a
+/// [`train_checkpointed`] run that saves nothing, the best weights restored after early stopping.
 pub fn train_with<T: Float>(
     net: &mut Network<T>,
     trainer: &mut Trainer<T>,
@@ -355,20 +356,17 @@ pub fn train_with<T: Float>(
     config: &TrainConfig,
     progress: &mut dyn Progress,
 ) -> Result<TrainSummary> {
-    check_run(net, data, val, config)?;
     let first = trainer.history.len();
-    let (stopped_early, interrupted) = trainer.install(|trainer| -> Result<(bool, bool)> {
-        while trainer.epoch < config.epochs {
-            match trainer.run_epoch(net, data, val, config, progress)? {
-                EpochOutcome::Finished { stop: true, .. } => return Ok((true, false)),
-                EpochOutcome::Finished { .. } => {}
-                EpochOutcome::Interrupted => return Ok((false, true)),
-            }
-        }
-        Ok((false, false))
-    })?;
+    let checkpoints = Checkpoints { every: 0, save: &mut |_: &Network<T>, _: &Trainer<T>| Ok(()) };
+    let end = train_checkpointed(net, trainer, data, val, config, progress, checkpoints)?;
+    let interrupted = end == RunEnd::Interrupted;
     let best_epoch = if interrupted { trainer.epoch } else { trainer.restore_best(net) };
-    Ok(TrainSummary { epochs: trainer.history[first..].to_vec(), best_epoch, stopped_early, interrupted })
+    Ok(TrainSummary {
+        epochs: trainer.history[first..].to_vec(),
+        best_epoch,
+        stopped_early: end == RunEnd::StoppedEarly,
+        interrupted,
+    })
 }
 
 /// How a [`train_checkpointed`] run ended.
