@@ -439,6 +439,62 @@ mod tests {
     use crate::architecture::Architecture;
     use crate::optimizer::Optimizer;
 
+    /// Asks to stop once `stop_after` epochs have ended.
+    struct StopAfter {
+        stop_after: usize,
+        epochs: usize,
+    }
+
+    impl Progress for StopAfter {
+        fn epoch(&mut self, _report: &EpochReport) {
+            self.epochs += 1;
+        }
+        fn should_stop(&mut self) -> bool {
+            self.epochs >= self.stop_after
+        }
+    }
+
+    #[test]
+    fn checkpointed_runs_save_every_n_epochs_the_last_and_on_a_stop_and_resume_bit_for_bit() {
+        use crate::{Activation, Loss};
+        let x: Vec<f64> = (0..40 * 3).map(|i| ((i * 37) % 23) as f64 / 23.0 - 0.5).collect();
+        let labels: Vec<u32> = (0..40).map(|i| (i % 2) as u32).collect();
+        let data = Dataset::classification(x, 3, labels, 2).unwrap();
+        let arch = Architecture::mlp(&[3, 5, 2], Activation::Tanh, Activation::Softmax, Loss::CrossEntropy);
+        let config = TrainConfig { epochs: 5, batch_size: 8, optimizer: Optimizer::adam(0.01), ..Default::default() };
+        let run = |progress: &mut dyn Progress, every: usize| {
+            let mut net: Network<f64> = arch.build(4).unwrap();
+            let mut trainer = Trainer::new(&net, data.len(), &config);
+            let mut saved = Vec::new();
+            let mut save = |_: &Network<f64>, t: &Trainer<f64>| {
+                saved.push((t.epoch(), t.snapshot()));
+                Ok(())
+            };
+            let checkpoints = Checkpoints { every, save: &mut save };
+            let end = train_checkpointed(&mut net, &mut trainer, &data, None, &config, progress, checkpoints).unwrap();
+            (end, net, saved)
+        };
+        // Every second epoch and the last.
+        let (end, full, saved) = run(&mut (), 2);
+        assert_eq!(end, RunEnd::Done);
+        assert_eq!(saved.iter().map(|(e, _)| *e).collect::<Vec<_>>(), [2, 4, 5]);
+        // Asked to stop after epoch 3: saved there (every = 0 saves nothing else), and resuming
+        // from that snapshot ends where the uninterrupted run ends.
+        let (end, stopped, saved) = run(&mut StopAfter { stop_after: 3, epochs: 0 }, 0);
+        assert_eq!(end, RunEnd::Interrupted);
+        assert_eq!(saved.len(), 1);
+        let (epoch, snapshot) = saved.into_iter().next().unwrap();
+        assert_eq!(epoch, 3);
+        let mut net = stopped;
+        let mut trainer = Trainer::new(&net, data.len(), &config);
+        trainer.restore(snapshot).unwrap();
+        let mut nothing = |_: &Network<f64>, _: &Trainer<f64>| Ok(());
+        let checkpoints = Checkpoints { every: 0, save: &mut nothing };
+        let end = train_checkpointed(&mut net, &mut trainer, &data, None, &config, &mut (), checkpoints).unwrap();
+        assert_eq!(end, RunEnd::Done);
+        assert_eq!(net, full);
+    }
+
     #[test]
     fn a_batch_split_between_two_threads_takes_the_same_steps() {
         use crate::{Activation, Init, Loss};
