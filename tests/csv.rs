@@ -238,6 +238,36 @@ fn train_fails(text: &str, extra: &[&str], needles: &[&str]) {
     }
 }
 
+/// Tables of two and three rows train on every row, saying why there is no early stopping and no
+/// weight-decay search; a table with only its target column is refused naming what is missing.
+#[test]
+fn tiny_tables_train_with_a_note_or_are_refused_clearly() {
+    for text in ["x,y\n1,a\n2,b\n", "x,y\n1,a\n2,b\n3,a\n"] {
+        let dir = tempfile::tempdir().unwrap();
+        let csv = write(dir.path(), "t.csv", text);
+        let model = dir.path().join("m.safetensors");
+        let out = neuralnet()
+            .args(["train", "--csv"])
+            .arg(&csv)
+            .args(["--target", "y", "--epochs", "20", "--threads", "1", "--out"])
+            .arg(&model)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{err}");
+        let rows = text.lines().count() - 1;
+        for needle in
+            [&format!("{rows} rows are too few"), "no early stopping", "every epoch runs", "no weight-decay search"]
+        {
+            assert!(err.contains(needle), "{err:?} lacks {needle:?}");
+        }
+        assert!(!err.contains("--patience") && !err.contains("--val-size"), "{err}");
+        assert!(model.exists());
+        assert!(err.contains("epoch 20/20"), "{err}");
+    }
+    train_fails("y\na\nb\na\nb\n", &[], &["no feature column besides the target 'y'"]);
+}
+
 #[test]
 fn errors_name_what_is_wrong() {
     train_fails("a,b\n1,2\n3,4\n", &[], &["no target column named 'y'", "a, b"]);

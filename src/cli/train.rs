@@ -57,7 +57,12 @@ pub fn run(cli: TrainArgs) -> Result<()> {
         Some(p) => DataKind::Table { regress: p.tabular.task == Task::Regress },
         None => DataKind::Images,
     };
-    let recipe = Recipe::for_data(kind);
+    let mut recipe = Recipe::for_data(kind);
+    if let Some(p) = &table
+        && let Some(why) = recipe.fit_to_validation_rows(p.train.len(), p.val.len())
+    {
+        eprintln!("note: {why}");
+    }
     let (layers, mut config) = settings(&args, &recipe, threads)?;
     for (what, path) in [("the model", &out), ("the checkpoint", &ckpt_path)] {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())

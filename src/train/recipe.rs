@@ -92,6 +92,26 @@ impl Recipe {
         }
     }
 
+    /// Fits the recipe to a table too small to hold out rows: with no validation rows there is
+    /// nothing to stop early on, so early stopping is turned off (all epochs run, the last weights
+    /// are kept) and the reason is returned, in the user's terms, to be shown. `None`: nothing
+    /// changed.
+    pub fn fit_to_validation_rows(&mut self, train_rows: usize, val_rows: usize) -> Option<String> {
+        if val_rows > 0 || self.patience.is_none() {
+            return None;
+        }
+        self.patience = None;
+        let search = if self.search_weight_decay && train_rows < 2 * L2_FOLDS {
+            format!(", and no weight-decay search (it needs at least {} training rows; 0 is used)", 2 * L2_FOLDS)
+        } else {
+            String::new()
+        };
+        Some(format!(
+            "{train_rows} rows are too few to hold out a validation split, so there is no early stopping: every \
+             epoch runs and the last weights are kept{search}"
+        ))
+    }
+
     /// The learning rate `method` starts from when none is given: 1e-3 for Adam and AdamW, 0.1
     /// for gradient descent with or without momentum.
     pub fn default_lr(method: Method) -> f64 {
@@ -187,6 +207,18 @@ mod tests {
         assert_eq!(table.loss, Loss::HalfMse);
         assert_eq!(table.config(1, 1).patience, Some(50));
         assert_eq!(Recipe::default_lr(Method::parse("sgd", 0.9).unwrap()), 0.1);
+    }
+
+    #[test]
+    fn a_table_without_validation_rows_trains_without_early_stopping() {
+        let mut table = Recipe::for_data(DataKind::Table { regress: false });
+        assert_eq!(table.fit_to_validation_rows(40, 6), None);
+        assert_eq!(table.patience, Some(50));
+        let why = table.fit_to_validation_rows(3, 0).unwrap();
+        assert_eq!(table.patience, None);
+        assert!(why.contains("3 rows") && why.contains("no early stopping") && why.contains("at least 10"), "{why}");
+        let mut images = Recipe::for_data(DataKind::Images);
+        assert_eq!(images.fit_to_validation_rows(3, 0), None);
     }
 
     #[test]
