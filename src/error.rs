@@ -127,6 +127,9 @@ pub enum Error {
         /// What is wrong with its content.
         error: Box<Error>,
     },
+    /// The processes of a distributed run disagree (settings, data, weights).
+    #[error("{0}")]
+    Distributed(String),
     /// An I/O error on a named file.
     #[error("{path}: {source}")]
     Io {

@@ -40,6 +40,7 @@ pub mod architecture;
 pub mod article;
 pub mod data;
 pub mod dataset;
+pub mod distributed;
 pub mod error;
 pub mod explain;
 pub mod init;

@@ -2,6 +2,7 @@
 //! macro-F1 for classes and RMSE, MAE and R² for predicted values.
 
 use crate::dataset::{Dataset, Targets};
+use crate::distributed::{self, Collective};
 use crate::error::Result;
 use crate::kernels::Float;
 use crate::network::{Network, Workspace};
@@ -62,6 +63,36 @@ pub fn evaluate<T: Float>(net: &Network<T>, data: &Dataset<T>, batch: usize, thr
     }
     let accuracy = confusion.as_ref().map(|c| (0..width).map(|k| c[k][k]).sum::<usize>() as f64 / n.max(1) as f64);
     Ok(Evaluation { loss: loss_sum / n.max(1) as f64, accuracy, confusion })
+}
+
+/// [`evaluate`] with the rows shared between the processes of `c`: each evaluates its share
+/// ([`distributed::share`]) and the sums of losses and of the confusion matrix are added up, so
+/// that every process gets the whole set's result.
+pub fn evaluate_across<T: Float>(
+    net: &Network<T>,
+    data: &Dataset<T>,
+    batch: usize,
+    threads: usize,
+    c: &dyn Collective,
+) -> Result<Evaluation> {
+    if c.size() == 1 {
+        return evaluate(net, data, batch, threads);
+    }
+    let rows: Vec<usize> = distributed::share(data.len(), c.rank(), c.size()).collect();
+    let mine = evaluate(net, &data.select(&rows), batch, threads)?;
+    let k = net.outputs();
+    let mut sums = vec![mine.loss * rows.len() as f64];
+    if let Some(conf) = &mine.confusion {
+        sums.extend(conf.iter().flatten().map(|&n| n as f64));
+    }
+    let mut all = vec![0.0; sums.len()];
+    c.sum_f64(&sums, &mut all, "the evaluation");
+    let n = data.len().max(1) as f64;
+    let confusion = mine.confusion.map(|_| {
+        all[1..].chunks_exact(k).map(|r| r.iter().map(|&v| v as usize).collect()).collect::<Vec<Vec<usize>>>()
+    });
+    let accuracy = confusion.as_ref().map(|c| (0..k).map(|i| c[i][i]).sum::<usize>() as f64 / n);
+    Ok(Evaluation { loss: all[0] / n, accuracy, confusion })
 }
 
 /// Fraction of `data`'s rows that `net` classifies correctly.

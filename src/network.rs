@@ -14,7 +14,7 @@ use crate::init::Init;
 use crate::kernels::{Float, SparseScratch};
 use crate::layer::Dense;
 use crate::loss::Loss;
-use crate::rng::Rng;
+use crate::rng::{Rng, stream};
 use rand::Rng as _;
 
 /// Batches of at least this many rows try the first layer's sparse-input product (one vector lane
@@ -144,14 +144,25 @@ impl<T: Float> Gradients<T> {
     }
 }
 
+/// Keeps dropout's generators apart from the other per-row streams of a run.
+const DROPOUT_KEY: u64 = 0xd0d0_0001;
+
 /// Inverted dropout on hidden layers during training: each hidden activation is zeroed with
 /// probability `p` and the survivors scaled by `1/(1 − p)`, so inference needs no change.
-#[derive(Debug)]
+///
+/// Each row's masks come from a generator of its own, keyed by `seed` and the row's number in the
+/// data set ([`crate::rng::stream`]): they do not depend on how a batch is split between threads
+/// or processes.
+#[derive(Clone, Copy, Debug)]
 pub struct Dropout<'r> {
     /// Probability of dropping a hidden unit, in `[0, 1)`.
     pub p: f64,
-    /// Where the masks come from.
-    pub rng: &'r mut Rng,
+    /// The run's seed.
+    pub seed: u64,
+    /// The epoch, from 0: a row's masks are drawn afresh each epoch.
+    pub epoch: usize,
+    /// The batch's rows' numbers in the data set.
+    pub rows: &'r [usize],
 }
 
 impl<T: Float> Network<T> {
@@ -272,7 +283,7 @@ impl<T: Float> Network<T> {
         &ws.a[last][..batch * self.outputs()]
     }
 
-    fn forward_impl(&self, x: &[T], batch: usize, ws: &mut Workspace<T>, mut dropout: Option<Dropout<'_>>) {
+    fn forward_impl(&self, x: &[T], batch: usize, ws: &mut Workspace<T>, dropout: Option<Dropout<'_>>) {
         assert!(batch <= ws.capacity, "batch {batch} exceeds workspace capacity {}", ws.capacity);
         let drop_p = dropout.as_ref().map_or(0.0, |d| d.p);
         if drop_p > 0.0 {
@@ -299,13 +310,17 @@ impl<T: Float> Network<T> {
             }
             if l < last
                 && drop_p > 0.0
-                && let Some(d) = dropout.as_mut()
+                && let Some(d) = dropout
             {
-                let n = batch * layer.outputs;
+                let (n, width) = (batch * layer.outputs, layer.outputs);
                 let keep = T::of(1.0 / (1.0 - drop_p));
-                for ((m, o), &a) in ws.mask[l][..n].iter_mut().zip(&mut ws.dropped[l][..n]).zip(&cur_a[0][..n]) {
-                    *m = if d.rng.random::<f64>() < drop_p { T::zero() } else { keep };
-                    *o = a * *m;
+                let rows = ws.mask[l][..n].chunks_exact_mut(width).zip(ws.dropped[l][..n].chunks_exact_mut(width));
+                for ((row, (mask, out)), a) in d.rows.iter().zip(rows).zip(cur_a[0][..n].chunks_exact(width)) {
+                    let mut g = stream(d.seed, &[DROPOUT_KEY, d.epoch as u64, *row as u64, l as u64]);
+                    for ((m, o), &a) in mask.iter_mut().zip(out).zip(a) {
+                        *m = if g.random::<f64>() < drop_p { T::zero() } else { keep };
+                        *o = a * *m;
+                    }
                 }
             }
         }

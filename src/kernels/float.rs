@@ -33,6 +33,27 @@ pub trait Float:
     /// `f64`: the standard library's `exp`, so f64 checks against the reference path stay exact.
     /// (The loops: [`exp_f32_in_place`], [`exp_f64_in_place`].)
     fn exp_in_place(x: &mut [Self]);
+    /// The slice as what it is, `f32` or `f64`: for the operations written once per type, such as
+    /// a sum across processes.
+    fn typed(s: &[Self]) -> Floats<'_>;
+    /// [`Float::typed`] for a mutable slice.
+    fn typed_mut(s: &mut [Self]) -> FloatsMut<'_>;
+}
+
+/// A slice of one of the [`Float`] types.
+pub enum Floats<'a> {
+    /// Single precision.
+    F32(&'a [f32]),
+    /// Double precision.
+    F64(&'a [f64]),
+}
+
+/// A mutable slice of one of the [`Float`] types.
+pub enum FloatsMut<'a> {
+    /// Single precision.
+    F32(&'a mut [f32]),
+    /// Double precision.
+    F64(&'a mut [f64]),
 }
 
 impl Float for f32 {
@@ -48,6 +69,12 @@ impl Float for f32 {
     fn exp_in_place(x: &mut [f32]) {
         exp_f32_in_place(x)
     }
+    fn typed(s: &[f32]) -> Floats<'_> {
+        Floats::F32(s)
+    }
+    fn typed_mut(s: &mut [f32]) -> FloatsMut<'_> {
+        FloatsMut::F32(s)
+    }
 }
 
 impl Float for f64 {
@@ -62,5 +89,11 @@ impl Float for f64 {
     #[inline(always)]
     fn exp_in_place(x: &mut [f64]) {
         exp_f64_in_place(x)
+    }
+    fn typed(s: &[f64]) -> Floats<'_> {
+        Floats::F64(s)
+    }
+    fn typed_mut(s: &mut [f64]) -> FloatsMut<'_> {
+        FloatsMut::F64(s)
     }
 }

@@ -31,8 +31,6 @@ pub struct TrainerSnapshot<T> {
     pub optimizer: OptimizerState<T>,
     /// Shuffling generator.
     pub data_rng: Rng,
-    /// Dropout generator.
-    pub dropout_rng: Rng,
     /// Reports of the completed epochs.
     pub history: Vec<EpochReport>,
     /// Early stopping: the best epoch so far.

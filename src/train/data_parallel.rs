@@ -13,8 +13,6 @@ use crate::layer::Dense;
 use crate::metrics;
 use crate::network::{Dropout, Gradients, Network, Workspace};
 use crate::optimizer::{Optimizer, OptimizerState};
-use crate::rng::{Rng, rng};
-use rand::Rng as _;
 
 /// Batches of at least this many rows are split between two threads when the trainer has two or
 /// more: each half runs forward and backward on its own, and the two gradients are averaged.
@@ -135,12 +133,10 @@ fn joint_weight_step<T: Float>(
 }
 
 /// Buffers for the second half of a batch split between threads (data parallelism): its own
-/// workspace, gradients and dropout generator (re-seeded each batch from the trainer's, so that
-/// a checkpoint needs nothing more).
+/// workspace and gradients (dropout masks are drawn per row, see [`Dropout`]).
 pub(super) struct Half<T> {
     ws: Workspace<T>,
     grads: Gradients<T>,
-    rng: Rng,
     aug: Scratch,
     /// Per layer: is its weight gradient computed for the whole batch at once ([`JOINT_MIN`])?
     joint: Vec<bool>,
@@ -153,7 +149,6 @@ pub(super) struct Half<T> {
 pub(super) struct Part<'a, T> {
     pub(super) ws: &'a mut Workspace<T>,
     pub(super) grads: &'a mut Gradients<T>,
-    pub(super) rng: &'a mut Rng,
     pub(super) aug: &'a mut Scratch,
 }
 
@@ -178,7 +173,7 @@ pub(super) fn rows_step<T: Float>(
     if let Some(a) = &config.augment {
         a.apply(x, ids, config.seed, epoch, part.aug, aug_threads);
     }
-    let dropout = (config.dropout > 0.0).then_some(Dropout { p: config.dropout, rng: part.rng });
+    let dropout = (config.dropout > 0.0).then_some(Dropout { p: config.dropout, seed: config.seed, epoch, rows: ids });
     let loss =
         net.loss_and_gradients_except(&x[..rows * data.features], y, rows, part.ws, part.grads, dropout, skip_weights);
     let correct = match data.labels() {
@@ -207,7 +202,6 @@ impl<T: Float> Half<T> {
         splits(config).then(|| Half {
             ws: Workspace::new(net, b - b / 2, config.threads - config.threads / 2),
             grads: Gradients::zeros(net),
-            rng: rng(0),
             aug: config.augment.map(|a| a.scratch(b - b / 2)).unwrap_or_default(),
             delta: vec![T::zero(); b * width(&|_, l| l.outputs)],
             input: vec![T::zero(); b * width(&|i, l| if i == 0 { 0 } else { l.inputs })],
@@ -215,45 +209,39 @@ impl<T: Float> Half<T> {
         })
     }
 
-    /// One step on the rows `idx` (at least [`SPLIT_BATCH_MIN`]) of `data`, the first half in
-    /// `first`'s buffers on this thread and the second in this one's on another: forward,
-    /// backward, the averaged gradient, the update. `xb`, `yb` hold the whole batch's rows.
-    /// Returns the batch loss and the number of correctly classified rows.
+    /// Forward and backward on the rows `idx` (at least [`SPLIT_BATCH_MIN`]) of `data`, the first
+    /// half in `first`'s buffers on this thread and the second in this one's on another; the
+    /// batch's gradient (the halves' row-weighted average) ends in `first.grads`, but for the
+    /// weights of the joint layers, which [`Half::step`] computes with their update. `xb`, `yb`
+    /// hold the whole batch's rows. Returns the batch loss and the number of correctly classified
+    /// rows.
     #[allow(clippy::too_many_arguments)]
-    pub(super) fn step(
+    pub(super) fn gradients(
         &mut self,
-        first: Part<'_, T>,
+        first: &mut Part<'_, T>,
         xb: &mut [T],
         yb: &mut [T],
-        state: &mut OptimizerState<T>,
-        net: &mut Network<T>,
+        net: &Network<T>,
         data: &Dataset<T>,
         idx: &[usize],
         config: &TrainConfig,
         epoch: usize,
-        lr: f64,
     ) -> (f64, usize) {
         let b = idx.len();
         let (f, k) = (data.features, net.outputs());
         let h = b / 2;
         let (x1, x2) = xb[..b * f].split_at_mut(h * f);
         let (y1, y2) = yb[..b * k].split_at_mut(h * k);
-        let drop = config.dropout > 0.0;
-        let Part { ws, grads, rng: rng1, aug: aug1 } = first;
-        if drop {
-            self.rng = rng(rng1.random::<u64>());
-        }
         let joint = &self.joint[..];
-        let shared: &Network<T> = net;
         // Each half gathers (and distorts) its own rows: that work is split too.
         let run = |ids: &[usize], x: &mut [T], y: &mut [T], part: Part<'_, T>| {
-            rows_step(shared, data, config, epoch, ids, x, y, part, 1, joint)
+            rows_step(net, data, config, epoch, ids, x, y, part, 1, joint)
         };
         let (i1, i2) = idx.split_at(h);
         let ((l1, c1), (l2, c2)) = rayon::join(
-            || run(i1, x1, y1, Part { ws, grads, rng: rng1, aug: aug1 }),
+            || run(i1, x1, y1, Part { ws: first.ws, grads: first.grads, aug: first.aug }),
             || {
-                let part = Part { ws: &mut self.ws, grads: &mut self.grads, rng: &mut self.rng, aug: &mut self.aug };
+                let part = Part { ws: &mut self.ws, grads: &mut self.grads, aug: &mut self.aug };
                 run(i2, x2, y2, part)
             },
         );
@@ -265,11 +253,46 @@ impl<T: Float> Half<T> {
                 *a = *a * t1 + c * t2;
             }
         };
+        let grads = &mut *first.grads;
         let weights = grads.weights.iter_mut().zip(&self.grads.weights).zip(joint).filter(|(_, j)| !**j);
         for (g, g2) in weights.map(|(p, _)| p).chain(grads.bias.iter_mut().zip(&self.grads.bias)) {
             // Halved between the threads when large, like an optimizer update.
             split(g, g2, &mut [], &mut [], &average);
         }
+        (l1 * w1 + l2 * w2, c1 + c2)
+    }
+
+    /// Processes take the weight gradients of every layer from [`Half::gradients`]: they sum them
+    /// before any update.
+    pub(super) fn without_joint_layers(&mut self) {
+        self.joint.fill(false);
+        self.delta = Vec::new();
+        self.input = Vec::new();
+    }
+
+    /// One step on the rows `idx` (at least [`SPLIT_BATCH_MIN`]) of `data`: [`Half::gradients`],
+    /// then the update. Returns the batch loss and the number of correctly classified rows.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn step(
+        &mut self,
+        mut first: Part<'_, T>,
+        xb: &mut [T],
+        yb: &mut [T],
+        state: &mut OptimizerState<T>,
+        net: &mut Network<T>,
+        data: &Dataset<T>,
+        idx: &[usize],
+        config: &TrainConfig,
+        epoch: usize,
+        lr: f64,
+    ) -> (f64, usize) {
+        let result = self.gradients(&mut first, xb, yb, net, data, idx, config, epoch);
+        let b = idx.len();
+        let h = b / 2;
+        let (t1, t2) = (T::of(h as f64 / b as f64), T::of((b - h) as f64 / b as f64));
+        let drop = config.dropout > 0.0;
+        let Part { ws, grads, .. } = first;
+        let joint = &self.joint[..];
         update(&config.optimizer, state, net, grads, lr, joint);
         for l in (0..net.layers.len()).filter(|&l| joint[l]) {
             let layer = &mut net.layers[l];
@@ -296,6 +319,6 @@ impl<T: Float> Half<T> {
             let g = &mut grads.weights[l];
             joint_weight_step(&config.optimizer, steps, lr, b, n_out, n_in, delta, input, &mut layer.weights, g, m, v);
         }
-        (l1 * w1 + l2 * w2, c1 + c2)
+        result
     }
 }

@@ -1,6 +1,7 @@
 //! Training: [`config`] (what to do, and the checks before a run), [`trainer`] (epochs of
 //! shuffled mini-batches, forward, δ recursion, optimizer step; validation, early stopping and
-//! divergence checks), [`data_parallel`] (a batch halved between two threads), [`checkpoint`]
+//! divergence checks), [`data_parallel`] (a batch halved between two threads; across processes, `processes` and
+//! [`crate::distributed`]), [`checkpoint`]
 //! (the trainer's state as plain data), [`report`] (what a run tells its caller) and [`cv`]
 //! (k-fold cross-validation) and [`recipe`] (the image and table defaults, with the weight-decay
 //! search).
@@ -11,6 +12,7 @@ pub mod checkpoint;
 pub mod config;
 pub mod cv;
 pub mod data_parallel;
+mod processes;
 pub mod recipe;
 pub mod report;
 pub mod trainer;

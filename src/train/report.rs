@@ -25,6 +25,10 @@ pub struct EpochReport {
     pub seconds: f64,
     /// Training rows per second.
     pub samples_per_sec: f64,
+    /// Seconds of [`seconds`](Self::seconds) spent summing gradients across processes (runs over
+    /// several processes only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comm_seconds: Option<f64>,
 }
 
 /// Receives progress during training; every method has a no-op default.

@@ -6,9 +6,11 @@
 use super::checkpoint::{Best, TrainerSnapshot};
 use super::config::{TrainConfig, check_run};
 use super::data_parallel::{self, Half, Part, SPLIT_BATCH_MIN, rows_step};
+use super::processes::Processes;
 use super::report::{EpochOutcome, EpochReport, PartialEpoch, Progress, TrainSummary};
 use crate::data::augment::Scratch;
 use crate::dataset::Dataset;
+use crate::distributed::Collective;
 use crate::error::{Error, Result, shape_error};
 use crate::kernels::{Float, sum_squares, warm_up_threads};
 use crate::metrics;
@@ -16,6 +18,7 @@ use crate::network::{Gradients, Network, Workspace};
 use crate::optimizer::OptimizerState;
 use crate::rng::{Rng, rng};
 use rand::seq::SliceRandom;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// Everything a training run carries from step to step, allocated once: batch buffers, workspace,
@@ -26,8 +29,6 @@ pub struct Trainer<T> {
     state: OptimizerState<T>,
     /// Shuffling generator.
     data_rng: Rng,
-    /// Dropout generator.
-    dropout_rng: Rng,
     /// Epochs completed.
     epoch: usize,
     /// Reports of the completed epochs.
@@ -49,6 +50,8 @@ pub struct Trainer<T> {
     /// The second half of each batch, when batches are split between two threads.
     half: Option<Half<T>>,
     pool: Option<rayon::ThreadPool>,
+    /// This trainer's part in a run over several processes, if it is one.
+    processes: Option<Processes<T>>,
 }
 
 /// Gradient norms are taken on every this-many-th batch (and the last of each epoch): summing the
@@ -63,7 +66,6 @@ impl<T: Float> Trainer<T> {
         Self {
             state: config.optimizer.state(net),
             data_rng: rng(config.seed),
-            dropout_rng: rng(config.seed ^ 0x9e37_79b9_7f4a_7c15),
             epoch: 0,
             history: Vec::new(),
             best: None,
@@ -80,6 +82,29 @@ impl<T: Float> Trainer<T> {
             pool: (config.threads > 1)
                 .then(|| rayon::ThreadPoolBuilder::new().num_threads(config.threads).build().ok())
                 .flatten(),
+            processes: None,
+        }
+    }
+
+    /// Makes this trainer one of the processes of `comm` (when there are several): each step
+    /// works on this process's share of the batch and sums the gradients across processes
+    /// ([`crate::distributed`]); validation is shared too, and at each epoch's end the processes
+    /// check that they hold the same weights and agree whether to stop. Every process must
+    /// start from the same network (see [`crate::distributed::broadcast_network`]).
+    pub fn distribute(&mut self, net: &Network<T>, comm: Arc<dyn Collective>) {
+        if comm.size() > 1 {
+            self.processes = Some(Processes::new(comm, net));
+            if let Some(h) = self.half.as_mut() {
+                h.without_joint_layers();
+            }
+        }
+    }
+
+    /// Whether the run should stop: asked of `progress`, or agreed by the processes.
+    fn stop_requested(&mut self, progress: &mut dyn Progress) -> bool {
+        match &self.processes {
+            Some(p) => p.stop,
+            None => progress.should_stop(),
         }
     }
 
@@ -113,11 +138,13 @@ impl<T: Float> Trainer<T> {
         lr: f64,
     ) -> (f64, usize) {
         let b = idx.len();
+        if self.processes.is_some() {
+            return self.process_step(net, data, idx, config, lr);
+        }
         if b >= SPLIT_BATCH_MIN
             && let Some(half) = self.half.as_mut()
         {
-            let first =
-                Part { ws: &mut self.ws, grads: &mut self.grads, rng: &mut self.dropout_rng, aug: &mut self.aug };
+            let first = Part { ws: &mut self.ws, grads: &mut self.grads, aug: &mut self.aug };
             return half.step(
                 first,
                 &mut self.xb,
@@ -132,9 +159,39 @@ impl<T: Float> Trainer<T> {
             );
         }
         let (f, k) = (data.features, net.outputs());
-        let part = Part { ws: &mut self.ws, grads: &mut self.grads, rng: &mut self.dropout_rng, aug: &mut self.aug };
+        let part = Part { ws: &mut self.ws, grads: &mut self.grads, aug: &mut self.aug };
         let (x, y) = (&mut self.xb[..b * f], &mut self.yb[..b * k]);
         let (loss, correct) = rows_step(net, data, config, self.epoch, idx, x, y, part, config.threads, &[]);
+        data_parallel::update(&config.optimizer, &mut self.state, net, &self.grads, lr, &[]);
+        (loss, correct)
+    }
+
+    /// [`Trainer::step`] as one of several processes: forward and backward on this process's
+    /// share of `idx`, the sum of the shares' gradients, the update.
+    fn process_step(
+        &mut self,
+        net: &mut Network<T>,
+        data: &Dataset<T>,
+        idx: &[usize],
+        config: &TrainConfig,
+        lr: f64,
+    ) -> (f64, usize) {
+        let (b, f, k) = (idx.len(), data.features, net.outputs());
+        let Some(processes) = self.processes.as_mut() else { return (f64::NAN, 0) };
+        let mine = &idx[processes.share(b)];
+        let r = mine.len();
+        let mut part = Part { ws: &mut self.ws, grads: &mut self.grads, aug: &mut self.aug };
+        let (loss, correct) = match self.half.as_mut() {
+            _ if r == 0 => (0.0, 0),
+            Some(half) if r >= SPLIT_BATCH_MIN => {
+                half.gradients(&mut part, &mut self.xb, &mut self.yb, net, data, mine, config, self.epoch)
+            }
+            _ => {
+                let (x, y) = (&mut self.xb[..r * f], &mut self.yb[..r * k]);
+                rows_step(net, data, config, self.epoch, mine, x, y, part, config.threads, &[])
+            }
+        };
+        let (loss, correct) = processes.sum_step(&mut self.grads, r, b, loss, correct);
         data_parallel::update(&config.optimizer, &mut self.state, net, &self.grads, lr, &[]);
         (loss, correct)
     }
@@ -188,6 +245,10 @@ impl<T: Float> Trainer<T> {
         let mut interrupted = false;
         for (bi, idx) in order.chunks(config.batch_size).enumerate().skip(p.next_batch) {
             let lr = config.optimizer.lr_at(epoch as f64 + bi as f64 / batches as f64, config.epochs);
+            if let Some(p) = self.processes.as_mut() {
+                // Carried in the step's sum: all processes stop after the same batch.
+                p.want_stop = progress.should_stop();
+            }
             let (loss, correct) = self.step(net, data, idx, config, lr);
             let diverged = |what: String| Err(Error::Diverged { epoch: epoch + 1, batch: bi + 1, what });
             if !loss.is_finite() {
@@ -218,7 +279,7 @@ impl<T: Float> Trainer<T> {
             p.lr = lr;
             p.next_batch = bi + 1;
             progress.batch(epoch + 1, bi + 1, batches, p.loss_sum / p.rows as f64);
-            if bi + 1 < batches && progress.should_stop() {
+            if bi + 1 < batches && self.stop_requested(progress) {
                 interrupted = true;
                 break;
             }
@@ -242,13 +303,19 @@ impl<T: Float> Trainer<T> {
             self.partial = Some(p);
             return Ok(EpochOutcome::Interrupted);
         }
-        let (val_loss, val_accuracy) = match val.filter(|v| !v.is_empty()) {
-            Some(v) => {
+        let (val_loss, val_accuracy) = match (val.filter(|v| !v.is_empty()), &self.processes) {
+            (Some(v), Some(p)) => p.validate(net, v, config.threads).map(|(l, a)| (Some(l), a))?,
+            (Some(v), None) => {
                 let e = metrics::evaluate(net, v, 1000, config.threads)?;
                 (Some(e.loss), e.accuracy)
             }
-            None => (None, None),
+            (None, _) => (None, None),
         };
+        let mut comm_seconds = None;
+        if let Some(p) = self.processes.as_mut() {
+            p.end_epoch(net, epoch + 1, progress.should_stop())?;
+            comm_seconds = Some(std::mem::take(&mut p.seconds));
+        }
         let report = EpochReport {
             epoch: epoch + 1,
             train_loss: p.loss_sum / p.rows.max(1) as f64,
@@ -259,6 +326,7 @@ impl<T: Float> Trainer<T> {
             grad_norms: p.norm_sums.iter().map(|s| s / p.norm_batches.max(1) as f64).collect(),
             seconds: p.seconds,
             samples_per_sec: p.rows as f64 / p.seconds.max(1e-9),
+            comm_seconds,
         };
         self.epoch += 1;
         self.history.push(report.clone());
@@ -292,7 +360,6 @@ impl<T: Float> Trainer<T> {
             epoch: self.epoch,
             optimizer: self.state.clone(),
             data_rng: self.data_rng.clone(),
-            dropout_rng: self.dropout_rng.clone(),
             history: self.history.clone(),
             best: self.best.clone(),
             since_best: self.since_best,
@@ -307,7 +374,6 @@ impl<T: Float> Trainer<T> {
         s.fits(self.order.len(), &self.state)?;
         self.state = s.optimizer;
         self.data_rng = s.data_rng;
-        self.dropout_rng = s.dropout_rng;
         self.epoch = s.epoch;
         self.history = s.history;
         self.best = s.best;
@@ -422,7 +488,7 @@ pub fn train_checkpointed<T: Float>(
                     if stop {
                         return Ok(RunEnd::StoppedEarly);
                     }
-                    if progress.should_stop() && !last {
+                    if t.stop_requested(progress) && !last {
                         save(net, t)?;
                         return Ok(RunEnd::Interrupted);
                     }
@@ -527,10 +593,11 @@ mod tests {
                     ..Optimizer::sgd(0.01)
                 },
             ];
-            for optimizer in optimizers {
+            // Dropout's masks are drawn per row: the same whichever thread draws them.
+            for (optimizer, dropout) in optimizers.into_iter().flat_map(|o| [(o, 0.0), (o, 0.3)]) {
                 let mut results = Vec::new();
                 for threads in [1, 2] {
-                    let config = TrainConfig { batch_size: rows, threads, optimizer, ..Default::default() };
+                    let config = TrainConfig { batch_size: rows, threads, optimizer, dropout, ..Default::default() };
                     let mut net = make().unwrap();
                     let mut t = Trainer::new(&net, rows, &config);
                     assert_eq!(t.half.is_some(), threads == 2);
@@ -553,6 +620,209 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    /// Runs `f` in each process of an in-process world of `size` (threads standing in for
+    /// processes), returning each one's result.
+    fn in_processes<R: Send>(size: usize, f: impl Fn(Arc<dyn Collective>) -> R + Sync) -> Vec<R> {
+        let world = crate::distributed::InProcess::world(size);
+        std::thread::scope(|s| {
+            let f = &f;
+            let handles: Vec<_> = world.into_iter().map(|c| s.spawn(move || f(Arc::new(c)))).collect();
+            handles.into_iter().map(|h| h.join().expect("a process panicked")).collect()
+        })
+    }
+
+    /// 130 rows of 40 features in 3 classes, 20 held out, for the process tests.
+    fn process_data() -> (Dataset<f64>, Dataset<f64>) {
+        let x: Vec<f64> =
+            (0..130 * 40).map(|i| if i % 3 == 0 { 0.0 } else { ((i * 37) % 19) as f64 / 19.0 - 0.4 }).collect();
+        let labels: Vec<u32> = (0..130).map(|i| (i % 3) as u32).collect();
+        Dataset::classification(x, 40, labels, 3).unwrap().split_off_end(20)
+    }
+
+    fn process_arch() -> Architecture {
+        use crate::{Activation, Init, Loss};
+        Architecture::mlp(&[40, 24, 3], Activation::Relu, Activation::Softmax, Loss::CrossEntropy).init(Init::HeUniform)
+    }
+
+    #[test]
+    fn processes_take_the_same_steps_as_one_process_whatever_their_number_and_threads() {
+        let (data, val) = process_data();
+        // Batches of 70 over 110 rows: shares of 35 (split between two threads when a process
+        // has two) or 23–24, and a last batch of 40; with dropout, whose masks are drawn per row.
+        for (dropout, optimizer) in [(0.0, Optimizer::adam(0.01)), (0.3, Optimizer::momentum(0.05, 0.9))] {
+            let config =
+                |threads| TrainConfig { epochs: 2, batch_size: 70, threads, dropout, optimizer, ..Default::default() };
+            let alone = |threads| {
+                let mut net: Network<f64> = process_arch().build(7).unwrap();
+                let s = train(&mut net, &data, Some(&val), &config(threads), &mut ()).unwrap();
+                (net, s)
+            };
+            let (one, s1) = alone(1);
+            for (size, threads) in [(2, 1), (3, 1), (2, 2)] {
+                let runs = in_processes(size, |c| {
+                    // Each process builds its own network; process 0's goes to all.
+                    let mut net: Network<f64> = process_arch().build(7 + c.rank() as u64).unwrap();
+                    crate::distributed::broadcast_network(&*c, &mut net);
+                    let mut t = Trainer::new(&net, data.len(), &config(threads));
+                    t.distribute(&net, c);
+                    let s = train_with(&mut net, &mut t, &data, Some(&val), &config(threads), &mut ()).unwrap();
+                    (net, s)
+                });
+                for (net, s) in &runs {
+                    assert_eq!(net, &runs[0].0, "processes disagree");
+                    for (p, q) in net.layers.iter().zip(&one.layers) {
+                        for (a, b) in p.weights.iter().chain(&p.bias).zip(q.weights.iter().chain(&q.bias)) {
+                            assert!((a - b).abs() < 1e-10, "{size}×{threads}, dropout {dropout}: {a} vs {b}");
+                        }
+                    }
+                    for (e, f) in s.epochs.iter().zip(&s1.epochs) {
+                        assert!((e.train_loss - f.train_loss).abs() < 1e-12, "{e:?} vs {f:?}");
+                        assert_eq!(e.train_accuracy, f.train_accuracy);
+                        assert!((e.val_loss.unwrap() - f.val_loss.unwrap()).abs() < 1e-12);
+                        assert_eq!(e.val_accuracy, f.val_accuracy);
+                        assert!(e.comm_seconds.is_some() && f.comm_seconds.is_none());
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn processes_in_f32_stay_within_a_millionth_of_one_process_on_two_threads() {
+        let (data, _) = process_data();
+        let data =
+            Dataset::classification(data.x.iter().map(|&v| v as f32).collect(), 40, data.labels().unwrap().to_vec(), 3)
+                .unwrap();
+        let config = |threads| TrainConfig {
+            epochs: 1,
+            batch_size: 110,
+            threads,
+            dropout: 0.3,
+            optimizer: Optimizer::adam(1e-3),
+            ..Default::default()
+        };
+        let mut one: Network<f32> = process_arch().build(3).unwrap();
+        train(&mut one, &data, None, &config(2), &mut ()).unwrap();
+        let two = in_processes(2, |c| {
+            let mut net: Network<f32> = process_arch().build(3).unwrap();
+            let mut t = Trainer::new(&net, data.len(), &config(1));
+            t.distribute(&net, c);
+            train_with(&mut net, &mut t, &data, None, &config(1), &mut ()).unwrap();
+            net
+        });
+        for (p, q) in two[0].layers.iter().zip(&one.layers) {
+            for (a, b) in p.weights.iter().chain(&p.bias).zip(q.weights.iter().chain(&q.bias)) {
+                assert!((a - b).abs() <= 1e-6 * a.abs().max(b.abs()).max(1e-3), "{a} vs {b}");
+            }
+        }
+    }
+
+    /// Asks to stop once `after` batches have run.
+    struct StopAfterBatches {
+        after: usize,
+        batches: usize,
+    }
+
+    impl Progress for StopAfterBatches {
+        fn batch(&mut self, _: usize, _: usize, _: usize, _: f64) {
+            self.batches += 1;
+        }
+        fn should_stop(&mut self) -> bool {
+            self.batches >= self.after
+        }
+    }
+
+    #[test]
+    fn processes_stop_together_when_one_is_asked_to_and_resume_bit_for_bit() {
+        let (data, val) = process_data();
+        let config = TrainConfig {
+            epochs: 3,
+            batch_size: 16,
+            dropout: 0.2,
+            optimizer: Optimizer::adam(0.01),
+            ..Default::default()
+        };
+        let run = |stop_at: Option<usize>| {
+            in_processes(2, |c| {
+                let mut net: Network<f64> = process_arch().build(5).unwrap();
+                let mut t = Trainer::new(&net, data.len(), &config);
+                t.distribute(&net, c.clone());
+                // Only process 1 is asked to stop, after its 9th batch (epoch 2, batch 2).
+                let mut progress =
+                    StopAfterBatches { after: stop_at.filter(|_| c.rank() == 1).unwrap_or(usize::MAX), batches: 0 };
+                let mut saved = None;
+                let mut save = |_: &Network<f64>, t: &Trainer<f64>| {
+                    saved = Some(t.snapshot());
+                    Ok(())
+                };
+                let end = train_checkpointed(
+                    &mut net,
+                    &mut t,
+                    &data,
+                    Some(&val),
+                    &config,
+                    &mut progress,
+                    Checkpoints { every: 0, save: &mut save },
+                )
+                .unwrap();
+                (end, net, saved)
+            })
+        };
+        let full = run(None);
+        let stopped = run(Some(9));
+        for (end, _, saved) in &stopped {
+            assert_eq!(*end, RunEnd::Interrupted);
+            let s = saved.as_ref().unwrap();
+            assert_eq!(
+                (s.epoch, s.partial.as_ref().unwrap().next_batch),
+                (1, 3),
+                "stopped after the batch whose sum carried the flag"
+            );
+        }
+        // Resumed with three processes instead of two.
+        let snapshot = stopped[0].2.clone().unwrap();
+        let resumed = in_processes(3, |c| {
+            let mut net = stopped[0].1.clone();
+            let mut t = Trainer::new(&net, data.len(), &config);
+            t.restore(snapshot.clone()).unwrap();
+            t.distribute(&net, c);
+            let mut nothing = |_: &Network<f64>, _: &Trainer<f64>| Ok(());
+            train_checkpointed(
+                &mut net,
+                &mut t,
+                &data,
+                Some(&val),
+                &config,
+                &mut (),
+                Checkpoints { every: 0, save: &mut nothing },
+            )
+            .unwrap();
+            net
+        });
+        for (p, q) in resumed[0].layers.iter().zip(&full[0].1.layers) {
+            for (a, b) in p.weights.iter().chain(&p.bias).zip(q.weights.iter().chain(&q.bias)) {
+                assert!((a - b).abs() < 1e-10, "{a} vs {b}");
+            }
+        }
+    }
+
+    #[test]
+    fn processes_that_hold_different_weights_stop_with_an_error_naming_one() {
+        let (data, _) = process_data();
+        let config = TrainConfig { epochs: 2, batch_size: 32, ..Default::default() };
+        let results = in_processes(3, |c| {
+            // Not broadcast: process 2 starts from other weights.
+            let mut net: Network<f64> = process_arch().build(if c.rank() == 2 { 9 } else { 1 }).unwrap();
+            let mut t = Trainer::new(&net, data.len(), &config);
+            t.distribute(&net, c);
+            train_with(&mut net, &mut t, &data, None, &config, &mut ()).map(|_| ())
+        });
+        for r in results {
+            let e = r.unwrap_err().to_string();
+            assert!(e.contains("after epoch 1 process 2 holds different weights from process 0"), "{e}");
         }
     }
 }
