@@ -340,10 +340,16 @@ pub fn save_checkpoint(
 /// Reads and checks a checkpoint written by [`save_checkpoint`].
 pub fn load_checkpoint(path: &Path) -> Result<Checkpoint> {
     let bytes = std::fs::read(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
+    checkpoint_from_bytes(path, &bytes)
+}
+
+/// [`load_checkpoint`] from the file's bytes, read elsewhere (by the first process of a
+/// distributed run, which sends them to the others); `path` names it in errors.
+pub fn checkpoint_from_bytes(path: &Path, bytes: &[u8]) -> Result<Checkpoint> {
     let err = |m: String| file_error(path, m);
-    let st = SafeTensors::deserialize(&bytes).map_err(|e| err(format!("not a valid checkpoint file: {e}")))?;
+    let st = SafeTensors::deserialize(bytes).map_err(|e| err(format!("not a valid checkpoint file: {e}")))?;
     let (_, header) =
-        SafeTensors::read_metadata(&bytes).map_err(|e| err(format!("not a valid checkpoint file: {e}")))?;
+        SafeTensors::read_metadata(bytes).map_err(|e| err(format!("not a valid checkpoint file: {e}")))?;
     let meta = header.metadata().as_ref().ok_or_else(|| err("no metadata: not a neuralnet checkpoint".into()))?;
     match meta.get(FORMAT_KEY).map(String::as_str) {
         Some(CHECKPOINT_NAME) => {}

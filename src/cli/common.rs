@@ -1,6 +1,30 @@
-//! What several subcommands share: the output format flag and the thread-pool size.
+//! What several subcommands share: the output format flag, the thread-pool size, and [`say!`].
 
 use clap::ValueEnum;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Set in the processes of a distributed run other than the first: they keep quiet.
+static QUIET: AtomicBool = AtomicBool::new(false);
+
+/// Silences [`say!`] from now on.
+pub fn set_quiet(quiet: bool) {
+    QUIET.store(quiet, Ordering::Relaxed);
+}
+
+/// Whether [`say!`] is silenced.
+pub fn quiet() -> bool {
+    QUIET.load(Ordering::Relaxed)
+}
+
+/// `eprintln!` for what a run tells its user, which only one process of a distributed run says.
+macro_rules! say {
+    ($($t:tt)*) => {
+        if !$crate::cli::common::quiet() {
+            eprintln!($($t)*)
+        }
+    };
+}
+pub(crate) use say;
 
 /// Output format for commands that print results.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]

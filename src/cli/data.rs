@@ -1,5 +1,6 @@
 //! Finding the image data: an explicit `--data-dir`, or the MNIST cache (fetched when empty).
 
+use super::common::say;
 use anyhow::{Context, Result, bail};
 use neuralnet::Dataset;
 use neuralnet::data::mnist::{self, IdxDataset};
@@ -13,12 +14,12 @@ pub fn load(dir: Option<&Path>) -> Result<(IdxDataset, PathBuf)> {
         None => {
             let cache = mnist::default_cache_dir();
             if !mnist::is_cached(&cache) {
-                eprintln!(
+                say!(
                     "MNIST is not in the cache ({}); fetching it now (set NEURALNET_DATA_DIR or pass --data-dir to use other files)",
                     cache.display()
                 );
                 std::fs::create_dir_all(&cache).with_context(|| format!("cannot create {}", cache.display()))?;
-                mnist::fetch(&cache, &mut |line| eprintln!("{line}"))?;
+                mnist::fetch(&cache, &mut |line| say!("{line}"))?;
             }
             cache
         }

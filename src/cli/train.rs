@@ -9,15 +9,19 @@
 //! training rows (tables up to 20,000 rows; `--l2` skips the search).
 
 mod args;
+mod processes;
 mod progress;
 mod source;
 
 pub use args::TrainArgs;
+use processes::Processes;
 use progress::{CliProgress, install_interrupt_handler};
 use source::{Data, csv_data, image_data, prepare_csv};
 
+use super::common::{say, set_quiet};
 use anyhow::{Context, Result, bail};
 use neuralnet::data::table::{Tabular, Task};
+use neuralnet::distributed::{self, Collective, Digest};
 use neuralnet::metrics::Score;
 use neuralnet::model_file::{self, Checkpoint, Model, ModelInfo};
 use neuralnet::optimizer::{Method, Schedule};
@@ -39,10 +43,37 @@ struct Resolved {
     csv: Option<PathBuf>,
 }
 
+/// Seconds one exchange between processes may wait before the job is stopped (`--comm-timeout`).
+const COMM_TIMEOUT: f64 = 60.0;
+
 pub fn run(cli: TrainArgs) -> Result<()> {
-    let (mut args, checkpoint) = args::resolve(cli)?;
+    let procs = Processes::join(cli.comm_timeout.unwrap_or(COMM_TIMEOUT))?;
+    let rank = procs.rank();
+    set_quiet(rank > 0);
+    let result = train_as(cli, &procs);
+    if let (Err(e), true) = (&result, procs.size() > 1) {
+        // Every process meets a disagreement or a divergence alike: process 0 says it. Then the
+        // job ends here, without waiting for the others (who may be waiting for this one).
+        let shared = e
+            .downcast_ref::<neuralnet::Error>()
+            .is_some_and(|e| matches!(e, neuralnet::Error::Distributed(_) | neuralnet::Error::Diverged { .. }));
+        match rank {
+            0 => eprintln!("error: {e:#}"),
+            _ if !shared => eprintln!("error: process {rank}: {e:#}"),
+            _ => {}
+        }
+        std::process::exit(1);
+    }
+    result
+}
+
+/// Trains as one of the processes `procs` (one alone, or all of a distributed run: each reads
+/// the same data, process 0 alone prints and writes files).
+fn train_as(cli: TrainArgs, procs: &Processes) -> Result<()> {
+    let comm = &*procs.comm;
+    let (mut args, checkpoint) = args::resolve(cli, comm)?;
     let out = args.out.clone().unwrap_or_else(|| PathBuf::from("model.safetensors"));
-    let threads = super::common::set_threads(args.threads.unwrap_or(0));
+    let threads = super::common::set_threads(args.threads.unwrap_or_else(|| procs.default_threads()));
     args.threads = Some(threads);
     let ckpt_path = args.checkpoint.clone().unwrap_or_else(|| {
         let mut p = out.clone().into_os_string();
@@ -61,12 +92,13 @@ pub fn run(cli: TrainArgs) -> Result<()> {
     if let Some(p) = &table
         && let Some(why) = recipe.fit_to_validation_rows(p.train.len(), p.val.len())
     {
-        eprintln!("note: {why}");
+        say!("note: {why}");
     }
     let (layers, mut config) = settings(&args, &recipe, threads)?;
     for (what, path) in [("the model", &out), ("the checkpoint", &ckpt_path)] {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
             && !dir.is_dir()
+            && rank_writes(comm)
         {
             bail!("cannot save {what} to {}: directory {} does not exist", path.display(), dir.display());
         }
@@ -76,16 +108,26 @@ pub fn run(cli: TrainArgs) -> Result<()> {
         None => image_data(&args, &recipe.hidden)?,
     };
     let arch = Architecture::mlp(&data.sizes, layers.activation, layers.output, layers.loss).init(layers.init);
-    let (mut net, mut trainer, mut info) = prepare(&mut args, &data, &arch, &mut config, &recipe, checkpoint)?;
+    agree(comm, &args, &arch, &config, &data)?;
+    let (mut net, mut trainer, mut info) = prepare(&mut args, &data, &arch, &mut config, &recipe, checkpoint, comm)?;
+    distributed::broadcast_network(comm, &mut net);
+    trainer.distribute(&net, procs.comm.clone());
     let settings = serde_json::to_value(&args)?;
-    announce(&net, &data, &config, arch.loss, threads);
+    announce(&net, &data, &config, arch.loss, threads, comm.size());
 
     install_interrupt_handler();
-    let mut progress = CliProgress::new(config.epochs, args.metrics.as_deref(), trainer.epoch() > 0)?;
+    let metrics_log = args.metrics.as_deref().filter(|_| rank_writes(comm));
+    let mut progress = CliProgress::new(config.epochs, metrics_log, trainer.epoch() > 0)?;
     let val = (!data.val_set.is_empty()).then_some(&data.val_set);
     let t0 = std::time::Instant::now();
-    let mut save_ckpt = |net: &Network<f32>, trainer: &Trainer<f32>| {
-        model_file::save_checkpoint(&ckpt_path, &Model::new(net.clone(), info.clone()), &trainer.snapshot(), &settings)
+    let mut save_ckpt = |net: &Network<f32>, trainer: &Trainer<f32>| match rank_writes(comm) {
+        true => model_file::save_checkpoint(
+            &ckpt_path,
+            &Model::new(net.clone(), info.clone()),
+            &trainer.snapshot(),
+            &settings,
+        ),
+        false => Ok(()),
     };
     let every = args.checkpoint_every.unwrap_or(1);
     let checkpoints = Checkpoints { every, save: &mut save_ckpt };
@@ -96,7 +138,9 @@ pub fn run(cli: TrainArgs) -> Result<()> {
         Ok(e) => e,
         Err(e @ neuralnet::Error::Diverged { .. }) if trainer.epoch() > 0 => {
             // The network holds the weights from the end of the last good epoch: keep them.
-            model_file::save(&Model::new(net, info), &out)?;
+            if rank_writes(comm) {
+                model_file::save(&Model::new(net, info), &out)?;
+            }
             bail!("{e}; the last good model (end of epoch {}) was saved to {}", trainer.epoch(), out.display());
         }
         Err(e) => return Err(e.into()),
@@ -104,24 +148,67 @@ pub fn run(cli: TrainArgs) -> Result<()> {
     let train_seconds = t0.elapsed().as_secs_f64();
     match end {
         RunEnd::Interrupted => {
-            let resume = format!("neuralnet train --resume {} --epochs {}", ckpt_path.display(), config.epochs);
-            eprintln!("stopped after epoch {}; checkpoint saved to {}", trainer.epoch(), ckpt_path.display());
-            eprintln!("resume with: {resume}");
+            let mut resume = format!("neuralnet train --resume {} --epochs {}", ckpt_path.display(), config.epochs);
+            if comm.size() > 1 {
+                resume = format!("mpirun -np {} {resume} (any number of processes)", comm.size());
+            }
+            say!("stopped after epoch {}; checkpoint saved to {}", trainer.epoch(), ckpt_path.display());
+            say!("resume with: {resume}");
             std::process::exit(130);
         }
         RunEnd::StoppedEarly => {
             let best = trainer.restore_best(&mut net);
-            eprintln!(
+            say!(
                 "early stopping: no better validation loss for {} epochs; keeping epoch {best}",
                 config.patience.unwrap_or(0)
             );
         }
         RunEnd::Done => {}
     }
-    info.test_accuracy = report(&net, &data, info.tabular.as_ref(), threads, train_seconds)?;
-    model_file::save(&Model::new(net, info), &out)?;
-    eprintln!("saved model to {}", out.display());
+    info.test_accuracy = report(&net, &data, info.tabular.as_ref(), threads, train_seconds, comm)?;
+    if rank_writes(comm) {
+        model_file::save(&Model::new(net, info), &out)?;
+        say!("saved model to {}", out.display());
+    }
     Ok(())
+}
+
+/// Whether this process writes the run's files: the only one, or process 0 of several.
+fn rank_writes(comm: &dyn Collective) -> bool {
+    comm.rank() == 0
+}
+
+/// Stops, in every process with one line, when some process was started with other settings or
+/// sees other data than process 0 (nothing to check when alone).
+fn agree(
+    comm: &dyn Collective,
+    args: &TrainArgs,
+    arch: &Architecture,
+    config: &TrainConfig,
+    data: &Data,
+) -> Result<()> {
+    if comm.size() == 1 {
+        return Ok(());
+    }
+    // What may differ between processes: where files are, and the threads of each machine.
+    let mut same = args.clone();
+    (same.data_dir, same.csv, same.out, same.metrics, same.checkpoint, same.checkpoint_every) =
+        (None, None, None, None, None, None);
+    (same.threads, same.resume, same.config, same.comm_timeout) = (None, None, None, None);
+    let config = TrainConfig { threads: 0, ..config.clone() };
+    let settings = serde_json::to_vec(&(same, arch, config))?;
+    let version = concat!(env!("CARGO_PKG_NAME"), " ", env!("CARGO_PKG_VERSION"));
+    let digest = |d: Digest| d.finish();
+    let mut items = vec![
+        ("program version", digest(Digest::default().bytes(version.as_bytes()))),
+        ("settings", digest(Digest::default().bytes(&settings))),
+        ("training data", digest(Digest::default().dataset(&data.train_set))),
+        ("validation data", digest(Digest::default().dataset(&data.val_set))),
+    ];
+    if let Some(test) = &data.test {
+        items.push(("test data", digest(Digest::default().dataset(test))));
+    }
+    Ok(distributed::agree(comm, &items)?)
 }
 
 /// The network's activations, loss and initialisation as the flags and the recipe give them.
@@ -177,6 +264,7 @@ fn prepare(
     config: &mut TrainConfig,
     recipe: &Recipe,
     checkpoint: Option<(PathBuf, Checkpoint)>,
+    comm: &dyn Collective,
 ) -> Result<(Network<f32>, Trainer<f32>, ModelInfo)> {
     if let Some(spec) = &args.augment {
         let Some((rows, cols)) = data.input_shape else {
@@ -189,9 +277,9 @@ fn prepare(
     }
     if recipe.search_weight_decay && args.l2.is_none() {
         let make = || arch.build::<f32>(config.seed);
-        let search = train::search_weight_decay(make, &data.train_set, config)?;
+        let search = train::search_weight_decay(make, &data.train_set, config, comm)?;
         if !search.scores.is_empty() {
-            eprintln!(
+            say!(
                 "weight decay (--l2) chosen by {}-fold cross-validation on the training rows: {} (mean validation loss {})",
                 train::recipe::L2_FOLDS,
                 search.best,
@@ -215,7 +303,7 @@ fn prepare(
         }
         net = ck.model.network;
         trainer.restore(ck.state).with_context(|| format!("{}", path.display()))?;
-        eprintln!("resuming {} after epoch {} of {}", path.display(), trainer.epoch(), config.epochs);
+        say!("resuming {} after epoch {} of {}", path.display(), trainer.epoch(), config.epochs);
     }
     check_run(&net, &data.train_set, (!data.val_set.is_empty()).then_some(&data.val_set), config)?;
     let resolved = Resolved {
@@ -238,9 +326,13 @@ fn prepare(
 }
 
 /// One line saying what is about to be trained, and how.
-fn announce(net: &Network<f32>, data: &Data, config: &TrainConfig, loss: Loss, threads: usize) {
-    eprintln!(
-        "training {} ({} parameters) on {} {} ({} held out for validation), {} epochs, batch {}, {} {} lr {}, {} thread(s)",
+fn announce(net: &Network<f32>, data: &Data, config: &TrainConfig, loss: Loss, threads: usize, processes: usize) {
+    let processes = match processes {
+        1 => String::new(),
+        n => format!(" in each of {n} processes (each takes its share of every batch; gradients summed across them)"),
+    };
+    say!(
+        "training {} ({} parameters) on {} {} ({} held out for validation), {} epochs, batch {}, {} {} lr {}, {} thread(s){processes}",
         data.sizes.iter().map(|s| s.to_string()).collect::<Vec<_>>().join("-"),
         net.parameter_count(),
         data.train_set.len(),
@@ -254,7 +346,7 @@ fn announce(net: &Network<f32>, data: &Data, config: &TrainConfig, loss: Loss, t
         threads
     );
     if let Some(a) = &config.augment {
-        eprintln!("each training image distorted afresh every epoch: {a}");
+        say!("each training image distorted afresh every epoch: {a}");
     }
 }
 
@@ -266,10 +358,11 @@ fn report(
     tabular: Option<&Tabular>,
     threads: usize,
     train_seconds: f64,
+    comm: &dyn Collective,
 ) -> Result<Option<f64>> {
     if let Some(test) = &data.test {
-        let acc = metrics::evaluate(net, test, 1000, threads)?.accuracy.unwrap_or(0.0);
-        eprintln!("test accuracy: {:.2}% on {} images (training took {:.1} s)", acc * 100.0, test.len(), train_seconds);
+        let acc = metrics::evaluate_across(net, test, 1000, threads, comm)?.accuracy.unwrap_or(0.0);
+        say!("test accuracy: {:.2}% on {} images (training took {:.1} s)", acc * 100.0, test.len(), train_seconds);
         return Ok(Some(acc));
     }
     let what = match (tabular, data.val_set.is_empty()) {
@@ -279,6 +372,6 @@ fn report(
         },
         _ => "no validation rows".to_string(),
     };
-    eprintln!("{what} (training took {train_seconds:.1} s)");
+    say!("{what} (training took {train_seconds:.1} s)");
     Ok(None)
 }

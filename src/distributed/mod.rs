@@ -45,14 +45,24 @@ pub trait Collective: Send + Sync {
 /// `srun --mpi=pmi2`).
 pub const LAUNCHER_VARIABLES: [&str; 4] = ["OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_SIZE", "PMI_RANK"];
 
-/// Whether an MPI launcher started this process, and the number of processes when the
-/// environment says (`OMPI_COMM_WORLD_SIZE` or `PMI_SIZE`; PMIx tells only through MPI).
-pub fn launched() -> Option<Option<usize>> {
+/// What an MPI launcher's environment says about this process.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Launch {
+    /// The number of processes, when the environment says (`OMPI_COMM_WORLD_SIZE`, `PMI_SIZE`;
+    /// PMIx tells it only through MPI).
+    pub size: Option<usize>,
+    /// This process's number, when the environment says.
+    pub rank: Option<usize>,
+}
+
+/// Whether an MPI launcher started this process (see [`LAUNCHER_VARIABLES`]), and what it says.
+pub fn launched() -> Option<Launch> {
     let var = |name: &str| std::env::var(name).ok();
-    LAUNCHER_VARIABLES
-        .iter()
-        .any(|v| var(v).is_some())
-        .then(|| ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE"].iter().find_map(|v| var(v).and_then(|s| s.trim().parse().ok())))
+    let number = |names: &[&str]| names.iter().find_map(|v| var(v).and_then(|s| s.trim().parse().ok()));
+    LAUNCHER_VARIABLES.iter().any(|v| var(v).is_some()).then(|| Launch {
+        size: number(&["OMPI_COMM_WORLD_SIZE", "PMI_SIZE"]),
+        rank: number(&["OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK"]),
+    })
 }
 
 /// `recv ← Σ over processes of send` for either float type.

@@ -20,18 +20,29 @@ pub fn cross_validate<T: Float>(
 ) -> Result<f64> {
     let folds = folds(data.labels(), data.len(), k, config.seed);
     let mut total = 0.0;
-    for (f, held_out) in folds.iter().enumerate() {
-        let rest: Vec<usize> = folds.iter().enumerate().filter(|&(g, _)| g != f).flat_map(|(_, v)| v.clone()).collect();
-        let (train_part, val_part) = (data.select(&rest), data.select(held_out));
-        let mut net = make_net()?;
-        let summary = match train(&mut net, &train_part, Some(&val_part), config, &mut ()) {
-            Ok(s) => s,
-            Err(Error::Diverged { .. }) => return Ok(f64::INFINITY),
-            Err(e) => return Err(e),
-        };
-        total += summary.epochs.iter().filter_map(|r| r.val_loss).fold(f64::INFINITY, f64::min);
+    for f in 0..folds.len() {
+        total += fold_score(&make_net, data, &folds, f, config)?;
     }
     Ok(total / folds.len() as f64)
+}
+
+/// The best validation loss on fold `f` of `folds` (rows of `data`) of a network made by
+/// `make_net` and trained on the other folds with `config`; infinite if training diverges.
+pub fn fold_score<T: Float>(
+    make_net: impl Fn() -> Result<Network<T>>,
+    data: &Dataset<T>,
+    folds: &[Vec<usize>],
+    f: usize,
+    config: &TrainConfig,
+) -> Result<f64> {
+    let rest: Vec<usize> = folds.iter().enumerate().filter(|&(g, _)| g != f).flat_map(|(_, v)| v.clone()).collect();
+    let (train_part, val_part) = (data.select(&rest), data.select(&folds[f]));
+    let mut net = make_net()?;
+    match train(&mut net, &train_part, Some(&val_part), config, &mut ()) {
+        Ok(s) => Ok(s.epochs.iter().filter_map(|r| r.val_loss).fold(f64::INFINITY, f64::min)),
+        Err(Error::Diverged { .. }) => Ok(f64::INFINITY),
+        Err(e) => Err(e),
+    }
 }
 
 #[cfg(test)]

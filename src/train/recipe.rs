@@ -8,16 +8,18 @@
 //! [`search_weight_decay`].
 
 use super::config::TrainConfig;
-use super::cv::cross_validate;
+use super::cv::fold_score;
 use crate::activation::Activation;
 use crate::architecture::Architecture;
 use crate::dataset::Dataset;
+use crate::distributed::Collective;
 use crate::error::Result;
 use crate::init::Init;
 use crate::kernels::Float;
 use crate::loss::Loss;
 use crate::network::Network;
 use crate::optimizer::{Method, Optimizer, Schedule};
+use crate::split::folds;
 
 /// What a run learns from; the defaults differ.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -171,21 +173,34 @@ pub struct WeightDecaySearch {
 /// cross-validation on the training rows (mean best validation loss, early stopping with the
 /// config's patience or 50) and the lowest wins. Skipped (0) above [`L2_SEARCH_MAX_ROWS`] rows or
 /// with fewer than two rows per fold.
+///
+/// The 25 runs are shared between the processes of `c` (run `j` in process `j mod N`), whose
+/// scores are summed: the same choice whatever their number.
 pub fn search_weight_decay<T: Float>(
     make_net: impl Fn() -> Result<Network<T>>,
     train_set: &Dataset<T>,
     config: &TrainConfig,
+    c: &dyn Collective,
 ) -> Result<WeightDecaySearch> {
     if train_set.len() > L2_SEARCH_MAX_ROWS || train_set.len() < 2 * L2_FOLDS {
         return Ok(WeightDecaySearch { best: 0.0, scores: Vec::new() });
     }
-    let mut scores = Vec::with_capacity(L2_CANDIDATES.len());
-    for l2 in L2_CANDIDATES {
-        let mut c = config.clone();
-        c.optimizer.weight_decay = l2;
-        c.patience = Some(c.patience.unwrap_or(50));
-        scores.push((l2, cross_validate(&make_net, train_set, L2_FOLDS, &c)?));
+    let folds = folds(train_set.labels(), train_set.len(), L2_FOLDS, config.seed);
+    let runs = L2_CANDIDATES.len() * L2_FOLDS;
+    let mut mine = vec![0.0; runs];
+    for j in (c.rank()..runs).step_by(c.size()) {
+        let mut cj = config.clone();
+        cj.optimizer.weight_decay = L2_CANDIDATES[j / L2_FOLDS];
+        cj.patience = Some(cj.patience.unwrap_or(50));
+        mine[j] = fold_score(&make_net, train_set, &folds, j % L2_FOLDS, &cj)?;
     }
+    let mut all = vec![0.0; runs];
+    c.sum_f64(&mine, &mut all, "the weight-decay search");
+    let scores: Vec<(f64, f64)> = L2_CANDIDATES
+        .iter()
+        .zip(all.chunks_exact(L2_FOLDS))
+        .map(|(&l2, fold_scores)| (l2, fold_scores.iter().sum::<f64>() / L2_FOLDS as f64))
+        .collect();
     let (best, _) = scores.iter().copied().fold((0.0, f64::INFINITY), |b, s| if s.1 < b.1 { s } else { b });
     Ok(WeightDecaySearch { best, scores })
 }
@@ -225,7 +240,33 @@ mod tests {
     fn the_search_is_skipped_on_too_few_rows() {
         let data = Dataset::<f32>::classification(vec![0.0, 1.0, 2.0, 3.0], 1, vec![0, 1, 0, 1], 2).unwrap();
         let make = || Architecture::mlp(&[1, 2], Activation::Softmax, Activation::Softmax, Loss::CrossEntropy).build(1);
-        let found = search_weight_decay(make, &data, &TrainConfig::default()).unwrap();
+        let found = search_weight_decay(make, &data, &TrainConfig::default(), &crate::distributed::Solo).unwrap();
         assert_eq!(found, WeightDecaySearch { best: 0.0, scores: vec![] });
+    }
+
+    #[test]
+    fn the_search_chooses_the_same_whatever_the_number_of_processes() {
+        let x: Vec<f32> = (0..60 * 3).map(|i| ((i * 29) % 17) as f32 / 17.0 - 0.5).collect();
+        let labels: Vec<u32> = (0..60).map(|i| u32::from(x[3 * i] + x[3 * i + 1] > 0.0)).collect();
+        let data = Dataset::classification(x, 3, labels, 2).unwrap();
+        let make = || Architecture::mlp(&[3, 6, 2], Activation::Relu, Activation::Softmax, Loss::CrossEntropy).build(2);
+        let config = TrainConfig {
+            epochs: 20,
+            batch_size: 8,
+            patience: Some(5),
+            optimizer: Optimizer::adam(0.02),
+            ..Default::default()
+        };
+        let alone = search_weight_decay(make, &data, &config, &crate::distributed::Solo).unwrap();
+        assert_eq!(alone.scores.len(), L2_CANDIDATES.len());
+        for size in [2, 3] {
+            let world = crate::distributed::InProcess::world(size);
+            let found: Vec<WeightDecaySearch> = std::thread::scope(|s| {
+                let hs: Vec<_> =
+                    world.iter().map(|c| s.spawn(|| search_weight_decay(make, &data, &config, c).unwrap())).collect();
+                hs.into_iter().map(|h| h.join().unwrap()).collect()
+            });
+            assert!(found.iter().all(|f| *f == alone), "{size} processes: {found:?} vs {alone:?}");
+        }
     }
 }

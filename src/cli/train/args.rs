@@ -2,6 +2,7 @@
 
 use anyhow::{Context, Result};
 use clap::Args;
+use neuralnet::distributed::{self, Collective};
 use neuralnet::model_file::{self, Checkpoint};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -116,6 +117,11 @@ pub struct TrainArgs {
     #[arg(long)]
     #[serde(skip)]
     pub resume: Option<PathBuf>,
+    /// Under an MPI launcher: stop the job when one exchange between processes has waited this
+    /// many seconds (a process has died or stopped) [default: 60].
+    #[arg(long)]
+    #[serde(skip)]
+    pub comm_timeout: Option<f64>,
     /// Read options from a TOML file (command-line flags win).
     #[arg(long)]
     #[serde(skip)]
@@ -126,7 +132,7 @@ impl TrainArgs {
     /// Fills unset options from `file` (flags given on the command line win).
     pub(super) fn merged_with(self, file: TrainArgs) -> TrainArgs {
         macro_rules! pick {
-            ($($f:ident),*) => { TrainArgs { $($f: self.$f.or(file.$f),)* config: self.config, resume: self.resume } };
+            ($($f:ident),*) => { TrainArgs { $($f: self.$f.or(file.$f),)* config: self.config, resume: self.resume, comm_timeout: self.comm_timeout } };
         }
         pick!(
             data_dir,
@@ -168,10 +174,22 @@ impl TrainArgs {
 /// The options of a run: on `--resume` the checkpoint's stored settings, with only the run-control
 /// flags taken from the command line (and the checkpoint, to restore); else the flags over
 /// `--config`'s file.
-pub(super) fn resolve(cli: TrainArgs) -> Result<(TrainArgs, Option<(PathBuf, Checkpoint)>)> {
+///
+/// In a run over several processes the first reads the checkpoint and sends it to the others: it
+/// need only be on its machine.
+pub(super) fn resolve(cli: TrainArgs, comm: &dyn Collective) -> Result<(TrainArgs, Option<(PathBuf, Checkpoint)>)> {
     Ok(match &cli.resume {
         Some(path) => {
-            let ck = model_file::load_checkpoint(path)?;
+            let ck = if comm.size() == 1 {
+                model_file::load_checkpoint(path)?
+            } else {
+                let mine = match comm.rank() {
+                    0 => std::fs::read(path).with_context(|| format!("cannot read checkpoint {}", path.display()))?,
+                    _ => Vec::new(),
+                };
+                let bytes = distributed::broadcast_bytes(comm, mine, "sending the checkpoint");
+                model_file::checkpoint_from_bytes(path, &bytes)?
+            };
             let mut stored: TrainArgs = serde_json::from_value(ck.settings.clone())
                 .with_context(|| format!("{}: the run's settings cannot be read", path.display()))?;
             stored.epochs = cli.epochs.or(stored.epochs);
@@ -182,6 +200,7 @@ pub(super) fn resolve(cli: TrainArgs) -> Result<(TrainArgs, Option<(PathBuf, Che
             stored.data_dir = cli.data_dir.clone().or(stored.data_dir);
             stored.csv = cli.csv.clone().or(stored.csv);
             stored.threads = cli.threads.or(stored.threads);
+            stored.comm_timeout = cli.comm_timeout;
             (stored, Some((path.clone(), ck)))
         }
         None => match &cli.config {

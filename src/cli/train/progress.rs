@@ -1,6 +1,7 @@
 //! How a run shows itself: a progress bar or a line per epoch, the metrics log, and Ctrl-C (finish
 //! the batch, write a checkpoint, stop).
 
+use super::super::common::{quiet, say};
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use neuralnet::{EpochReport, Progress};
@@ -17,7 +18,7 @@ pub(super) fn install_interrupt_handler() {
             eprintln!("\nsecond interrupt: exiting now");
             std::process::exit(130);
         }
-        eprintln!("\ninterrupt: finishing the current batch, then writing a checkpoint (Ctrl-C again quits at once)");
+        say!("\ninterrupt: finishing the current batch, then writing a checkpoint (Ctrl-C again quits at once)");
     });
 }
 
@@ -40,7 +41,7 @@ impl CliProgress {
             }
             None => None,
         };
-        Ok(Self { bar: None, epochs, metrics, terminal: std::io::stderr().is_terminal() })
+        Ok(Self { bar: None, epochs, metrics, terminal: std::io::stderr().is_terminal() && !quiet() })
     }
 
     pub(super) fn finish(&mut self) {
@@ -90,10 +91,14 @@ impl Progress for CliProgress {
         if let Some(a) = r.val_accuracy {
             line += &format!(" acc {:.2}%", a * 100.0);
         }
-        line += &format!(" | lr {:.3e} | {:.2} s, {:.0} img/s", r.lr, r.seconds, r.samples_per_sec);
+        line += &format!(" | lr {:.3e} | {:.2} s", r.lr, r.seconds);
+        if let Some(c) = r.comm_seconds {
+            line += &format!(" ({c:.2} s summing gradients)");
+        }
+        line += &format!(", {:.0} img/s", r.samples_per_sec);
         match &self.bar {
             Some(b) => b.println(line),
-            None => eprintln!("{line}"),
+            None => say!("{line}"),
         }
         if let Some(f) = &mut self.metrics
             && let Ok(json) = serde_json::to_string(r)

@@ -1,6 +1,7 @@
 //! Where a run's rows come from: MNIST-style images or a CSV table, split and encoded, with the
 //! network's input and output widths taken from them.
 
+use super::super::common::say;
 use super::args::TrainArgs;
 use anyhow::{Context, Result, bail};
 use neuralnet::Dataset;
@@ -87,10 +88,10 @@ pub(super) fn prepare_csv(args: &TrainArgs, path: &Path) -> Result<Prepared> {
         Task::Classify => format!("{} classes: {}", t.classes.len(), t.classes.join(", ")),
         Task::Regress => format!("mean {:.4}, std {:.4}", t.target_mean, t.target_std),
     };
-    eprintln!("{}: {} rows; target '{}': {} ({what}) — {how}", path.display(), table.len(), t.target, t.task.name());
+    say!("{}: {} rows; target '{}': {} ({what}) — {how}", path.display(), table.len(), t.target, t.task.name());
     let categorical: Vec<&str> =
         t.columns.iter().filter(|c| matches!(c, Column::Categorical { .. })).map(|c| c.name()).collect();
-    eprintln!(
+    say!(
         "{} feature columns ({} numeric, standardised; {} text, one-hot: {}) → {} inputs",
         t.columns.len(),
         t.columns.len() - categorical.len(),
