@@ -141,6 +141,7 @@ fn train_as(cli: TrainArgs, procs: &Processes) -> Result<()> {
             if rank_writes(comm) {
                 model_file::save(&Model::new(net, info), &out)?;
             }
+            wait_for_process_zero(comm);
             bail!("{e}; the last good model (end of epoch {}) was saved to {}", trainer.epoch(), out.display());
         }
         Err(e) => return Err(e.into()),
@@ -150,10 +151,11 @@ fn train_as(cli: TrainArgs, procs: &Processes) -> Result<()> {
         RunEnd::Interrupted => {
             let mut resume = format!("neuralnet train --resume {} --epochs {}", ckpt_path.display(), config.epochs);
             if comm.size() > 1 {
-                resume = format!("mpirun -np {} {resume} (any number of processes)", comm.size());
+                resume = format!("mpirun -np {} {resume} (with any number of processes)", comm.size());
             }
             say!("stopped after epoch {}; checkpoint saved to {}", trainer.epoch(), ckpt_path.display());
             say!("resume with: {resume}");
+            wait_for_process_zero(comm);
             std::process::exit(130);
         }
         RunEnd::StoppedEarly => {
@@ -171,6 +173,13 @@ fn train_as(cli: TrainArgs, procs: &Processes) -> Result<()> {
         say!("saved model to {}", out.display());
     }
     Ok(())
+}
+
+/// Before a run over several processes ends early: the others wait until process 0 has written
+/// its files and said what to do, as a launcher stops the whole job once one process exits with
+/// an error.
+fn wait_for_process_zero(comm: &dyn Collective) {
+    comm.broadcast(&mut [0], "the end of the run");
 }
 
 /// Whether this process writes the run's files: the only one, or process 0 of several.
