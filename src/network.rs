@@ -347,12 +347,13 @@ impl<T: Float> Network<T> {
         grads: &mut Gradients<T>,
         dropout: Option<Dropout<'_>>,
     ) -> f64 {
-        self.loss_and_gradients_except(x, y, batch, ws, grads, dropout, &[])
+        self.loss_and_gradients_except(x, y, batch, ws, grads, dropout, &[], 1.0)
     }
 
     /// [`Network::loss_and_gradients`], leaving out `∂L/∂W⁽ˡ⁾` for the layers `l` (zero-based) with
     /// `skip_weights[l]` set: the trainer computes those for a whole split batch at once (see
-    /// `train`). Their `δ⁽ˡ⁾` and inputs stay in `ws` ([`Workspace::delta`], [`Workspace::input`]).
+    /// `train`); every gradient is multiplied by `scale` (a process's share of a batch split
+    /// between processes, so that their sum is the batch's mean). Their `δ⁽ˡ⁾` and inputs stay in `ws` ([`Workspace::delta`], [`Workspace::input`]).
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn loss_and_gradients_except(
         &self,
@@ -363,6 +364,7 @@ impl<T: Float> Network<T> {
         grads: &mut Gradients<T>,
         dropout: Option<Dropout<'_>>,
         skip_weights: &[bool],
+        scale: f64,
     ) -> f64 {
         let drop_p = dropout.as_ref().map_or(0.0, |d| d.p);
         self.forward_impl(x, batch, ws, dropout);
@@ -374,6 +376,12 @@ impl<T: Float> Network<T> {
         let loss = self.loss.value(out.activation, &ws.z[last][..n], &ws.a[last][..n], y, width);
         // δ⁽ᴸ⁾ = ∂L/∂z⁽ᴸ⁾
         self.loss.output_delta(out.activation, &ws.z[last][..n], &ws.a[last][..n], y, width, &mut ws.delta[last][..n]);
+        if scale != 1.0 {
+            // Every gradient below is linear in δ⁽ᴸ⁾: scaling it scales them all, at the cost of
+            // one pass over batch × outputs numbers.
+            let s = T::of(scale);
+            ws.delta[last][..n].iter_mut().for_each(|d| *d *= s);
+        }
         for l in (0..=last).rev() {
             let layer = &self.layers[l];
             let input: &[T] = if l == 0 {

@@ -192,15 +192,24 @@ impl Digest {
     /// Adds numbers, by their bits.
     pub fn floats<T: Float>(mut self, v: &[T]) -> Self {
         self.0.update((v.len() as u64).to_le_bytes());
-        let mut buf = [0u8; 8 * 512];
-        for chunk in v.chunks(512) {
-            let mut n = 0;
-            for &x in chunk {
-                let bits = x.f64().to_bits().to_le_bytes();
-                buf[n..n + 8].copy_from_slice(&bits);
-                n += 8;
+        let mut buf = [0u8; 4096];
+        match T::typed(v) {
+            Floats::F32(v) => {
+                for chunk in v.chunks(buf.len() / 4) {
+                    for (b, x) in buf.chunks_exact_mut(4).zip(chunk) {
+                        b.copy_from_slice(&x.to_le_bytes());
+                    }
+                    self.0.update(&buf[..4 * chunk.len()]);
+                }
             }
-            self.0.update(&buf[..n]);
+            Floats::F64(v) => {
+                for chunk in v.chunks(buf.len() / 8) {
+                    for (b, x) in buf.chunks_exact_mut(8).zip(chunk) {
+                        b.copy_from_slice(&x.to_le_bytes());
+                    }
+                    self.0.update(&buf[..8 * chunk.len()]);
+                }
+            }
         }
         self
     }

@@ -153,8 +153,8 @@ pub(super) struct Part<'a, T> {
 }
 
 /// Gathers rows `ids` of `data` into `x`, `y`, distorts them if asked, and runs forward and backward
-/// into `part`: returns the rows' mean loss and how many were classified correctly (0 for
-/// regression). The optimizer step is the caller's.
+/// into `part` (the gradients of the rows' mean loss times `scale`): returns the rows' mean loss
+/// and how many were classified correctly (0 for regression). The optimizer step is the caller's.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn rows_step<T: Float>(
     net: &Network<T>,
@@ -167,6 +167,7 @@ pub(super) fn rows_step<T: Float>(
     part: Part<'_, T>,
     aug_threads: usize,
     skip_weights: &[bool],
+    scale: f64,
 ) -> (f64, usize) {
     let (rows, k) = (ids.len(), net.outputs());
     data.gather(ids, x, y);
@@ -174,8 +175,16 @@ pub(super) fn rows_step<T: Float>(
         a.apply(x, ids, config.seed, epoch, part.aug, aug_threads);
     }
     let dropout = (config.dropout > 0.0).then_some(Dropout { p: config.dropout, seed: config.seed, epoch, rows: ids });
-    let loss =
-        net.loss_and_gradients_except(&x[..rows * data.features], y, rows, part.ws, part.grads, dropout, skip_weights);
+    let loss = net.loss_and_gradients_except(
+        &x[..rows * data.features],
+        y,
+        rows,
+        part.ws,
+        part.grads,
+        dropout,
+        skip_weights,
+        scale,
+    );
     let correct = match data.labels() {
         Some(_) => metrics::count_correct(&part.ws.a(net.layers.len() - 1)[..rows * k], &y[..rows * k], k),
         None => 0,
@@ -226,6 +235,7 @@ impl<T: Float> Half<T> {
         idx: &[usize],
         config: &TrainConfig,
         epoch: usize,
+        scale: f64,
     ) -> (f64, usize) {
         let b = idx.len();
         let (f, k) = (data.features, net.outputs());
@@ -235,7 +245,7 @@ impl<T: Float> Half<T> {
         let joint = &self.joint[..];
         // Each half gathers (and distorts) its own rows: that work is split too.
         let run = |ids: &[usize], x: &mut [T], y: &mut [T], part: Part<'_, T>| {
-            rows_step(net, data, config, epoch, ids, x, y, part, 1, joint)
+            rows_step(net, data, config, epoch, ids, x, y, part, 1, joint, scale)
         };
         let (i1, i2) = idx.split_at(h);
         let ((l1, c1), (l2, c2)) = rayon::join(
@@ -286,7 +296,7 @@ impl<T: Float> Half<T> {
         epoch: usize,
         lr: f64,
     ) -> (f64, usize) {
-        let result = self.gradients(&mut first, xb, yb, net, data, idx, config, epoch);
+        let result = self.gradients(&mut first, xb, yb, net, data, idx, config, epoch, 1.0);
         let b = idx.len();
         let h = b / 2;
         let (t1, t2) = (T::of(h as f64 / b as f64), T::of((b - h) as f64 / b as f64));

@@ -1,10 +1,12 @@
 //! A trainer's part in a run over several processes ([`crate::distributed`]): its share of each
 //! batch, the one sum per step, and the checks at each epoch's end.
 //!
-//! Per step, every process computes the mean gradient over its rows `∂Lₚ/∂θ`, scales it by its
-//! share of the batch `rowsₚ / B`, and one sum across processes gives every process the batch's
-//! mean gradient `Σₚ (rowsₚ / B) · ∂Lₚ/∂θ`; every process then makes the same optimizer update.
-//! The batch loss, the count of correct rows and a "stop" flag travel in the same sum.
+//! Per step, every process computes the mean gradient over its rows `∂Lₚ/∂θ` scaled by its share
+//! of the batch `rowsₚ / B` (by scaling `δ⁽ᴸ⁾`, which every gradient is linear in), and a sum
+//! across processes gives every process the batch's mean gradient `Σₚ (rowsₚ / B) · ∂Lₚ/∂θ`;
+//! every process then makes the same optimizer update. The sum goes tensor by tensor from the
+//! gradients into a second set, which then takes their place: no copy. The batch loss, the count
+//! of correct rows and a "stop" flag follow in one more, small sum.
 
 use crate::dataset::Dataset;
 use crate::distributed::{self, Collective, Digest};
@@ -16,16 +18,11 @@ use std::ops::Range;
 use std::sync::Arc;
 use std::time::Instant;
 
-/// Numbers after the gradients in the sum: the loss and the correct count (each as a high and a
-/// low part, so that `f32` carries them to `f64` precision) and the stop flag.
-const TAIL: usize = 5;
-
 /// The buffers and state of a trainer that is one of several processes.
 pub(super) struct Processes<T> {
     comm: Arc<dyn Collective>,
-    /// This process's scaled gradients, then the tail; and the sum across processes.
-    send: Vec<T>,
-    recv: Vec<T>,
+    /// The sum across processes arrives here, then takes the place of the trainer's gradients.
+    sum: Gradients<T>,
     /// Seconds spent in the sums since the last epoch's end.
     pub(super) seconds: f64,
     /// Set before each step: this process has been asked to stop.
@@ -34,17 +31,10 @@ pub(super) struct Processes<T> {
     pub(super) stop: bool,
 }
 
-/// `x` as a high and a low part in `T` whose sum is `x` to about `T`'s precision squared.
-fn split_f64<T: Float>(x: f64) -> (T, T) {
-    let hi = T::of(x);
-    (hi, T::of(x - hi.f64()))
-}
-
 impl<T: Float> Processes<T> {
     /// The buffers for training `net` as one of the processes of `comm`.
     pub(super) fn new(comm: Arc<dyn Collective>, net: &Network<T>) -> Self {
-        let n = net.parameter_count() + TAIL;
-        Self { comm, send: vec![T::zero(); n], recv: vec![T::zero(); n], seconds: 0.0, want_stop: false, stop: false }
+        Self { comm, sum: Gradients::zeros(net), seconds: 0.0, want_stop: false, stop: false }
     }
 
     /// The rows of a batch of `b` that this process takes.
@@ -52,47 +42,34 @@ impl<T: Float> Processes<T> {
         distributed::share(b, self.comm.rank(), self.comm.size())
     }
 
-    /// Turns this process's mean gradient over `rows` of a batch of `batch` (in `grads`; anything
-    /// when `rows` is 0) and its mean `loss` and `correct` count into the batch's, summed over the
-    /// processes, in every process. Sets [`Processes::stop`].
+    /// Turns this process's share of the batch's gradient (in `grads`: its `rows` rows' mean
+    /// gradient × rows / batch, already scaled; anything when `rows` is 0), of its loss and its
+    /// count of correct rows into the batch's, summed over the processes, in every process. Sets
+    /// [`Processes::stop`]. One sum per tensor, straight from the gradients (no copy), and one for
+    /// the numbers.
     pub(super) fn sum_step(
         &mut self,
         grads: &mut Gradients<T>,
         rows: usize,
-        batch: usize,
         loss: f64,
         correct: usize,
     ) -> (f64, usize) {
-        let share = rows as f64 / batch as f64;
-        let scale = T::of(share);
-        let tensors = grads.weights.iter().zip(&grads.bias).flat_map(|(w, b)| [w, b]);
-        let mut o = 0;
-        for g in tensors {
-            let dst = &mut self.send[o..o + g.len()];
-            if rows == 0 {
-                dst.fill(T::zero());
-            } else {
-                for (d, &v) in dst.iter_mut().zip(g) {
-                    *d = v * scale;
-                }
-            }
-            o += g.len();
+        if rows == 0 {
+            grads.weights.iter_mut().chain(grads.bias.iter_mut()).for_each(|g| g.fill(T::zero()));
         }
-        let (lh, ll) = split_f64::<T>(if rows == 0 { 0.0 } else { loss * share });
-        let (ch, cl) = split_f64::<T>(correct as f64);
-        self.send[o..].copy_from_slice(&[lh, ll, ch, cl, T::of(f64::from(u8::from(self.want_stop)))]);
         let t0 = Instant::now();
-        distributed::sum(&*self.comm, &self.send, &mut self.recv, "the gradient sum");
-        self.seconds += t0.elapsed().as_secs_f64();
-        let mut o = 0;
-        for g in grads.weights.iter_mut().zip(grads.bias.iter_mut()).flat_map(|(w, b)| [w, b]) {
-            let n = g.len();
-            g.copy_from_slice(&self.recv[o..o + n]);
-            o += n;
+        let c = &*self.comm;
+        let mine = grads.weights.iter().zip(&grads.bias).flat_map(|(w, b)| [w, b]);
+        let all = self.sum.weights.iter_mut().zip(self.sum.bias.iter_mut()).flat_map(|(w, b)| [w, b]);
+        for (g, s) in mine.zip(all) {
+            distributed::sum(c, g, s, "the gradient sum");
         }
-        let t = &self.recv[o..];
-        self.stop = t[4] > T::zero();
-        (t[0].f64() + t[1].f64(), (t[2].f64() + t[3].f64()).round() as usize)
+        let mut numbers = [0.0; 3];
+        c.sum_f64(&[loss, correct as f64, f64::from(u8::from(self.want_stop))], &mut numbers, "the gradient sum");
+        self.seconds += t0.elapsed().as_secs_f64();
+        std::mem::swap(grads, &mut self.sum);
+        self.stop = numbers[2] > 0.0;
+        (numbers[0], numbers[1].round() as usize)
     }
 
     /// The validation loss and accuracy, each process evaluating its share of `val`.

@@ -161,7 +161,7 @@ impl<T: Float> Trainer<T> {
         let (f, k) = (data.features, net.outputs());
         let part = Part { ws: &mut self.ws, grads: &mut self.grads, aug: &mut self.aug };
         let (x, y) = (&mut self.xb[..b * f], &mut self.yb[..b * k]);
-        let (loss, correct) = rows_step(net, data, config, self.epoch, idx, x, y, part, config.threads, &[]);
+        let (loss, correct) = rows_step(net, data, config, self.epoch, idx, x, y, part, config.threads, &[], 1.0);
         data_parallel::update(&config.optimizer, &mut self.state, net, &self.grads, lr, &[]);
         (loss, correct)
     }
@@ -180,18 +180,20 @@ impl<T: Float> Trainer<T> {
         let Some(processes) = self.processes.as_mut() else { return (f64::NAN, 0) };
         let mine = &idx[processes.share(b)];
         let r = mine.len();
+        // This process's share of the batch mean: its rows' mean gradient × rows / batch.
+        let share = r as f64 / b as f64;
         let mut part = Part { ws: &mut self.ws, grads: &mut self.grads, aug: &mut self.aug };
         let (loss, correct) = match self.half.as_mut() {
             _ if r == 0 => (0.0, 0),
             Some(half) if r >= SPLIT_BATCH_MIN => {
-                half.gradients(&mut part, &mut self.xb, &mut self.yb, net, data, mine, config, self.epoch)
+                half.gradients(&mut part, &mut self.xb, &mut self.yb, net, data, mine, config, self.epoch, share)
             }
             _ => {
                 let (x, y) = (&mut self.xb[..r * f], &mut self.yb[..r * k]);
-                rows_step(net, data, config, self.epoch, mine, x, y, part, config.threads, &[])
+                rows_step(net, data, config, self.epoch, mine, x, y, part, config.threads, &[], share)
             }
         };
-        let (loss, correct) = processes.sum_step(&mut self.grads, r, b, loss, correct);
+        let (loss, correct) = processes.sum_step(&mut self.grads, r, loss * share, correct);
         data_parallel::update(&config.optimizer, &mut self.state, net, &self.grads, lr, &[]);
         (loss, correct)
     }
