@@ -56,8 +56,8 @@ def train(binary, data, cfg, procs, threads, epochs, work):
                                 if "comm_seconds" in later[0] else None)}
 
 
-def bare(example, floats, procs=2, reps=400, extra=()):
-    out = subprocess.run(mpirun(procs, extra) + [example, str(floats), str(reps)], check=True,
+def bare(example, floats, procs=2, reps=400, extra=(), evict_mb=0):
+    out = subprocess.run(mpirun(procs, extra) + [example, str(floats), str(reps), str(evict_mb)], check=True,
                          capture_output=True, text=True, env={**os.environ, **MPI_ENV}).stdout
     return json.loads(out.strip().splitlines()[-1])
 
@@ -76,24 +76,31 @@ def main():
     with tempfile.TemporaryDirectory() as work:
         for cfg in args.configs.split(","):
             runs = {l: [] for l in LAYOUTS}
+            hot, cold = [], []
             for rep in range(args.reps):
                 for l in (LAYOUTS if rep % 2 == 0 else LAYOUTS[::-1]):
                     r = train(args.binary, args.data_dir, cfg, *l, args.epochs, work)
                     runs[l].append(r)
                     print(f"  {cfg} {l[0]}×{l[1]} run {rep + 1}: {r}", file=sys.stderr)
-            shm = bare(args.example, FLOATS[cfg])
+                # The bare all-reduce in the same minutes: buffers in cache, and after 16 MB of
+                # other writes (about a training step's working set for (c)).
+                hot.append(bare(args.example, FLOATS[cfg]))
+                cold.append(bare(args.example, FLOATS[cfg], evict_mb=16))
+                print(f"  {cfg} bare: {hot[-1]['median_us']} µs, after 16 MB: {cold[-1]['median_us']} µs", file=sys.stderr)
             tcp = bare(args.example, FLOATS[cfg], extra=("--mca", "btl", "tcp,self"))
             results[cfg] = {"layouts": {f"{p}x{t}": rs for (p, t), rs in runs.items()},
-                            "bare_shm": shm, "bare_tcp": tcp}
+                            "bare_shm": hot, "bare_shm_evicted": cold, "bare_tcp": tcp}
     print("| network | 1 process × 1 thread | 1 × 2 | 2 processes × 1 | gradient sum per step (2 × 1) "
-          "| bare MPI_Allreduce, same size (shared memory; TCP) |")
+          "| bare MPI_Allreduce of the same size: in cache; after 16 MB of other writes; over TCP |")
     print("|---|---|---|---|---|---|")
     for cfg, r in results.items():
         med = {k: statistics.median(x["epoch_s"] for x in v) for k, v in r["layouts"].items()}
         ssum = statistics.median(x["sum_ms_per_step"] for x in r["layouts"]["2x1"])
+        hot = statistics.median(x["median_us"] for x in r["bare_shm"]) / 1e3
+        cold = statistics.median(x["median_us"] for x in r["bare_shm_evicted"]) / 1e3
         print(f"| {DESCR[cfg]} | {med['1x1']:.3f} s | {med['1x2']:.3f} s | {med['2x1']:.3f} s "
-              f"| {ssum:.3f} ms | {r['bare_shm']['median_us'] / 1e3:.3f} ms; {r['bare_tcp']['median_us'] / 1e3:.3f} ms "
-              f"({r['bare_shm']['bytes'] / 1e6:.2f} MB) |")
+              f"| {ssum:.3f} ms | {hot:.3f} ms ({ssum / hot:.2f}×); {cold:.3f} ms ({ssum / cold:.2f}×); "
+              f"{r['bare_tcp']['median_us'] / 1e3:.3f} ms ({r['bare_tcp']['bytes'] / 1e6:.2f} MB) |")
     if args.json:
         json.dump(results, open(args.json, "w"), indent=1)
 
