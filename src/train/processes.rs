@@ -1,5 +1,5 @@
 //! A trainer's part in a run over several processes ([`crate::distributed`]): its share of each
-//! batch, the one sum per step, and the checks at each epoch's end.
+//! batch, the sums of each step, and the checks at each epoch's end.
 //!
 //! Per step, every process computes the mean gradient over its rows `∂Lₚ/∂θ` scaled by its share
 //! of the batch `rowsₚ / B` (by scaling `δ⁽ᴸ⁾`, which every gradient is linear in), and a sum
