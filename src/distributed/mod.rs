@@ -9,7 +9,7 @@
 //!
 //! This module holds what training needs from the processes ([`Collective`]: a sum and a
 //! broadcast), the one-process and in-process worlds ([`Solo`], [`InProcess`]), and the checks
-//! that the processes agree ([`Digest`], [`agree`]). The MPI world is in [`mpi`] (feature
+//! that the processes agree ([`Digest`], [`agree`]). The MPI world is in `mpi` (feature
 //! `distributed`).
 
 #[cfg(feature = "distributed")]
@@ -26,7 +26,7 @@ use std::sync::{Arc, Barrier, Mutex, PoisonError};
 
 /// What a data-parallel run needs from its processes. Every process calls the same operations in
 /// the same order; each returns once every process has made it. `what` names the operation for
-/// a process that waits too long (see [`mpi`]).
+/// a process that waits too long (see `mpi`).
 pub trait Collective: Send + Sync {
     /// This process's number, from 0.
     fn rank(&self) -> usize;
