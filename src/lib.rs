@@ -43,6 +43,7 @@ pub mod dataset;
 pub mod distributed;
 pub mod error;
 pub mod explain;
+pub mod export;
 pub mod init;
 #[allow(unsafe_code)]
 #[warn(clippy::undocumented_unsafe_blocks)]

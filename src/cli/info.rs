@@ -3,6 +3,8 @@
 use super::common::Format;
 use anyhow::Result;
 use clap::Args;
+use neuralnet::data::table::Column;
+use neuralnet::export::onnx;
 use neuralnet::model_file;
 use std::path::PathBuf;
 
@@ -19,12 +21,14 @@ pub struct InfoArgs {
 pub fn run(args: InfoArgs) -> Result<()> {
     let m = model_file::load(&args.model)?;
     let info = &m.info;
+    let (inputs, outputs) = onnx::signature(&m)?;
     if args.format == Format::Json {
         let v = serde_json::json!({
             "file": args.model,
             "format_version": model_file::FORMAT_VERSION,
             "parameters": m.network.parameter_count(),
             "model": info,
+            "onnx": {"exportable": true, "opset": onnx::OPSET, "inputs": inputs, "outputs": outputs},
         });
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(());
@@ -51,6 +55,21 @@ pub fn run(args: InfoArgs) -> Result<()> {
     if let Some(acc) = info.test_accuracy {
         println!("test accuracy:  {:.2}%", acc * 100.0);
     }
+    if let Some(t) = &info.tabular {
+        let cols: Vec<String> = t
+            .columns
+            .iter()
+            .map(|c| match c {
+                Column::Numeric { name, mean, std } => format!("{name} (numeric, mean {mean}, std {std})"),
+                Column::Categorical { name, categories, .. } => {
+                    format!("{name} (text, {} categories)", categories.len())
+                }
+            })
+            .collect();
+        println!("columns:        {}", cols.join(", "));
+    }
+    let ports = |p: &[onnx::Port]| p.iter().map(|p| format!("{} {}", p.name, p.kind)).collect::<Vec<_>>().join(", ");
+    println!("exportable:     ONNX (neuralnet export): inputs {}; outputs {}", ports(&inputs), ports(&outputs));
     if !info.training.is_null() {
         println!("training:       {}", serde_json::to_string(&info.training)?);
     }

@@ -5,6 +5,7 @@ mod data;
 mod eval;
 mod explain;
 mod explain_model;
+mod export;
 mod fetch;
 mod info;
 mod lang;
@@ -32,6 +33,8 @@ enum Command {
     Eval(eval::EvalArgs),
     /// Print everything a model file holds: architecture, normalisation, training settings.
     Info(info::InfoArgs),
+    /// Write a model as ONNX, preprocessing included, for ONNX Runtime and other runtimes.
+    Export(export::ExportArgs),
     /// Download and verify a data set into the cache (`mnist`).
     Fetch(fetch::FetchArgs),
     /// Every number of one forward and backward pass (default: the article's 2-2-1 example, checked).
@@ -52,6 +55,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Train(a) => train::run(*a),
         Command::Eval(a) => eval::run(a),
         Command::Info(a) => info::run(a),
+        Command::Export(a) => export::run(a),
         Command::Fetch(a) => fetch::run(a),
         Command::Explain(a) => explain::run(a),
         Command::Neuron(a) => neuron::run(a),
