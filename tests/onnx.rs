@@ -11,7 +11,7 @@ mod common;
 use common::prereq::{self, test, test_needing};
 use common::{neuralnet, random_model};
 use neuralnet::model_file::{self, Model, ModelInfo};
-use neuralnet::predictor::probabilities;
+use neuralnet::predictor::{Predictor, probabilities};
 use neuralnet::{Activation, Architecture, Dataset, Init, Loss, Network, Workspace};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -212,7 +212,9 @@ fn mnist(dir: PathBuf) {
     let idx = neuralnet::data::mnist::load_dir(&dir).unwrap();
     let images = &idx.test_images;
     let test = Dataset::from_images(&images.pixels, 784, &idx.test_labels, 10, &m.info.normalization).unwrap();
-    let out = m.network.predict(&test.x, test.len()).unwrap();
+    // The library's fast inference path, as `serve` and `predict` use it.
+    let predictor = Predictor::guess_background(m.network.clone(), &test.x);
+    let out = predictor.predict(&test.x, test.len()).unwrap();
     let want: Vec<f32> = out.chunks(10).flat_map(|row| probabilities(&m.network, row)).map(|p| p as f32).collect();
     let eval = neuralnet::metrics::evaluate(&m.network, &test, 1000, 2).unwrap().accuracy.unwrap();
     let (px, ex, lb) = (d.path().join("x.f32"), d.path().join("p.f32"), d.path().join("y.u8"));
