@@ -68,6 +68,7 @@ pub(super) fn image_data(args: &TrainArgs, default_hidden: &[usize]) -> Result<D
 pub(super) fn prepare_csv(args: &TrainArgs, path: &Path) -> Result<Prepared> {
     let target = args.target.clone().context("--csv needs --target COLUMN (the column to predict)")?;
     let task = args.task.as_deref().map(Task::parse).transpose()?;
+    let t0 = std::time::Instant::now();
     let table = Table::read(path)?;
     let val_fraction = match (args.val_fraction, args.val_size) {
         (Some(f), _) => f,
@@ -88,7 +89,14 @@ pub(super) fn prepare_csv(args: &TrainArgs, path: &Path) -> Result<Prepared> {
         Task::Classify => format!("{} classes: {}", t.classes.len(), t.classes.join(", ")),
         Task::Regress => format!("mean {:.4}, std {:.4}", t.target_mean, t.target_std),
     };
-    say!("{}: {} rows; target '{}': {} ({what}) — {how}", path.display(), table.len(), t.target, t.task.name());
+    say!(
+        "{}: {} rows; target '{}': {} ({what}) — {how}; read and encoded in {:.2} s",
+        path.display(),
+        table.len(),
+        t.target,
+        t.task.name(),
+        t0.elapsed().as_secs_f64()
+    );
     let categorical: Vec<&str> =
         t.columns.iter().filter(|c| matches!(c, Column::Categorical { .. })).map(|c| c.name()).collect();
     say!(

@@ -17,6 +17,7 @@ use crate::data::error::CsvError;
 use crate::dataset::Dataset;
 use crate::error::Result;
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 
 /// One input column and how it becomes network inputs.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -113,14 +114,31 @@ impl Tabular {
     /// The features of every row of `table`, encoded (rows × [`Tabular::width`]). Columns are found
     /// by name, in any order; extra columns are ignored.
     pub fn features(&self, table: &Table) -> Result<Vec<f32>, CsvError> {
+        self.features_of(table, &(0..table.len()).collect::<Vec<_>>())
+    }
+
+    /// [`Tabular::features`] of the rows `rows` of `table`, in that order.
+    pub fn features_of(&self, table: &Table, rows: &[usize]) -> Result<Vec<f32>, CsvError> {
         let idx: Vec<usize> =
             self.columns.iter().map(|c| table.column(c.name(), "feature")).collect::<Result<_, _>>()?;
+        // Each text column's categories by name: a lookup per cell, whatever their number.
+        let positions: Vec<HashMap<&str, usize>> = self
+            .columns
+            .iter()
+            .map(|c| match c {
+                Column::Categorical { categories, .. } => {
+                    categories.iter().enumerate().map(|(j, k)| (k.as_str(), j)).collect()
+                }
+                Column::Numeric { .. } => HashMap::new(),
+            })
+            .collect();
         let w = self.width();
-        let mut x = vec![0f32; table.len() * w];
-        for ((row, &line), xr) in table.rows.iter().zip(&table.lines).zip(x.chunks_exact_mut(w)) {
+        let mut x = vec![0f32; rows.len() * w];
+        for (&r, xr) in rows.iter().zip(x.chunks_exact_mut(w)) {
+            let line = table.lines[r];
             let mut k = 0;
-            for (col, &c) in self.columns.iter().zip(&idx) {
-                let cell = row[c].as_str();
+            for ((col, &c), position) in self.columns.iter().zip(&idx).zip(&positions) {
+                let cell = table.cell(r, c);
                 if is_missing(cell) && !self.impute {
                     return Err(CsvError::Missing { path: table.path.clone(), line, column: col.name().into() });
                 }
@@ -139,9 +157,9 @@ impl Tabular {
                         };
                         xr[k] = ((v - mean) / std) as f32;
                     }
-                    Column::Categorical { categories, mode, .. } => {
+                    Column::Categorical { mode, .. } => {
                         let cell = if is_missing(cell) { mode.as_str() } else { cell };
-                        if let Some(j) = categories.iter().position(|c| c == cell) {
+                        if let Some(&j) = position.get(cell) {
                             xr[k + j] = 1.0;
                         }
                     }
@@ -162,9 +180,9 @@ impl Tabular {
             let Ok(c) = table.column(name, "feature") else { continue };
             let mut first = None;
             let mut count = 0;
-            for (row, &line) in table.rows.iter().zip(&table.lines) {
-                let cell = row[c].as_str();
-                if !is_missing(cell) && !categories.iter().any(|k| k == cell) {
+            let known: std::collections::HashSet<&str> = categories.iter().map(String::as_str).collect();
+            for (cell, line) in table.cells(c) {
+                if !is_missing(cell) && !known.contains(cell) {
                     count += 1;
                     first.get_or_insert((cell.to_string(), line));
                 }
@@ -180,8 +198,8 @@ impl Tabular {
     /// units (regression).
     pub fn targets(&self, table: &Table) -> Result<Targets, CsvError> {
         let t = table.column(&self.target, "target")?;
-        for (row, &line) in table.rows.iter().zip(&table.lines) {
-            if is_missing(&row[t]) {
+        for (cell, line) in table.cells(t) {
+            if is_missing(cell) {
                 return Err(CsvError::MissingTarget { path: table.path.clone(), line, column: self.target.clone() });
             }
         }

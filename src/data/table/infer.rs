@@ -75,15 +75,13 @@ fn class_index(classes: &[String], value: &str) -> Option<usize> {
 
 pub(super) fn class_labels(table: &Table, t: usize, classes: &[String]) -> Result<Vec<u32>, CsvError> {
     table
-        .rows
-        .iter()
-        .zip(&table.lines)
-        .map(|(row, &line)| {
-            class_index(classes, &row[t]).map(|c| c as u32).ok_or_else(|| CsvError::UnknownClass {
+        .cells(t)
+        .map(|(cell, line)| {
+            class_index(classes, cell).map(|c| c as u32).ok_or_else(|| CsvError::UnknownClass {
                 path: table.path.clone(),
                 line,
                 column: table.header[t].clone(),
-                value: row[t].clone(),
+                value: cell.to_string(),
                 known: classes.join(", "),
             })
         })
@@ -95,24 +93,23 @@ pub(super) fn class_labels(table: &Table, t: usize, classes: &[String]) -> Resul
 pub(super) fn column_kinds(table: &Table, target: usize) -> Result<Vec<(usize, bool)>, CsvError> {
     let mut kinds = Vec::new();
     for c in (0..table.header.len()).filter(|&c| c != target) {
-        let present = table.rows.iter().filter(|r| !is_missing(&r[c])).count();
-        let numeric = table.rows.iter().filter(|r| !is_missing(&r[c]) && parse_number(&r[c]).is_some()).count();
+        let (mut present, mut numeric, mut stray) = (0, 0, None);
+        for (cell, line) in table.cells(c).filter(|(cell, _)| !is_missing(cell)) {
+            present += 1;
+            match parse_number(cell) {
+                Some(_) => numeric += 1,
+                None => {
+                    stray.get_or_insert((cell, line));
+                }
+            }
+        }
         let is_numeric = numeric > 0 && 2 * numeric >= present;
-        if is_numeric && numeric < present {
-            let (row, line) = table
-                .rows
-                .iter()
-                .zip(&table.lines)
-                .find(|(r, _)| !is_missing(&r[c]) && parse_number(&r[c]).is_none())
-                .ok_or_else(|| CsvError::Invalid {
-                    path: table.path.clone(),
-                    message: "internal: no stray value".into(),
-                })?;
+        if is_numeric && let Some((value, line)) = stray {
             return Err(CsvError::NotNumeric {
                 path: table.path.clone(),
-                line: *line,
+                line,
                 column: table.header[c].clone(),
-                value: row[c].clone(),
+                value: value.to_string(),
                 why: "most of the column's values are numbers",
             });
         }

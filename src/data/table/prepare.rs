@@ -50,16 +50,16 @@ pub fn prepare(table: &Table, opts: &Options) -> Result<Prepared, CsvError> {
         return Err(invalid(format!("the validation fraction must be in [0, 1), got {}", opts.val_fraction)));
     }
     let t = table.column(&opts.target, "target")?;
-    for (row, &line) in table.rows.iter().zip(&table.lines) {
-        if is_missing(&row[t]) {
+    for (cell, line) in table.cells(t) {
+        if is_missing(cell) {
             return Err(CsvError::MissingTarget { path: path.clone(), line, column: opts.target.clone() });
         }
     }
     let task_inferred = opts.task.is_none();
-    let task = opts.task.unwrap_or_else(|| Task::infer(table.rows.iter().map(|r| r[t].as_str())));
+    let task = opts.task.unwrap_or_else(|| Task::infer(table.cells(t).map(|(cell, _)| cell)));
     let classes = match task {
         Task::Classify => {
-            let classes = class_names(table.rows.iter().map(|r| r[t].as_str()));
+            let classes = class_names(table.cells(t).map(|(cell, _)| cell));
             if classes.len() < 2 {
                 return Err(CsvError::OneClass {
                     path: path.clone(),
@@ -92,8 +92,7 @@ pub fn prepare(table: &Table, opts: &Options) -> Result<Prepared, CsvError> {
     let mut columns = Vec::with_capacity(kinds.len());
     for (c, numeric) in kinds {
         let name = table.header[c].clone();
-        let present: Vec<&str> =
-            train_rows.iter().map(|&i| table.rows[i][c].as_str()).filter(|v| !is_missing(v)).collect();
+        let present: Vec<&str> = train_rows.iter().map(|&i| table.cell(i, c)).filter(|v| !is_missing(v)).collect();
         if present.is_empty() {
             return Err(invalid(format!("column '{name}' has no values in the training rows")));
         }
@@ -120,17 +119,24 @@ pub fn prepare(table: &Table, opts: &Options) -> Result<Prepared, CsvError> {
     };
     let tabular =
         Tabular { target: opts.target.clone(), task, columns, classes, target_mean, target_std, impute: opts.impute };
-    let x = tabular.features(table)?;
-    let make = |rows: &[usize]| -> Result<Dataset<f32>> {
+    // Each part encoded straight from the table: the whole table is never encoded at once. On a
+    // bad cell, the error of the earliest line, as reading the file in order finds it.
+    let (xt, xv) = match (tabular.features_of(table, &train_rows), tabular.features_of(table, &val_rows)) {
+        (Ok(t), Ok(v)) => (t, v),
+        (Err(e), _) | (_, Err(e)) => {
+            tabular.features(table)?;
+            return Err(e);
+        }
+    };
+    let make = |xs: Vec<f32>, rows: &[usize]| -> Result<Dataset<f32>> {
         let w = tabular.width();
-        let xs: Vec<f32> = rows.iter().flat_map(|&i| x[i * w..(i + 1) * w].iter().copied()).collect();
         match &labels {
             Some(l) => Dataset::classification(xs, w, rows.iter().map(|&i| l[i]).collect(), tabular.classes.len()),
             None => Dataset::regression(xs, w, rows.iter().map(|&i| tabular.scale_target(raw_y[i])).collect(), 1),
         }
     };
-    let train = make(&train_rows).map_err(|e| invalid(e.to_string()))?;
-    let val = make(&val_rows).map_err(|e| invalid(e.to_string()))?;
+    let train = make(xt, &train_rows).map_err(|e| invalid(e.to_string()))?;
+    let val = make(xv, &val_rows).map_err(|e| invalid(e.to_string()))?;
     Ok(Prepared { tabular, task_inferred, train, val })
 }
 

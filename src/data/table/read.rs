@@ -4,22 +4,32 @@
 //! Missing values are an empty cell, `NA`, `N/A`, `NaN`, `null` or `?` ([`is_missing`]).
 
 use crate::data::error::CsvError;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 /// Cell contents read as a missing value (compared after trimming; case matters only for `?`).
 pub const MISSING_MARKERS: &[&str] = &["", "na", "n/a", "nan", "null", "?"];
 
 /// The cells of a CSV file as text, trimmed, checked to be rectangular.
+///
+/// The cells' text is kept in one buffer, each cell a range of it (four bytes per cell besides
+/// its text): a table takes about the memory of its file, not a string per cell.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Table {
     /// The file the table came from (named in errors).
     pub path: PathBuf,
     /// Column names.
     pub header: Vec<String>,
-    /// Rows of cells, each as long as the header.
-    pub rows: Vec<Vec<String>>,
     /// Line in the file of each row (the header is line 1).
     pub lines: Vec<u64>,
+    /// Every cell's text, row after row.
+    text: String,
+    /// Where each row starts in `text`.
+    row_starts: Vec<usize>,
+    /// Where each cell ends, from its row's start: rows × columns.
+    ends: Vec<u32>,
+    /// Column index by name.
+    index: HashMap<String, usize>,
 }
 
 impl Table {
@@ -35,50 +45,73 @@ impl Table {
         let parse = |e: ::csv::Error| CsvError::Parse { path: path.clone(), message: e.to_string() };
         let mut r =
             ::csv::ReaderBuilder::new().has_headers(false).flexible(true).trim(::csv::Trim::All).from_reader(reader);
-        let mut records = r.records();
-        let header: Vec<String> = match records.next() {
-            None => return Err(CsvError::Empty { path }),
-            Some(rec) => rec.map_err(parse)?.iter().map(str::to_string).collect(),
-        };
+        // One record, reused: no allocation per row.
+        let mut rec = ::csv::StringRecord::new();
+        if !r.read_record(&mut rec).map_err(parse)? {
+            return Err(CsvError::Empty { path });
+        }
+        let header: Vec<String> = rec.iter().map(str::to_string).collect();
         if header.iter().all(String::is_empty) {
             return Err(CsvError::Empty { path });
         }
+        let mut index = HashMap::with_capacity(header.len());
         for (i, name) in header.iter().enumerate() {
-            if header[..i].contains(name) {
+            if index.insert(name.clone(), i).is_some() {
                 return Err(CsvError::DuplicateColumn { path, name: name.clone() });
             }
         }
-        let mut rows = Vec::new();
-        let mut lines = Vec::new();
-        for rec in records {
-            let rec = rec.map_err(parse)?;
-            let line = rec.position().map_or(rows.len() as u64 + 2, |p| p.line());
+        let (mut text, mut row_starts, mut ends, mut lines) = (String::new(), Vec::new(), Vec::new(), Vec::new());
+        while r.read_record(&mut rec).map_err(parse)? {
+            let line = rec.position().map_or(lines.len() as u64 + 2, |p| p.line());
             // Blank lines are skipped by the reader (and, in its count, not numbered).
             if rec.len() != header.len() {
                 return Err(CsvError::Ragged { path, line, found: rec.len(), expected: header.len() });
             }
-            rows.push(rec.iter().map(str::to_string).collect());
+            let start = text.len();
+            row_starts.push(start);
+            for cell in rec.iter() {
+                text.push_str(cell);
+                let end = u32::try_from(text.len() - start).map_err(|_| CsvError::Invalid {
+                    path: path.clone(),
+                    message: format!("line {line} is longer than 4 GiB"),
+                })?;
+                ends.push(end);
+            }
             lines.push(line);
         }
-        if rows.is_empty() {
+        if lines.is_empty() {
             return Err(CsvError::NoRows { path });
         }
-        Ok(Self { path, header, rows, lines })
+        text.shrink_to_fit();
+        Ok(Self { path, header, lines, text, row_starts, ends, index })
     }
 
     /// Number of data rows.
     pub fn len(&self) -> usize {
-        self.rows.len()
+        self.lines.len()
     }
 
     /// Whether there are no data rows (never, for a table that was read successfully).
     pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
+        self.lines.is_empty()
+    }
+
+    /// The cell of data row `row` (from 0) in column `col`, trimmed.
+    pub fn cell(&self, row: usize, col: usize) -> &str {
+        let w = self.header.len();
+        let (base, ends) = (self.row_starts[row], &self.ends[row * w..(row + 1) * w]);
+        let start = if col == 0 { 0 } else { ends[col - 1] as usize };
+        &self.text[base + start..base + ends[col] as usize]
+    }
+
+    /// Column `col`'s cells, row by row, each with its line in the file.
+    pub fn cells(&self, col: usize) -> impl Iterator<Item = (&str, u64)> + '_ {
+        (0..self.len()).map(move |r| (self.cell(r, col), self.lines[r]))
     }
 
     /// Index of the column `name`; `role` ("target", "feature") goes into the error.
     pub fn column(&self, name: &str, role: &'static str) -> Result<usize, CsvError> {
-        self.header.iter().position(|h| h == name).ok_or_else(|| CsvError::UnknownColumn {
+        self.index.get(name).copied().ok_or_else(|| CsvError::UnknownColumn {
             path: self.path.clone(),
             role,
             name: name.to_string(),
@@ -100,15 +133,13 @@ pub fn parse_number(cell: &str) -> Option<f64> {
 /// Column `c` as numbers; `why` explains in the error why it must be numeric.
 pub(super) fn numbers(table: &Table, c: usize, why: &'static str) -> Result<Vec<f64>, CsvError> {
     table
-        .rows
-        .iter()
-        .zip(&table.lines)
-        .map(|(row, &line)| {
-            parse_number(&row[c]).ok_or_else(|| CsvError::NotNumeric {
+        .cells(c)
+        .map(|(cell, line)| {
+            parse_number(cell).ok_or_else(|| CsvError::NotNumeric {
                 path: table.path.clone(),
                 line,
                 column: table.header[c].clone(),
-                value: row[c].clone(),
+                value: cell.to_string(),
                 why,
             })
         })
@@ -127,7 +158,8 @@ mod tests {
     fn reads_header_rows_and_lines() {
         let t = table("a, b\n1,x\n2 ,y\n").unwrap();
         assert_eq!(t.header, ["a", "b"]);
-        assert_eq!(t.rows, [["1", "x"], ["2", "y"]]);
+        assert_eq!((t.len(), t.cell(0, 0), t.cell(0, 1), t.cell(1, 0), t.cell(1, 1)), (2, "1", "x", "2", "y"));
+        assert_eq!(t.cells(1).collect::<Vec<_>>(), [("x", 2), ("y", 3)]);
         assert_eq!(t.lines, [2, 3]);
     }
 
