@@ -10,6 +10,7 @@ mod common;
 
 use common::prereq::{self, test, test_needing};
 use common::{neuralnet, random_model};
+use neuralnet::data::table::Column;
 use neuralnet::model_file::{self, Model, ModelInfo};
 use neuralnet::predictor::{Predictor, probabilities};
 use neuralnet::{Activation, Architecture, Dataset, Init, Loss, Network, Workspace};
@@ -149,9 +150,10 @@ fn every_activation(_: ()) {
     }
 }
 
-/// Rows of a table with two numeric and two text columns, some cells missing.
+/// Rows of a table with two numeric and two text columns, some cells missing, and an identifier
+/// column (left out in training).
 fn table_csv(rows: usize, seed: usize, regress: bool) -> String {
-    let mut s = String::from("x1, colour ,x2,size (cm),target\n");
+    let mut s = String::from("order_no,x1, colour ,x2,size (cm),target\n");
     for i in 0..rows {
         let j = i * 7 + seed;
         let x1 = ((j * 37) % 101) as f64 / 10.0 - 5.0;
@@ -168,7 +170,7 @@ fn table_csv(rows: usize, seed: usize, regress: bool) -> String {
         let x1 = if j.is_multiple_of(11) { miss.to_string() } else { x1.to_string() };
         let colour = if j.is_multiple_of(13) { miss } else { colour };
         let size = if j.is_multiple_of(17) { " ? " } else { size };
-        s += &format!("{x1}, {colour} ,{x2},{size},{target}\n");
+        s += &format!("A{j:06},{x1}, {colour} ,{x2},{size},{target}\n");
     }
     s
 }
@@ -183,10 +185,16 @@ fn tables(_: ()) {
         let model = d.path().join(if regress { "reg.safetensors" } else { "cls.safetensors" });
         let p = |x: &Path| x.to_str().unwrap().to_string();
         neuralnet()
+            // Colour capped to its two most frequent values, the rest (and the unseen) "other".
             .args(["train", "--csv", &p(&train), "--target", "target", "--impute", "--l2", "0", "--epochs", "40"])
+            .args(["--max-categories", "2"])
             .args(["--out", &p(&model)])
             .assert()
             .success();
+        let tab = model_file::load(&model).unwrap().info.tabular.unwrap();
+        assert_eq!(tab.dropped, ["order_no"], "the identifier is left out");
+        let capped = |c: &Column| matches!(c, Column::Categorical { name, other: true, .. } if name == "colour");
+        assert!(tab.columns.iter().any(capped), "colour is capped: {:?}", tab.columns);
         let preds = d.path().join("preds.csv");
         neuralnet().args(["predict", &p(&model), "--csv", &p(&test), "--out", &p(&preds)]).assert().success();
         let onnx = export(&model);

@@ -8,7 +8,8 @@
 //!   standardised `(v − mean) / std` in float64, then cast to float32; each text column a string
 //!   input `[batch, 1]` (`text_` + its name made an identifier), one-hot encoded against the sorted
 //!   training categories (`ai.onnx.ml` `OneHotEncoder`, `zeros = 1`: an unseen category is all
-//!   zeros). With `--impute`, a missing number (NaN) becomes the training mean and a missing text
+//!   zeros; in a column capped to its most frequent categories, every other value is the block's
+//!   last input, "other"). Columns left out in training (identifiers) are not inputs. With `--impute`, a missing number (NaN) becomes the training mean and a missing text
 //!   cell (empty, `NA`, `N/A`, `NaN`, `null`, `?`, any case) the most frequent category. Outputs:
 //!   `probabilities` and `label` (string, the class name), or `value` (float64 `[batch, 1]`, the
 //!   target's units: `out · target_std + target_mean`).
@@ -280,7 +281,7 @@ fn table_inputs(g: &mut Graph, t: &Tabular, inputs: &mut Vec<ValueInfoProto>) ->
                 parts.push(g.op("Gather", &[s, &i], vec![int("axis", 1)]));
                 numeric_index += 1;
             }
-            Column::Categorical { name, categories, mode } => {
+            Column::Categorical { name, categories, mode, other } => {
                 let input = text_input_name(name);
                 inputs.push(value(&input, dt::STRING, &[None, Some(1)], &format!("the text column '{name}'")));
                 let mut x = input.clone();
@@ -300,7 +301,17 @@ fn table_inputs(g: &mut Graph, t: &Tabular, inputs: &mut Vec<ValueInfoProto>) ->
                 let hot =
                     g.op_in(ML, "OneHotEncoder", &[&x], vec![strings("cats_strings", categories), int("zeros", 1)]);
                 let shape = g.i64s(&[2], &[-1, categories.len() as i64]);
-                parts.push(g.op("Reshape", &[&hot, &shape], vec![]));
+                let block = g.op("Reshape", &[&hot, &shape], vec![]);
+                if *other {
+                    // Every value outside the kept categories is "other": 1 − the block's sum.
+                    let axes = g.i64s(&[1], &[1]);
+                    let sum = g.op("ReduceSum", &[&block, &axes], vec![int("keepdims", 1)]);
+                    let one = g.scalar(1.0);
+                    let rest = g.op("Sub", &[&one, &sum], vec![]);
+                    parts.push(g.op("Concat", &[&block, &rest], vec![int("axis", 1)]));
+                } else {
+                    parts.push(block);
+                }
             }
         }
     }

@@ -26,6 +26,17 @@ pub struct TrainArgs {
     /// CSV: fill missing feature values (training mean; most frequent category) instead of refusing them.
     #[arg(long, requires = "csv", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub impute: Option<bool>,
+    /// CSV: leave out these columns (comma-separated).
+    #[arg(long, requires = "csv", value_delimiter = ',')]
+    pub drop: Option<Vec<String>>,
+    /// CSV: keep these columns even if they look like identifiers (a different value in nearly
+    /// every row, or a name such as `id`, `user_id`, `order_no`), which are left out by default.
+    #[arg(long, requires = "csv", value_delimiter = ',')]
+    pub keep: Option<Vec<String>>,
+    /// CSV: one-hot at most this many categories per text column, the most frequent; the rest
+    /// share one "other" input [default: 100].
+    #[arg(long, requires = "csv")]
+    pub max_categories: Option<usize>,
     /// CSV: fraction of the rows held out for validation, stratified by class [default: 0.15].
     #[arg(long, requires = "csv", conflicts_with = "val_size")]
     pub val_fraction: Option<f64>,
@@ -140,6 +151,9 @@ impl TrainArgs {
             target,
             task,
             impute,
+            drop,
+            keep,
+            max_categories,
             val_fraction,
             out,
             layers,

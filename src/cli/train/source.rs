@@ -5,7 +5,7 @@ use super::super::common::say;
 use super::args::TrainArgs;
 use anyhow::{Context, Result, bail};
 use neuralnet::Dataset;
-use neuralnet::data::table::{self, Column, Prepared, Table, Tabular, Task};
+use neuralnet::data::table::{self, Column, ColumnNote, Prepared, Table, Tabular, Task};
 use neuralnet::dataset::Normalization;
 use std::path::{Path, PathBuf};
 
@@ -81,6 +81,9 @@ pub(super) fn prepare_csv(args: &TrainArgs, path: &Path) -> Result<Prepared> {
         impute: args.impute.unwrap_or(false),
         val_fraction,
         seed: args.seed.unwrap_or(1),
+        drop: args.drop.clone().unwrap_or_default(),
+        keep: args.keep.clone().unwrap_or_default(),
+        max_categories: args.max_categories.unwrap_or(table::MAX_CATEGORIES),
     };
     let p = table::prepare(&table, &opts)?;
     let t = &p.tabular;
@@ -97,6 +100,18 @@ pub(super) fn prepare_csv(args: &TrainArgs, path: &Path) -> Result<Prepared> {
         t.task.name(),
         t0.elapsed().as_secs_f64()
     );
+    for note in &p.notes {
+        match note {
+            ColumnNote::Identifier { column, why } => say!(
+                "left out column '{column}': it looks like an identifier ({why}), which the network cannot learn from; --keep {column} to use it"
+            ),
+            ColumnNote::Dropped { column } => say!("left out column '{column}' (--drop)"),
+            ColumnNote::Capped { column, categories, kept, other_rows, rows } => say!(
+                "column '{column}' has {categories} categories: one-hot for the {kept} most frequent, the other {} ({other_rows} of {rows} training rows) share one 'other' input; --max-categories to change",
+                categories - kept
+            ),
+        }
+    }
     let categorical: Vec<&str> =
         t.columns.iter().filter(|c| matches!(c, Column::Categorical { .. })).map(|c| c.name()).collect();
     say!(

@@ -32,14 +32,19 @@ pub enum Column {
         /// Standard deviation over the training rows (1 where it is 0).
         std: f64,
     },
-    /// Text, one-hot encoded: one input per category, in this order.
+    /// Text, one-hot encoded: one input per category, in this order (and one more, last, for
+    /// every other value when `other` is set).
     Categorical {
         /// The column's name.
         name: String,
-        /// The categories seen in the training rows, sorted.
+        /// The categories seen in the training rows, sorted (the most frequent ones when capped).
         categories: Vec<String>,
         /// The most frequent training category (what imputation fills in).
         mode: String,
+        /// The column had more categories than the cap: every value not in `categories`, in
+        /// training or later, is the one "other" category, the block's last input.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        other: bool,
     },
 }
 
@@ -55,7 +60,7 @@ impl Column {
     pub fn width(&self) -> usize {
         match self {
             Column::Numeric { .. } => 1,
-            Column::Categorical { categories, .. } => categories.len(),
+            Column::Categorical { categories, other, .. } => categories.len() + usize::from(*other),
         }
     }
 }
@@ -81,6 +86,9 @@ pub struct Tabular {
     /// Whether missing feature values are imputed (else they are an error).
     #[serde(default)]
     pub impute: bool,
+    /// Columns of the training table left out (identifiers, or by `--drop`): ignored in new files.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dropped: Vec<String>,
 }
 
 fn one() -> f64 {
@@ -157,10 +165,12 @@ impl Tabular {
                         };
                         xr[k] = ((v - mean) / std) as f32;
                     }
-                    Column::Categorical { mode, .. } => {
+                    Column::Categorical { mode, other, categories, .. } => {
                         let cell = if is_missing(cell) { mode.as_str() } else { cell };
-                        if let Some(&j) = position.get(cell) {
-                            xr[k + j] = 1.0;
+                        match position.get(cell) {
+                            Some(&j) => xr[k + j] = 1.0,
+                            None if *other => xr[k + categories.len()] = 1.0,
+                            None => {}
                         }
                     }
                 }
@@ -176,7 +186,7 @@ impl Tabular {
     pub fn unseen_categories(&self, table: &Table) -> Vec<(String, usize, String, u64)> {
         let mut out = Vec::new();
         for col in &self.columns {
-            let Column::Categorical { name, categories, .. } = col else { continue };
+            let Column::Categorical { name, categories, other: false, .. } = col else { continue };
             let Ok(c) = table.column(name, "feature") else { continue };
             let mut first = None;
             let mut count = 0;

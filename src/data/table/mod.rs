@@ -21,5 +21,7 @@ pub mod read;
 pub use crate::data::error::CsvError;
 pub use encode::{Column, Tabular, Targets};
 pub use infer::{MAX_INFERRED_CLASSES, Task};
-pub use prepare::{Options, Prepared, prepare};
+pub use prepare::{
+    ColumnNote, IDENTIFIER_DISTINCT, MAX_CATEGORIES, Options, Prepared, named_like_an_identifier, prepare,
+};
 pub use read::{MISSING_MARKERS, Table, is_missing, parse_number};

@@ -11,7 +11,7 @@ use crate::data::error::CsvError;
 use crate::dataset::Dataset;
 use crate::error::Result;
 use crate::split::holdout;
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
 /// How to turn a table into training and validation sets.
 #[derive(Clone, Debug, PartialEq)]
@@ -26,6 +26,61 @@ pub struct Options {
     pub val_fraction: f64,
     /// Seed of the validation split.
     pub seed: u64,
+    /// Columns to leave out.
+    pub drop: Vec<String>,
+    /// Columns to keep even if they look like identifiers.
+    pub keep: Vec<String>,
+    /// At most this many categories per text column: the most frequent ones, the rest sharing one
+    /// "other" category ([`MAX_CATEGORIES`] by default).
+    pub max_categories: usize,
+}
+
+/// Default cap on a text column's categories (one-hot inputs), the rest sharing "other".
+pub const MAX_CATEGORIES: usize = 100;
+
+/// A text column in which at least this fraction of the training rows have a value no other row
+/// has is an identifier (a name, an order number) and is left out unless kept.
+pub const IDENTIFIER_DISTINCT: f64 = 0.95;
+
+/// Whether a column's name says it identifies rows: `id`, `uuid`, `guid`, `key`, or a name ending
+/// in `_id`, `-id`, ` id`, `Id` (`userId`), `_no`, `_number`, `_uuid`.
+pub fn named_like_an_identifier(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    ["id", "uuid", "guid", "key"].contains(&lower.as_str())
+        || ["_id", "-id", " id", "_no", "_number", "_uuid", "_key"].iter().any(|s| lower.ends_with(s))
+        || (name.ends_with("Id")
+            && name.len() > 2
+            && name[..name.len() - 2].chars().last().is_some_and(|c| c.is_ascii_lowercase()))
+}
+
+/// What preparing a table decided about its columns, for the user to read.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ColumnNote {
+    /// Left out as an identifier.
+    Identifier {
+        /// The column.
+        column: String,
+        /// Why it looks like one.
+        why: String,
+    },
+    /// Left out as asked (`--drop`).
+    Dropped {
+        /// The column.
+        column: String,
+    },
+    /// More categories than the cap: the most frequent kept, the rest folded into "other".
+    Capped {
+        /// The column.
+        column: String,
+        /// Its categories in the training rows.
+        categories: usize,
+        /// How many were kept.
+        kept: usize,
+        /// Training rows whose value became "other".
+        other_rows: usize,
+        /// Training rows with a value.
+        rows: usize,
+    },
 }
 
 /// A table made ready for training.
@@ -39,6 +94,8 @@ pub struct Prepared {
     pub train: Dataset<f32>,
     /// Validation rows, encoded the same way.
     pub val: Dataset<f32>,
+    /// Columns left out or capped, with why.
+    pub notes: Vec<ColumnNote>,
 }
 
 /// Reads the target, infers the task and column kinds, splits off validation rows, fits the
@@ -85,7 +142,20 @@ pub fn prepare(table: &Table, opts: &Options) -> Result<Prepared, CsvError> {
     if train_rows.is_empty() {
         return Err(invalid(format!("{n} rows leave none to train on after the validation split")));
     }
-    let kinds = column_kinds(table, t)?;
+    for name in opts.drop.iter().chain(&opts.keep) {
+        table.column(name, "feature")?;
+    }
+    let mut notes = Vec::new();
+    let kinds: Vec<(usize, bool)> = column_kinds(table, t)?
+        .into_iter()
+        .filter(|&(c, _)| {
+            let dropped = opts.drop.contains(&table.header[c]);
+            if dropped {
+                notes.push(ColumnNote::Dropped { column: table.header[c].clone() });
+            }
+            !dropped
+        })
+        .collect();
     if kinds.is_empty() {
         return Err(invalid(format!("there is no feature column besides the target '{}'", opts.target)));
     }
@@ -96,29 +166,77 @@ pub fn prepare(table: &Table, opts: &Options) -> Result<Prepared, CsvError> {
         if present.is_empty() {
             return Err(invalid(format!("column '{name}' has no values in the training rows")));
         }
-        columns.push(if numeric {
+        if numeric {
             let v: Vec<f64> = present.iter().filter_map(|s| parse_number(s)).collect();
             let (mean, std) = mean_std(&v);
-            Column::Numeric { name, mean, std }
-        } else {
-            let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
-            for v in &present {
-                *counts.entry(v).or_default() += 1;
-            }
-            let mode = counts.iter().max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0))).map_or("", |(k, _)| k);
-            Column::Categorical {
-                name,
-                mode: mode.to_string(),
-                categories: counts.keys().map(|s| s.to_string()).collect(),
-            }
-        });
+            columns.push(Column::Numeric { name, mean, std });
+            continue;
+        }
+        let mut counts: HashMap<&str, usize> = HashMap::new();
+        for v in &present {
+            *counts.entry(v).or_default() += 1;
+        }
+        let kept_anyway = opts.keep.contains(&name);
+        let unique = counts.values().filter(|&&n| n == 1).count();
+        if !kept_anyway && present.len() >= 20 && unique as f64 >= IDENTIFIER_DISTINCT * present.len() as f64 {
+            let why = format!("{unique} of its {} training values appear once", present.len());
+            notes.push(ColumnNote::Identifier { column: name, why });
+            continue;
+        }
+        if !kept_anyway && named_like_an_identifier(&name) && counts.len() * 2 > present.len() {
+            let why =
+                format!("named like an identifier, with {} different values in {} rows", counts.len(), present.len());
+            notes.push(ColumnNote::Identifier { column: name, why });
+            continue;
+        }
+        // By frequency, then name: the mode first; the cap keeps the most frequent.
+        let mut by_count: Vec<(&str, usize)> = counts.into_iter().collect();
+        by_count.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        let mode = by_count[0].0.to_string();
+        let other = by_count.len() > opts.max_categories.max(1);
+        if other {
+            let kept = opts.max_categories.max(1);
+            let other_rows = by_count[kept..].iter().map(|(_, n)| n).sum();
+            notes.push(ColumnNote::Capped {
+                column: name.clone(),
+                categories: by_count.len(),
+                kept,
+                other_rows,
+                rows: present.len(),
+            });
+            by_count.truncate(kept);
+        }
+        let mut categories: Vec<String> = by_count.into_iter().map(|(k, _)| k.to_string()).collect();
+        categories.sort();
+        columns.push(Column::Categorical { name, mode, categories, other });
     }
+    if columns.is_empty() {
+        return Err(invalid(format!(
+            "every feature column was left out (identifiers or --drop); keep one with --keep COLUMN, besides the target '{}'",
+            opts.target
+        )));
+    }
+    let dropped: Vec<String> = notes
+        .iter()
+        .filter_map(|n| match n {
+            ColumnNote::Identifier { column, .. } | ColumnNote::Dropped { column } => Some(column.clone()),
+            ColumnNote::Capped { .. } => None,
+        })
+        .collect();
     let (target_mean, target_std) = match task {
         Task::Classify => (0.0, 1.0),
         Task::Regress => mean_std(&train_rows.iter().map(|&i| raw_y[i]).collect::<Vec<_>>()),
     };
-    let tabular =
-        Tabular { target: opts.target.clone(), task, columns, classes, target_mean, target_std, impute: opts.impute };
+    let tabular = Tabular {
+        target: opts.target.clone(),
+        task,
+        columns,
+        classes,
+        target_mean,
+        target_std,
+        impute: opts.impute,
+        dropped,
+    };
     // Each part encoded straight from the table: the whole table is never encoded at once. On a
     // bad cell, the error of the earliest line, as reading the file in order finds it.
     let (xt, xv) = match (tabular.features_of(table, &train_rows), tabular.features_of(table, &val_rows)) {
@@ -137,7 +255,7 @@ pub fn prepare(table: &Table, opts: &Options) -> Result<Prepared, CsvError> {
     };
     let train = make(xt, &train_rows).map_err(|e| invalid(e.to_string()))?;
     let val = make(xv, &val_rows).map_err(|e| invalid(e.to_string()))?;
-    Ok(Prepared { tabular, task_inferred, train, val })
+    Ok(Prepared { tabular, task_inferred, train, val, notes })
 }
 
 /// Mean and (population) standard deviation; a zero deviation becomes 1.
@@ -160,7 +278,16 @@ mod tests {
     }
 
     fn opts(target: &str) -> Options {
-        Options { target: target.into(), task: None, impute: false, val_fraction: 0.0, seed: 1 }
+        Options {
+            target: target.into(),
+            task: None,
+            impute: false,
+            val_fraction: 0.0,
+            seed: 1,
+            drop: vec![],
+            keep: vec![],
+            max_categories: MAX_CATEGORIES,
+        }
     }
 
     #[test]
@@ -212,5 +339,53 @@ mod tests {
         let Targets::Values(y) = p.tabular.targets(&t).unwrap() else { panic!() };
         assert_eq!(y, [0.5, 1.5, 2.5, 3.0]);
         assert!((p.tabular.unscale_target(p.tabular.scale_target(2.5)) - 2.5).abs() < 1e-6);
+    }
+
+    #[test]
+    fn identifiers_are_left_out_unless_kept_and_large_columns_capped() {
+        // 40 rows: a unique code, a name-like id with repeats, a city of 6 values, a number.
+        let mut text = String::from("code,user_id,city,x,y\n");
+        for i in 0..40 {
+            text += &format!("c{i:03},u{},{},{},{}\n", i % 25, ["a", "b", "c", "d", "e", "f"][i % 6], i % 7, i % 2);
+        }
+        let t = table(&text).unwrap();
+        let p = prepare(&t, &opts("y")).unwrap();
+        assert_eq!(p.tabular.dropped, ["code", "user_id"]);
+        assert!(
+            matches!(&p.notes[0], ColumnNote::Identifier { column, why } if column == "code" && why.contains("40 of its 40"))
+        );
+        let names: Vec<&str> = p.tabular.columns.iter().map(Column::name).collect();
+        assert_eq!(names, ["city", "x"]);
+        // Kept as asked; dropped as asked; an unknown name is an error naming it.
+        let kept = prepare(&t, &Options { keep: vec!["code".into()], drop: vec!["x".into()], ..opts("y") }).unwrap();
+        assert_eq!(kept.tabular.dropped, ["x", "user_id"]);
+        assert!(kept.tabular.columns.iter().any(|c| c.name() == "code"));
+        let e = prepare(&t, &Options { drop: vec!["nope".into()], ..opts("y") }).unwrap_err();
+        assert!(matches!(&e, CsvError::UnknownColumn { name, .. } if name == "nope"), "{e}");
+        // Capped at 4 of the 6 cities (each appears 6 or 7 times: the most frequent, then by name).
+        let capped = prepare(&t, &Options { max_categories: 4, ..opts("y") }).unwrap();
+        let Column::Categorical { categories, other, .. } = &capped.tabular.columns[0] else { panic!() };
+        assert_eq!((categories.as_slice(), *other), (&["a", "b", "c", "d"].map(String::from)[..], true));
+        assert_eq!(capped.tabular.width(), 4 + 1 + 1);
+        assert!(matches!(capped.notes.last(), Some(ColumnNote::Capped { categories: 6, kept: 4, other_rows: 12, .. })));
+        // "e" and "f", and an unseen city, are "other": the block's last input.
+        let t2 = table("city,x\nf,0\nzzz,0\na,0\n").unwrap();
+        let x = capped.tabular.features(&t2).unwrap();
+        assert_eq!(&x[..5], &[0.0, 0.0, 0.0, 0.0, 1.0]);
+        assert_eq!(&x[6..11], &[0.0, 0.0, 0.0, 0.0, 1.0]);
+        assert_eq!(&x[12..17], &[1.0, 0.0, 0.0, 0.0, 0.0]);
+        // Everything left out: an error that says how to keep one.
+        let e = prepare(&t, &Options { drop: vec!["city".into(), "x".into()], ..opts("y") }).unwrap_err();
+        assert!(e.to_string().contains("--keep"), "{e}");
+    }
+
+    #[test]
+    fn names_that_say_identifier() {
+        for yes in ["id", "ID", "uuid", "customer_id", "order_no", "userId", "row-id", "Key"] {
+            assert!(named_like_an_identifier(yes), "{yes}");
+        }
+        for no in ["idea", "paid", "width", "kid", "Idaho", "valid", "city"] {
+            assert!(!named_like_an_identifier(no), "{no}");
+        }
     }
 }
