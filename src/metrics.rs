@@ -159,7 +159,7 @@ pub enum Score {
 /// The [`Score`] of `net` on `data` (classes: accuracy; values: regression metrics after `unscale`,
 /// which undoes the target's standardisation).
 pub fn score(net: &Network<f32>, data: &Dataset<f32>, unscale: impl Fn(f64) -> f64) -> Result<Score> {
-    let out = net.predict(&data.x, data.len())?;
+    let out = net.predict(&data.inputs(), data.len())?;
     Ok(match &data.targets {
         Targets::Classes { labels, .. } => {
             let k = net.outputs();

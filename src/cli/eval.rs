@@ -133,7 +133,7 @@ fn eval_csv(model: &Model, model_path: &Path, path: &Path, format: Format, threa
             }
         }
         Task::Regress => {
-            let out = model.network.predict(&data.x, data.len())?;
+            let out = model.network.predict(&data.inputs(), data.len())?;
             let predicted: Vec<f64> = out.iter().map(|&v| tab.unscale_target(v)).collect();
             let truth = match tab.targets(&table)? {
                 table::Targets::Values(y) => y,

@@ -216,7 +216,12 @@ impl Digest {
 
     /// Adds a data set: its features, targets and shape.
     pub fn dataset<T: Float>(self, d: &Dataset<T>) -> Self {
-        let shape = self.bytes(&(d.features as u64).to_le_bytes()).floats(&d.x);
+        let mut shape = self.bytes(&(d.features as u64).to_le_bytes()).floats(&d.x);
+        if let Some(b) = &d.blocks {
+            let at: Vec<u8> = b.at.iter().flat_map(|&(s, w)| [s as u64, w as u64]).flat_map(u64::to_le_bytes).collect();
+            let hot: Vec<u8> = b.hot.iter().flat_map(|h| h.to_le_bytes()).collect();
+            shape = shape.bytes(&at).bytes(&hot);
+        }
         match &d.targets {
             Targets::Classes { labels, classes } => {
                 let labels: Vec<u8> = labels.iter().flat_map(|l| l.to_le_bytes()).collect();

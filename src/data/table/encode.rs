@@ -14,10 +14,16 @@
 use super::infer::{Task, class_labels};
 use super::read::{Table, is_missing, numbers, parse_number};
 use crate::data::error::CsvError;
-use crate::dataset::Dataset;
+use crate::dataset::{Blocks, Dataset};
 use crate::error::Result;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+
+/// One cell, encoded: a value, or the index of the one input that is 1 in its column's block.
+enum Cell {
+    Value(f32),
+    Hot(Option<usize>),
+}
 
 /// One input column and how it becomes network inputs.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -127,6 +133,47 @@ impl Tabular {
 
     /// [`Tabular::features`] of the rows `rows` of `table`, in that order.
     pub fn features_of(&self, table: &Table, rows: &[usize]) -> Result<Vec<f32>, CsvError> {
+        let w = self.width();
+        let mut x = vec![0f32; rows.len() * w];
+        // The current row's first input; a row's first cell (k = 0) moves it on.
+        let mut base = 0usize.wrapping_sub(w);
+        self.encode(table, rows, |k, v| {
+            if k == 0 {
+                base = base.wrapping_add(w);
+            }
+            match v {
+                Cell::Value(v) => x[base + k] = v,
+                Cell::Hot(Some(j)) => x[base + k + j] = 1.0,
+                Cell::Hot(None) => {}
+            }
+        })?;
+        Ok(x)
+    }
+
+    /// The rows `rows` of `table` with each text column kept as a category index (see
+    /// [`Blocks`]): the values outside the one-hot blocks, and the blocks.
+    pub fn compact_of(&self, table: &Table, rows: &[usize]) -> Result<(Vec<f32>, Blocks), CsvError> {
+        let mut at = Vec::new();
+        let mut k = 0;
+        for c in &self.columns {
+            if let Column::Categorical { .. } = c {
+                at.push((k, c.width()));
+            }
+            k += c.width();
+        }
+        let outside = self.width() - at.iter().map(|b| b.1).sum::<usize>();
+        let mut dense = Vec::with_capacity(rows.len() * outside);
+        let mut hot = Vec::with_capacity(rows.len() * at.len());
+        self.encode(table, rows, |_, v| match v {
+            Cell::Value(v) => dense.push(v),
+            Cell::Hot(index) => hot.push(index.map_or(Blocks::NONE, |j| j as u32)),
+        })?;
+        Ok((dense, Blocks { at, hot }))
+    }
+
+    /// Walks the cells of rows `rows`, column by column, giving `put` each one's first input and
+    /// its encoding.
+    fn encode(&self, table: &Table, rows: &[usize], mut put: impl FnMut(usize, Cell)) -> Result<(), CsvError> {
         let idx: Vec<usize> =
             self.columns.iter().map(|c| table.column(c.name(), "feature")).collect::<Result<_, _>>()?;
         // Each text column's categories by name: a lookup per cell, whatever their number.
@@ -140,9 +187,7 @@ impl Tabular {
                 Column::Numeric { .. } => HashMap::new(),
             })
             .collect();
-        let w = self.width();
-        let mut x = vec![0f32; rows.len() * w];
-        for (&r, xr) in rows.iter().zip(x.chunks_exact_mut(w)) {
+        for &r in rows {
             let line = table.lines[r];
             let mut k = 0;
             for ((col, &c), position) in self.columns.iter().zip(&idx).zip(&positions) {
@@ -163,21 +208,22 @@ impl Tabular {
                                 why: "the column is numeric",
                             })?
                         };
-                        xr[k] = ((v - mean) / std) as f32;
+                        put(k, Cell::Value(((v - mean) / std) as f32));
                     }
                     Column::Categorical { mode, other, categories, .. } => {
                         let cell = if is_missing(cell) { mode.as_str() } else { cell };
-                        match position.get(cell) {
-                            Some(&j) => xr[k + j] = 1.0,
-                            None if *other => xr[k + categories.len()] = 1.0,
-                            None => {}
-                        }
+                        let index = match position.get(cell) {
+                            Some(&j) => Some(j),
+                            None if *other => Some(categories.len()),
+                            None => None,
+                        };
+                        put(k, Cell::Hot(index));
                     }
                 }
                 k += col.width();
             }
         }
-        Ok(x)
+        Ok(())
     }
 
     /// Categories of `table` that the training rows did not have, per text column: (column, rows
@@ -221,13 +267,14 @@ impl Tabular {
 
     /// Features and targets of `table` as a data set for the network (targets scaled as in training).
     pub fn dataset(&self, table: &Table) -> Result<Dataset<f32>> {
-        let x = self.features(table)?;
-        match self.targets(table)? {
-            Targets::Classes(l) => Dataset::classification(x, self.width(), l, self.classes.len()),
+        let (dense, blocks) = self.compact_of(table, &(0..table.len()).collect::<Vec<_>>())?;
+        let targets = match self.targets(table)? {
+            Targets::Classes(labels) => crate::dataset::Targets::Classes { labels, classes: self.classes.len() },
             Targets::Values(y) => {
-                Dataset::regression(x, self.width(), y.iter().map(|&v| self.scale_target(v)).collect(), 1)
+                crate::dataset::Targets::Values { y: y.iter().map(|&v| self.scale_target(v)).collect(), width: 1 }
             }
-        }
+        };
+        Dataset::with_blocks(dense, self.width(), blocks, targets)
     }
 }
 

@@ -8,7 +8,7 @@ use super::encode::{Column, Tabular};
 use super::infer::{Task, class_labels, class_names, column_kinds};
 use super::read::{Table, is_missing, numbers, parse_number};
 use crate::data::error::CsvError;
-use crate::dataset::Dataset;
+use crate::dataset::{Blocks, Dataset, Targets};
 use crate::error::Result;
 use crate::split::holdout;
 use std::collections::HashMap;
@@ -237,21 +237,22 @@ pub fn prepare(table: &Table, opts: &Options) -> Result<Prepared, CsvError> {
         impute: opts.impute,
         dropped,
     };
-    // Each part encoded straight from the table: the whole table is never encoded at once. On a
-    // bad cell, the error of the earliest line, as reading the file in order finds it.
-    let (xt, xv) = match (tabular.features_of(table, &train_rows), tabular.features_of(table, &val_rows)) {
+    // Each part encoded straight from the table (the whole table is never encoded at once), text
+    // columns as category indices. On a bad cell, the error of the earliest line, as reading the
+    // file in order finds it.
+    let (xt, xv) = match (tabular.compact_of(table, &train_rows), tabular.compact_of(table, &val_rows)) {
         (Ok(t), Ok(v)) => (t, v),
         (Err(e), _) | (_, Err(e)) => {
             tabular.features(table)?;
             return Err(e);
         }
     };
-    let make = |xs: Vec<f32>, rows: &[usize]| -> Result<Dataset<f32>> {
-        let w = tabular.width();
-        match &labels {
-            Some(l) => Dataset::classification(xs, w, rows.iter().map(|&i| l[i]).collect(), tabular.classes.len()),
-            None => Dataset::regression(xs, w, rows.iter().map(|&i| tabular.scale_target(raw_y[i])).collect(), 1),
-        }
+    let targets = |rows: &[usize]| match &labels {
+        Some(l) => Targets::Classes { labels: rows.iter().map(|&i| l[i]).collect(), classes: tabular.classes.len() },
+        None => Targets::Values { y: rows.iter().map(|&i| tabular.scale_target(raw_y[i])).collect(), width: 1 },
+    };
+    let make = |(dense, blocks): (Vec<f32>, Blocks), rows: &[usize]| {
+        Dataset::with_blocks(dense, tabular.width(), blocks, targets(rows))
     };
     let train = make(xt, &train_rows).map_err(|e| invalid(e.to_string()))?;
     let val = make(xv, &val_rows).map_err(|e| invalid(e.to_string()))?;
@@ -302,12 +303,13 @@ mod tests {
         let Column::Categorical { categories, mode, .. } = &tab.columns[1] else { panic!() };
         assert_eq!(categories, &["blue", "green", "red"]);
         assert_eq!(mode, "red");
-        let x = &p.train.x;
+        let inputs = p.train.inputs();
+        let x = &inputs[..];
         assert!((x[0] + 3.0 / 5f32.sqrt()).abs() < 1e-6);
         assert_eq!(&x[1..4], &[0.0, 0.0, 1.0]);
         // Other column order and an extra column: the same encoding.
         let t2 = table("extra,colour,x\n9,green,7\n").unwrap();
-        assert_eq!(tab.features(&t2).unwrap(), &p.train.x[12..16]);
+        assert_eq!(tab.features(&t2).unwrap(), &p.train.inputs()[12..16]);
         // A missing column.
         let t3 = table("colour\nred\n").unwrap();
         assert!(matches!(tab.features(&t3), Err(CsvError::UnknownColumn { role: "feature", .. })));
@@ -334,8 +336,8 @@ mod tests {
         let p = prepare(&t, &Options { impute: true, ..opts("y") }).unwrap();
         assert_eq!(p.tabular.task, Task::Regress);
         let w = p.tabular.width();
-        assert_eq!(p.train.x[w], 0.0); // the mean, standardised
-        assert_eq!(&p.train.x[2 * w + 1..3 * w], &[1.0, 0.0]); // the mode, "u"
+        assert_eq!(p.train.inputs()[w], 0.0); // the mean, standardised
+        assert_eq!(&p.train.inputs()[2 * w + 1..3 * w], &[1.0, 0.0]); // the mode, "u"
         let Targets::Values(y) = p.tabular.targets(&t).unwrap() else { panic!() };
         assert_eq!(y, [0.5, 1.5, 2.5, 3.0]);
         assert!((p.tabular.unscale_target(p.tabular.scale_target(2.5)) - 2.5).abs() < 1e-6);
