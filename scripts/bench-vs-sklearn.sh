@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # neuralnet's `train --csv` defaults against scikit-learn's MLPClassifier / MLPRegressor on the
-# small tables scikit-learn bundles (iris, wine, breast cancer, diabetes): a fixed 75/25 split
-# (seed 0), test accuracy / R² and training time of both. See BENCHMARKS.md.
+# small tables scikit-learn bundles (iris, wine, breast cancer, diabetes, digits): a fixed 75/25 split
+# (seed 0), test accuracy / R², neuralnet's time at 1 and 2 threads, scikit-learn's single fit and the
+# same weight-decay search (GridSearchCV, 5 folds). See BENCHMARKS.md.
 #
 # Environment:
 #   NEURALNET_SKLEARN_VENV  virtual environment with scikit-learn, outside the repository

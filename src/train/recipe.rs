@@ -20,6 +20,7 @@ use crate::loss::Loss;
 use crate::network::Network;
 use crate::optimizer::{Method, Optimizer, Schedule};
 use crate::split::folds;
+use rayon::prelude::*;
 
 /// What a run learns from; the defaults differ.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -175,9 +176,10 @@ pub struct WeightDecaySearch {
 /// with fewer than two rows per fold.
 ///
 /// The 25 runs are shared between the processes of `c` (run `j` in process `j mod N`), whose
-/// scores are summed: the same choice whatever their number.
+/// scores are summed, and within a process between `config.threads` threads, each run on one
+/// thread: the same choice whatever the number of processes or threads.
 pub fn search_weight_decay<T: Float>(
-    make_net: impl Fn() -> Result<Network<T>>,
+    make_net: impl Fn() -> Result<Network<T>> + Sync,
     train_set: &Dataset<T>,
     config: &TrainConfig,
     c: &dyn Collective,
@@ -187,12 +189,24 @@ pub fn search_weight_decay<T: Float>(
     }
     let folds = folds(train_set.labels(), train_set.len(), L2_FOLDS, config.seed);
     let runs = L2_CANDIDATES.len() * L2_FOLDS;
-    let mut mine = vec![0.0; runs];
-    for j in (c.rank()..runs).step_by(c.size()) {
-        let mut cj = config.clone();
+    let run = |j: usize| {
+        let mut cj = TrainConfig { threads: 1, ..config.clone() };
         cj.optimizer.weight_decay = L2_CANDIDATES[j / L2_FOLDS];
         cj.patience = Some(cj.patience.unwrap_or(50));
-        mine[j] = fold_score(&make_net, train_set, &folds, j % L2_FOLDS, &cj)?;
+        fold_score(&make_net, train_set, &folds, j % L2_FOLDS, &cj).map(|s| (j, s))
+    };
+    let ids: Vec<usize> = (c.rank()..runs).step_by(c.size()).collect();
+    let pool = (config.threads > 1)
+        .then(|| rayon::ThreadPoolBuilder::new().num_threads(config.threads).build().ok())
+        .flatten();
+    let scores: Vec<Result<(usize, f64)>> = match &pool {
+        Some(pool) => pool.install(|| ids.par_iter().map(|&j| run(j)).collect()),
+        None => ids.iter().map(|&j| run(j)).collect(),
+    };
+    let mut mine = vec![0.0; runs];
+    for r in scores {
+        let (j, s) = r?;
+        mine[j] = s;
     }
     let mut all = vec![0.0; runs];
     c.sum_f64(&mine, &mut all, "the weight-decay search");
@@ -268,5 +282,24 @@ mod tests {
             });
             assert!(found.iter().all(|f| *f == alone), "{size} processes: {found:?} vs {alone:?}");
         }
+    }
+
+    #[test]
+    fn the_search_chooses_the_same_whatever_the_number_of_threads() {
+        let x: Vec<f32> = (0..60 * 3).map(|i| ((i * 31) % 19) as f32 / 19.0 - 0.5).collect();
+        let labels: Vec<u32> = (0..60).map(|i| u32::from(x[3 * i] - x[3 * i + 2] > 0.0)).collect();
+        let data = Dataset::classification(x, 3, labels, 2).unwrap();
+        let make = || Architecture::mlp(&[3, 6, 2], Activation::Relu, Activation::Softmax, Loss::CrossEntropy).build(4);
+        let config = |threads| TrainConfig {
+            epochs: 15,
+            batch_size: 32,
+            threads,
+            patience: Some(5),
+            optimizer: Optimizer::adam(0.02),
+            ..Default::default()
+        };
+        let one = search_weight_decay(make, &data, &config(1), &crate::distributed::Solo).unwrap();
+        let two = search_weight_decay(make, &data, &config(2), &crate::distributed::Solo).unwrap();
+        assert_eq!(one, two);
     }
 }
