@@ -489,3 +489,26 @@ fn build(model: &Model) -> Result<ModelProto> {
 pub fn save(model: &Model, path: &Path) -> Result<()> {
     write_atomic(path, &to_onnx(model)?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_inputs_are_identifiers() {
+        assert_eq!(text_input_name("size (cm)"), "text_size__cm_");
+        assert_eq!(text_input_name("città"), "text_citt_");
+        assert_eq!(text_input_name("a_b9"), "text_a_b9");
+    }
+
+    #[test]
+    fn every_case_of_every_missing_marker_is_listed() {
+        let all = missing_spellings();
+        for m in ["", "NA", "na", "nA", "N/A", "n/A", "NaN", "nan", "NULL", "nUlL", "?"] {
+            assert!(all.iter().any(|s| s == m), "{m}");
+        }
+        // 1 + 4 + 4 + 8 + 16 + 1 spellings ("", na, n/a, nan, null, ?), each once.
+        assert_eq!(all.len(), 34);
+        assert!(all.iter().all(|s| crate::data::table::is_missing(s)));
+    }
+}
