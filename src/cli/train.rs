@@ -43,6 +43,10 @@ struct Resolved {
     csv: Option<PathBuf>,
 }
 
+/// Without `--checkpoint-every`, a checkpoint after every epoch but no sooner than this many
+/// seconds after the previous one (and always after the first and the last).
+const CHECKPOINT_SECONDS: f64 = 30.0;
+
 /// Seconds one exchange between processes may wait before the job is stopped (`--comm-timeout`).
 const COMM_TIMEOUT: f64 = 60.0;
 
@@ -129,8 +133,10 @@ fn train_as(cli: TrainArgs, procs: &Processes) -> Result<()> {
         ),
         false => Ok(()),
     };
+    // By default every epoch, but at most every CHECKPOINT_SECONDS; as asked when asked.
     let every = args.checkpoint_every.unwrap_or(1);
-    let checkpoints = Checkpoints { every, save: &mut save_ckpt };
+    let min_seconds = if args.checkpoint_every.is_some() { 0.0 } else { CHECKPOINT_SECONDS };
+    let checkpoints = Checkpoints { every, min_seconds, save: &mut save_ckpt };
     let end =
         train::train_checkpointed(&mut net, &mut trainer, &data.train_set, val, &config, &mut progress, checkpoints);
     progress.finish();

@@ -425,7 +425,7 @@ pub fn train_with<T: Float>(
     progress: &mut dyn Progress,
 ) -> Result<TrainSummary> {
     let first = trainer.history.len();
-    let checkpoints = Checkpoints { every: 0, save: &mut |_: &Network<T>, _: &Trainer<T>| Ok(()) };
+    let checkpoints = Checkpoints { every: 0, min_seconds: 0.0, save: &mut |_: &Network<T>, _: &Trainer<T>| Ok(()) };
     let end = train_checkpointed(net, trainer, data, val, config, progress, checkpoints)?;
     let interrupted = end == RunEnd::Interrupted;
     let best_epoch = if interrupted { trainer.epoch } else { trainer.restore_best(net) };
@@ -456,6 +456,10 @@ pub type SaveCheckpoint<'a, T> = dyn FnMut(&Network<T>, &Trainer<T>) -> Result<(
 pub struct Checkpoints<'a, T> {
     /// After every this-many epochs, and after the last; 0: only when the run is interrupted.
     pub every: usize,
+    /// But no sooner than this many seconds after the previous save (the first and the last are
+    /// always saved): a run of many short epochs (a small table's thousand) would otherwise spend
+    /// most of its time writing and syncing files. 0 saves every `every` epochs.
+    pub min_seconds: f64,
     /// Writes one.
     pub save: &'a mut SaveCheckpoint<'a, T>,
 }
@@ -473,7 +477,8 @@ pub fn train_checkpointed<T: Float>(
     progress: &mut dyn Progress,
     checkpoints: Checkpoints<'_, T>,
 ) -> Result<RunEnd> {
-    let Checkpoints { every, save } = checkpoints;
+    let Checkpoints { every, min_seconds, save } = checkpoints;
+    let mut last_save: Option<Instant> = None;
     check_run(net, data, val, config)?;
     trainer.install(|t| {
         while t.epoch < config.epochs {
@@ -484,8 +489,10 @@ pub fn train_checkpointed<T: Float>(
                 }
                 EpochOutcome::Finished { stop, .. } => {
                     let last = t.epoch == config.epochs || stop;
-                    if every > 0 && (t.epoch.is_multiple_of(every) || last) {
+                    let due = last_save.is_none_or(|at| at.elapsed().as_secs_f64() >= min_seconds);
+                    if every > 0 && ((t.epoch.is_multiple_of(every) && due) || last) {
                         save(net, t)?;
+                        last_save = Some(Instant::now());
                     }
                     if stop {
                         return Ok(RunEnd::StoppedEarly);
@@ -538,7 +545,7 @@ mod tests {
                 saved.push((t.epoch(), t.snapshot()));
                 Ok(())
             };
-            let checkpoints = Checkpoints { every, save: &mut save };
+            let checkpoints = Checkpoints { every, min_seconds: 0.0, save: &mut save };
             let end = train_checkpointed(&mut net, &mut trainer, &data, None, &config, progress, checkpoints).unwrap();
             (end, net, saved)
         };
@@ -557,7 +564,7 @@ mod tests {
         let mut trainer = Trainer::new(&net, data.len(), &config);
         trainer.restore(snapshot).unwrap();
         let mut nothing = |_: &Network<f64>, _: &Trainer<f64>| Ok(());
-        let checkpoints = Checkpoints { every: 0, save: &mut nothing };
+        let checkpoints = Checkpoints { every: 0, min_seconds: 0.0, save: &mut nothing };
         let end = train_checkpointed(&mut net, &mut trainer, &data, None, &config, &mut (), checkpoints).unwrap();
         assert_eq!(end, RunEnd::Done);
         assert_eq!(net, full);
@@ -767,7 +774,7 @@ mod tests {
                     Some(&val),
                     &config,
                     &mut progress,
-                    Checkpoints { every: 0, save: &mut save },
+                    Checkpoints { every: 0, min_seconds: 0.0, save: &mut save },
                 )
                 .unwrap();
                 (end, net, saved)
@@ -799,7 +806,7 @@ mod tests {
                 Some(&val),
                 &config,
                 &mut (),
-                Checkpoints { every: 0, save: &mut nothing },
+                Checkpoints { every: 0, min_seconds: 0.0, save: &mut nothing },
             )
             .unwrap();
             net

@@ -120,7 +120,8 @@ pub struct TrainArgs {
     /// Checkpoint file [default: the --out path with .ckpt appended].
     #[arg(long)]
     pub checkpoint: Option<PathBuf>,
-    /// Write the checkpoint every N epochs (and after the last); 0 turns checkpoints off [default: 1].
+    /// Write the checkpoint every N epochs (and after the last); 0 turns checkpoints off
+    /// [default: every epoch, but at most every 30 s, and after the first and the last].
     #[arg(long)]
     pub checkpoint_every: Option<usize>,
     /// Continue the run saved in this checkpoint: its settings apply; --epochs (the total),
