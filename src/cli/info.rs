@@ -61,12 +61,17 @@ pub fn run(args: InfoArgs) -> Result<()> {
             .iter()
             .map(|c| match c {
                 Column::Numeric { name, mean, std } => format!("{name} (numeric, mean {mean}, std {std})"),
-                Column::Categorical { name, categories, .. } => {
-                    format!("{name} (text, {} categories)", categories.len())
-                }
+                Column::Categorical { name, categories, other, .. } => format!(
+                    "{name} (text, {} categories{})",
+                    categories.len(),
+                    if *other { " + 'other' for the rest" } else { "" }
+                ),
             })
             .collect();
         println!("columns:        {}", cols.join(", "));
+        if !t.dropped.is_empty() {
+            println!("left out:       {} (ignored in new files)", t.dropped.join(", "));
+        }
     }
     let ports = |p: &[onnx::Port]| p.iter().map(|p| format!("{} {}", p.name, p.kind)).collect::<Vec<_>>().join(", ");
     println!("exportable:     ONNX (neuralnet export): inputs {}; outputs {}", ports(&inputs), ports(&outputs));
