@@ -2,28 +2,34 @@
 //! threshold, the paper level, connected pieces of ink, bounding boxes, dilation, stroke width and
 //! area resampling.
 
-/// The value at fraction `q` (0–1) of sorted values, interpolated.
-pub(super) fn percentile_sorted(sorted: &[f32], q: f64) -> f32 {
-    if sorted.is_empty() {
+/// The value at fraction `q` (0–1) of `values` in sorted order, interpolated between the two
+/// nearest ranks: what indexing the sorted values gives, found by selection in linear time
+/// (`values` is reordered).
+pub(super) fn percentile(values: &mut [f32], q: f64) -> f32 {
+    let n = values.len();
+    if n == 0 {
         return 0.0;
     }
-    let pos = q.clamp(0.0, 1.0) * (sorted.len() - 1) as f64;
+    let pos = q.clamp(0.0, 1.0) * (n - 1) as f64;
     let (i, frac) = (pos.floor() as usize, (pos - pos.floor()) as f32);
-    let j = (i + 1).min(sorted.len() - 1);
-    sorted[i] + (sorted[j] - sorted[i]) * frac
+    let (_, &mut a, right) = values.select_nth_unstable_by(i, f32::total_cmp);
+    // The next rank is the smallest of those after it.
+    let b = right.iter().copied().min_by(f32::total_cmp).unwrap_or(a);
+    a + (b - a) * frac
 }
 
-/// Otsu's threshold on sorted values: the level that maximises the between-class variance of the
-/// two sides (over a 256-bin histogram of the values' range).
-pub(super) fn otsu_threshold(sorted: &[f32]) -> f32 {
-    let (lo, hi) = (sorted[0], sorted[sorted.len() - 1]);
+/// Otsu's threshold: the level that maximises the between-class variance of the two sides (over
+/// a 256-bin histogram of the values' range).
+pub(super) fn otsu_threshold(values: &[f32]) -> f32 {
+    let lo = values.iter().copied().min_by(f32::total_cmp).unwrap_or(0.0);
+    let hi = values.iter().copied().max_by(f32::total_cmp).unwrap_or(0.0);
     if hi - lo < 1e-6 {
         return hi;
     }
     let bins = 256;
     let width = (hi - lo) / bins as f32;
     let mut hist = vec![0f64; bins];
-    for &x in sorted {
+    for &x in values {
         hist[(((x - lo) / width) as usize).min(bins - 1)] += 1.0;
     }
     let total: f64 = hist.iter().sum();
@@ -60,8 +66,7 @@ pub(super) fn background_map(v: &[f32], w: usize, h: usize) -> Vec<f32> {
             for y in gy * block..((gy + 1) * block).min(h) {
                 buf.extend_from_slice(&v[y * w + gx * block..y * w + ((gx + 1) * block).min(w)]);
             }
-            buf.sort_by(f32::total_cmp);
-            grid[gy * gw + gx] = percentile_sorted(&buf, 0.3);
+            grid[gy * gw + gx] = percentile(&mut buf, 0.3);
         }
     }
     let mut low = grid.clone();
@@ -259,9 +264,23 @@ mod tests {
 
     #[test]
     fn otsu_splits_two_levels() {
-        let mut v: Vec<f32> = (0..100).map(|i| if i < 70 { 20.0 } else { 200.0 }).collect();
-        v.sort_by(f32::total_cmp);
+        let v: Vec<f32> = (0..100).map(|i| if i < 70 { 200.0 } else { 20.0 }).collect();
         let t = otsu_threshold(&v);
         assert!(t > 20.0 && t <= 200.0, "{t}");
+    }
+
+    #[test]
+    fn percentiles_by_selection_are_those_of_the_sorted_values() {
+        let v: Vec<f32> = (0..1001).map(|i| ((i * 7919) % 1009) as f32 * 0.37 - 40.0).collect();
+        let mut sorted = v.clone();
+        sorted.sort_by(f32::total_cmp);
+        for q in [0.0, 0.002, 0.3, 0.5, 0.95, 0.998, 1.0, 0.4999] {
+            let pos = q * 1000.0;
+            let (i, frac) = (f64::floor(pos) as usize, (pos - f64::floor(pos)) as f32);
+            let want = sorted[i] + (sorted[(i + 1).min(1000)] - sorted[i]) * frac;
+            assert_eq!(percentile(&mut v.clone(), q).to_bits(), want.to_bits(), "q = {q}");
+        }
+        assert_eq!(percentile(&mut [], 0.5), 0.0);
+        assert_eq!(percentile(&mut [3.0], 0.9), 3.0);
     }
 }

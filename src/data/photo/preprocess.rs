@@ -26,7 +26,7 @@
 
 use super::grey::{GreyImage, WORK_SIDE};
 use super::ops::{
-    background_map, bounding_box, dilate, dilate_values, keep_digit_components, otsu_threshold, percentile_sorted,
+    background_map, bounding_box, dilate, dilate_values, keep_digit_components, otsu_threshold, percentile,
     resample_area, stroke_width,
 };
 use super::read::decode_grey;
@@ -82,12 +82,11 @@ pub fn preprocess_grey(img: &GreyImage) -> Preprocessed {
     let pixels: Vec<f32> = img.pixels.iter().map(|v| if v.is_finite() { v.clamp(0.0, 255.0) } else { 0.0 }).collect();
 
     // 2. Polarity: the paper is the median; the ink is whichever tail reaches further from it.
-    let mut sorted = pixels.clone();
-    sorted.sort_by(f32::total_cmp);
-    let paper_level = percentile_sorted(&sorted, 0.5);
-    let tail = (0.002f64).max(8.0 / sorted.len() as f64).min(0.5);
-    let dark_reach = paper_level - percentile_sorted(&sorted, tail);
-    let light_reach = percentile_sorted(&sorted, 1.0 - tail) - paper_level;
+    let mut scratch = pixels.clone();
+    let paper_level = percentile(&mut scratch, 0.5);
+    let tail = (0.002f64).max(8.0 / scratch.len() as f64).min(0.5);
+    let dark_reach = paper_level - percentile(&mut scratch, tail);
+    let light_reach = percentile(&mut scratch, 1.0 - tail) - paper_level;
     let inverted = dark_reach > light_reach;
     let v: Vec<f32> = if inverted { pixels.iter().map(|p| 255.0 - p).collect() } else { pixels };
 
@@ -97,12 +96,10 @@ pub fn preprocess_grey(img: &GreyImage) -> Preprocessed {
 
     // 4. Noise and threshold.
     let mut ss = s.clone();
-    ss.sort_by(f32::total_cmp);
-    let med = percentile_sorted(&ss, 0.5);
+    let med = percentile(&mut ss, 0.5);
     let mut dev: Vec<f32> = s.iter().map(|x| (x - med).abs()).collect();
-    dev.sort_by(f32::total_cmp);
-    let sigma = (1.4826 * percentile_sorted(&dev, 0.5)).max(1.0);
-    let otsu = otsu_threshold(&ss);
+    let sigma = (1.4826 * percentile(&mut dev, 0.5)).max(1.0);
+    let otsu = otsu_threshold(&s);
     let threshold = otsu.max(med + 4.0 * sigma);
     let mask: Vec<bool> = s.iter().map(|&x| x > threshold).collect();
 
@@ -113,8 +110,7 @@ pub fn preprocess_grey(img: &GreyImage) -> Preprocessed {
         return Preprocessed::empty(inverted, paper_level);
     }
     let mut iv = ink_values;
-    iv.sort_by(f32::total_cmp);
-    let ink_level = percentile_sorted(&iv, 0.95);
+    let ink_level = percentile(&mut iv, 0.95);
     let min_contrast = (6.0 * sigma).max(24.0);
     if ink_level - med < min_contrast {
         return Preprocessed::empty(inverted, paper_level);
