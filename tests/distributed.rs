@@ -10,7 +10,6 @@ mod common;
 
 use common::prereq::{self, test_needing, test_optional};
 use neuralnet::Network;
-use neuralnet::data::idx::{IdxImages, write_images, write_labels};
 use neuralnet::model_file;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -68,37 +67,10 @@ fn mpirun(np: usize, extra: &[&str]) -> Command {
     c
 }
 
-/// `rows` 10×10 images in 3 classes (a bright block in band c, plus noise), and 90 test images.
-fn write_data(dir: &Path, rows: usize) {
-    let make = |n: usize, seed: usize| {
-        let mut pixels = vec![0u8; n * 100];
-        let mut labels = vec![0u8; n];
-        for i in 0..n {
-            let c = (i * 7 + seed) % 3;
-            labels[i] = c as u8;
-            for p in 0..100 {
-                pixels[i * 100 + p] = ((i * 31 + p * 17 + seed) % 60) as u8;
-            }
-            for r in 0..3 {
-                for col in 0..3 {
-                    pixels[i * 100 + (3 * c + r) * 10 + 2 + col + (i % 5)] = 200 + (i % 50) as u8;
-                }
-            }
-        }
-        (IdxImages { count: n, rows: 10, cols: 10, pixels }, labels)
-    };
-    let (tr, trl) = make(rows, 0);
-    let (te, tel) = make(90, 1);
-    write_images(&dir.join("train-images-idx3-ubyte"), &tr).unwrap();
-    write_labels(&dir.join("train-labels-idx1-ubyte"), &trl).unwrap();
-    write_images(&dir.join("t10k-images-idx3-ubyte"), &te).unwrap();
-    write_labels(&dir.join("t10k-labels-idx1-ubyte"), &tel).unwrap();
-}
-
 /// A directory with `rows` training images.
 fn data(rows: usize) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    write_data(dir.path(), rows);
+    common::write_tiny_dataset_of(dir.path(), rows, false);
     dir
 }
 

@@ -91,8 +91,14 @@ pub fn near_kink(net: &Network<f64>, x: &[f64], batch: usize, eps: f64) -> bool 
     })
 }
 
-/// 10×10 images in 3 classes: class c has a bright 3×3 block in band c, plus deterministic noise.
+/// 10×10 images in 3 classes: class c has a bright 3×3 block in band c, plus deterministic noise;
+/// 300 training and 60 test images.
 pub fn write_tiny_dataset(dir: &Path, gzip: bool) {
+    write_tiny_dataset_of(dir, 300, gzip);
+}
+
+/// [`write_tiny_dataset`] with `train` training images.
+pub fn write_tiny_dataset_of(dir: &Path, train: usize, gzip: bool) {
     let make = |n: usize, seed: usize| {
         let mut pixels = vec![0u8; n * 100];
         let mut labels = vec![0u8; n];
@@ -110,7 +116,7 @@ pub fn write_tiny_dataset(dir: &Path, gzip: bool) {
         }
         (IdxImages { count: n, rows: 10, cols: 10, pixels }, labels)
     };
-    let (tr, trl) = make(300, 0);
+    let (tr, trl) = make(train, 0);
     let (te, tel) = make(60, 1);
     write_images(&dir.join("train-images-idx3-ubyte"), &tr).unwrap();
     write_labels(&dir.join("train-labels-idx1-ubyte"), &trl).unwrap();
