@@ -18,20 +18,104 @@ pub(super) fn percentile(values: &mut [f32], q: f64) -> f32 {
     a + (b - a) * frac
 }
 
+/// [`percentile`] at each of `qs`, the values left in place: exactly what indexing the sorted values
+/// gives, found in two passes whatever their number. The values are counted into bins over their
+/// range (binning is monotone, so a rank's bin is known from the counts), then only the values in
+/// the bins holding the wanted ranks are gathered and selected among.
+pub(super) fn percentiles<const N: usize>(values: &[f32], qs: [f64; N]) -> [f32; N] {
+    let n = values.len();
+    if n == 0 {
+        return [0.0; N];
+    }
+    let (lo, hi) = values.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+    if hi <= lo {
+        return [lo; N];
+    }
+    const BINS: usize = 4096;
+    let scale = BINS as f32 / (hi - lo);
+    // The bins first, in a pass of their own (vectorised), then counted: four sets of counts, summed
+    // after, as neighbouring pixels often fall in the same bin and one set would make each count
+    // wait for the last.
+    let bins: Vec<u16> = values.iter().map(|&v| (((v - lo) * scale) as i32).clamp(0, BINS as i32 - 1) as u16).collect();
+    let mut counts = vec![0u32; 4 * BINS];
+    let mut quads = bins.chunks_exact(4);
+    for q in &mut quads {
+        for (k, &b) in q.iter().enumerate() {
+            counts[k * BINS + usize::from(b)] += 1;
+        }
+    }
+    for &b in quads.remainder() {
+        counts[usize::from(b)] += 1;
+    }
+    let (counts, rest) = counts.split_at_mut(BINS);
+    for part in rest.chunks_exact(BINS) {
+        counts.iter_mut().zip(part).for_each(|(c, p)| *c += p);
+    }
+    // The ranks wanted: each quantile's and the next (for the interpolation).
+    let ranks: [(usize, usize, f32); N] = qs.map(|q| {
+        let pos = q.clamp(0.0, 1.0) * (n - 1) as f64;
+        let i = pos.floor() as usize;
+        (i, (i + 1).min(n - 1), (pos - pos.floor()) as f32)
+    });
+    // The bins holding a wanted rank, each with the rank of its first value and its values.
+    let mut slot = vec![u8::MAX; BINS];
+    let mut held: Vec<(usize, Vec<f32>)> = Vec::new();
+    let mut targets: Vec<usize> = ranks.iter().flat_map(|&(a, b, _)| [a, b]).collect();
+    targets.sort_unstable();
+    let (mut below, mut t) = (0usize, 0);
+    for (b, &c) in counts.iter().enumerate() {
+        let c = c as usize;
+        if t < targets.len() && targets[t] < below + c {
+            slot[b] = held.len() as u8;
+            held.push((below, Vec::with_capacity(c)));
+            while t < targets.len() && targets[t] < below + c {
+                t += 1;
+            }
+        }
+        below += c;
+    }
+    for (&v, &b) in values.iter().zip(&bins) {
+        let k = slot[usize::from(b)];
+        if k != u8::MAX {
+            held[usize::from(k)].1.push(v);
+        }
+    }
+    let mut value_at = |rank: usize| -> f32 {
+        let (first, g) =
+            held.iter_mut().rev().find(|(first, _)| *first <= rank).expect("each wanted rank's bin is held");
+        *g.select_nth_unstable_by(rank - *first, f32::total_cmp).1
+    };
+    ranks.map(|(i, j, frac)| {
+        let a = value_at(i);
+        let b = value_at(j);
+        a + (b - a) * frac
+    })
+}
+
 /// Otsu's threshold: the level that maximises the between-class variance of the two sides (over
 /// a 256-bin histogram of the values' range).
 pub(super) fn otsu_threshold(values: &[f32]) -> f32 {
-    let lo = values.iter().copied().min_by(f32::total_cmp).unwrap_or(0.0);
-    let hi = values.iter().copied().max_by(f32::total_cmp).unwrap_or(0.0);
+    if values.is_empty() {
+        return 0.0;
+    }
+    let (lo, hi) = values.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)));
     if hi - lo < 1e-6 {
         return hi;
     }
     let bins = 256;
     let width = (hi - lo) / bins as f32;
-    let mut hist = vec![0f64; bins];
-    for &x in values {
-        hist[(((x - lo) / width) as usize).min(bins - 1)] += 1.0;
+    let mut counts = [[0u32; 256]; 4];
+    let bin = |x: f32| (((x - lo) / width) as i32).clamp(0, bins as i32 - 1) as usize;
+    let mut quads = values.chunks_exact(4);
+    for q in &mut quads {
+        for (k, &x) in q.iter().enumerate() {
+            counts[k][bin(x)] += 1;
+        }
     }
+    for &x in quads.remainder() {
+        counts[0][bin(x)] += 1;
+    }
+    let hist: Vec<f64> = (0..bins).map(|i| f64::from(counts.iter().map(|c| c[i]).sum::<u32>())).collect();
     let total: f64 = hist.iter().sum();
     let sum_all: f64 = hist.iter().enumerate().map(|(i, &c)| i as f64 * c).sum();
     let (mut w0, mut sum0, mut best, mut best_i) = (0.0, 0.0, -1.0, 0);
@@ -52,10 +136,11 @@ pub(super) fn otsu_threshold(values: &[f32]) -> f32 {
     lo + (best_i + 1) as f32 * width
 }
 
-/// The paper level under each pixel of an ink-bright image: per block (about 16 blocks along the
-/// longer side) the 30th percentile, then the minimum over the 3×3 neighbouring blocks (a block full
-/// of ink takes its neighbours' paper), bilinearly interpolated between block centres.
-pub(super) fn background_map(v: &[f32], w: usize, h: usize) -> Vec<f32> {
+/// Subtracts from each pixel of an ink-bright image the paper level under it: per block (about 16
+/// blocks along the longer side) the 30th percentile, then the minimum over the 3×3 neighbouring
+/// blocks (a block full of ink takes its neighbours' paper), bilinearly interpolated between block
+/// centres.
+pub(super) fn subtract_background(v: &mut [f32], w: usize, h: usize) {
     let block = w.max(h).div_ceil(16).max(8);
     let (gw, gh) = (w.div_ceil(block), h.div_ceil(block));
     let mut grid = vec![0f32; gw * gh];
@@ -86,17 +171,15 @@ pub(super) fn background_map(v: &[f32], w: usize, h: usize) -> Vec<f32> {
         let i = (g.floor() as usize).min(n - 1);
         (i, (i + 1).min(n - 1), g - i as f32)
     };
-    let mut out = vec![0f32; w * h];
+    let columns: Vec<(usize, usize, f32)> = (0..w).map(|x| coord(x, gw)).collect();
     for y in 0..h {
         let (y0, y1, fy) = coord(y, gh);
-        for x in 0..w {
-            let (x0, x1, fx) = coord(x, gw);
+        for (x, &(x0, x1, fx)) in columns.iter().enumerate() {
             let top = low[y0 * gw + x0] * (1.0 - fx) + low[y0 * gw + x1] * fx;
             let bottom = low[y1 * gw + x0] * (1.0 - fx) + low[y1 * gw + x1] * fx;
-            out[y * w + x] = top * (1.0 - fy) + bottom * fy;
+            v[y * w + x] -= top * (1.0 - fy) + bottom * fy;
         }
     }
-    out
 }
 
 /// Keeps the pieces (8-connected) of `mask` that make up the digit: the largest, and every piece
@@ -170,23 +253,67 @@ pub(super) fn dilate(mask: &[bool], w: usize, h: usize, r: usize) -> Vec<bool> {
     dilate_values(&as_f, w, h, r).iter().map(|&v| v > 0.0).collect()
 }
 
-/// Each value replaced by the maximum within `r` pixels (square window), rows then columns.
+/// Each value (≥ 0) replaced by the maximum within `r` pixels (square window, 0 beyond the edges):
+/// rows by van Herk and Gil-Werman's running maxima (three comparisons a pixel whatever `r`), then
+/// columns as the maximum of whole rows.
 pub(super) fn dilate_values(v: &[f32], w: usize, h: usize, r: usize) -> Vec<f32> {
     let mut rows = vec![0f32; w * h];
-    for y in 0..h {
-        for x in 0..w {
-            let (a, b) = (x.saturating_sub(r), (x + r).min(w - 1));
-            rows[y * w + x] = v[y * w + a..=y * w + b].iter().copied().fold(0.0, f32::max);
-        }
+    let mut scratch = RunningMax::new(w, r);
+    for (src, dst) in v.chunks_exact(w).zip(rows.chunks_exact_mut(w)) {
+        scratch.apply(src, dst);
     }
     let mut out = vec![0f32; w * h];
     for y in 0..h {
-        let (a, b) = (y.saturating_sub(r), (y + r).min(h - 1));
-        for x in 0..w {
-            out[y * w + x] = (a..=b).map(|yy| rows[yy * w + x]).fold(0.0, f32::max);
+        let dst = &mut out[y * w..(y + 1) * w];
+        for yy in y.saturating_sub(r)..=(y + r).min(h - 1) {
+            for (o, &x) in dst.iter_mut().zip(&rows[yy * w..(yy + 1) * w]) {
+                *o = o.max(x);
+            }
         }
     }
     out
+}
+
+/// The maximum over the window `[x − r, x + r]` of a row, 0 outside it: the row padded with `r`
+/// zeros on both sides and cut into blocks of `2r + 1`; the window's maximum is the larger of the
+/// running maximum from its start to the end of its block and from the next block's start to its
+/// end.
+struct RunningMax {
+    r: usize,
+    /// Running maxima forwards (from each block's start) and backwards (from each block's end).
+    forward: Vec<f32>,
+    backward: Vec<f32>,
+}
+
+impl RunningMax {
+    fn new(n: usize, r: usize) -> Self {
+        let padded = n + 2 * r;
+        Self { r, forward: vec![0.0; padded], backward: vec![0.0; padded] }
+    }
+
+    fn apply(&mut self, src: &[f32], dst: &mut [f32]) {
+        let (r, k) = (self.r, 2 * self.r + 1);
+        let n = src.len();
+        let at = |i: usize| if i >= r && i < r + n { src[i - r] } else { 0.0 };
+        let padded = self.forward.len();
+        for start in (0..padded).step_by(k) {
+            let end = (start + k).min(padded);
+            let mut m = 0f32;
+            for i in start..end {
+                m = m.max(at(i));
+                self.forward[i] = m;
+            }
+            let mut m = 0f32;
+            for i in (start..end).rev() {
+                m = m.max(at(i));
+                self.backward[i] = m;
+            }
+        }
+        // Output x covers padded positions x ..= x + 2r.
+        for (x, d) in dst.iter_mut().enumerate() {
+            *d = self.backward[x].max(self.forward[x + 2 * r]);
+        }
+    }
 }
 
 /// Mean stroke width of the set pixels: area over half the boundary length (a stroke of width `s`
@@ -282,5 +409,41 @@ mod tests {
         }
         assert_eq!(percentile(&mut [], 0.5), 0.0);
         assert_eq!(percentile(&mut [3.0], 0.9), 3.0);
+    }
+
+    #[test]
+    fn percentiles_in_two_passes_are_those_of_the_sorted_values() {
+        // Whole levels with many repeats (a photo), and spread-out fractions.
+        let levels: Vec<f32> =
+            (0..5000).map(|i| if i % 10 == 0 { (i % 60) as f32 } else { (200 + i % 20) as f32 }).collect();
+        let fractions: Vec<f32> = (0..1001).map(|i| ((i * 7919) % 1009) as f32 * 0.37 - 40.0).collect();
+        for v in [levels, fractions, vec![5.0; 7], vec![1.0, -2.0]] {
+            let qs = [0.0, 0.002, 0.3, 0.5, 0.95, 0.998, 1.0];
+            let got = percentiles(&v, qs);
+            for (q, g) in qs.iter().zip(got) {
+                assert_eq!(g.to_bits(), percentile(&mut v.clone(), *q).to_bits(), "q = {q}");
+            }
+        }
+        assert_eq!(percentiles(&[], [0.5]), [0.0]);
+    }
+
+    #[test]
+    fn dilation_by_running_maxima_is_the_window_maximum() {
+        let (w, h) = (23, 17);
+        let v: Vec<f32> = (0..w * h).map(|i| if (i * 7919) % 13 < 2 { ((i * 31) % 255) as f32 } else { 0.0 }).collect();
+        for r in [0, 1, 2, 5, 11, 30] {
+            let got = dilate_values(&v, w, h, r);
+            for y in 0..h {
+                for x in 0..w {
+                    let mut m = 0f32;
+                    for yy in y.saturating_sub(r)..=(y + r).min(h - 1) {
+                        for xx in x.saturating_sub(r)..=(x + r).min(w - 1) {
+                            m = m.max(v[yy * w + xx]);
+                        }
+                    }
+                    assert_eq!(got[y * w + x], m, "r {r} at ({x}, {y})");
+                }
+            }
+        }
     }
 }

@@ -26,8 +26,8 @@
 
 use super::grey::{GreyImage, WORK_SIDE};
 use super::ops::{
-    background_map, bounding_box, dilate, dilate_values, keep_digit_components, otsu_threshold, percentile,
-    resample_area, stroke_width,
+    bounding_box, dilate, dilate_values, keep_digit_components, otsu_threshold, percentiles, resample_area,
+    stroke_width, subtract_background,
 };
 use super::read::decode_grey;
 use crate::data::error::DataError;
@@ -82,48 +82,60 @@ pub fn preprocess_grey(img: &GreyImage) -> Preprocessed {
     let pixels: Vec<f32> = img.pixels.iter().map(|v| if v.is_finite() { v.clamp(0.0, 255.0) } else { 0.0 }).collect();
 
     // 2. Polarity: the paper is the median; the ink is whichever tail reaches further from it.
-    let mut scratch = pixels.clone();
-    let paper_level = percentile(&mut scratch, 0.5);
-    let tail = (0.002f64).max(8.0 / scratch.len() as f64).min(0.5);
-    let dark_reach = paper_level - percentile(&mut scratch, tail);
-    let light_reach = percentile(&mut scratch, 1.0 - tail) - paper_level;
-    let inverted = dark_reach > light_reach;
-    let v: Vec<f32> = if inverted { pixels.iter().map(|p| 255.0 - p).collect() } else { pixels };
+    let tail = (0.002f64).max(8.0 / pixels.len() as f64).min(0.5);
+    let [paper_level, dark, light] = percentiles(&pixels, [0.5, tail, 1.0 - tail]);
+    let inverted = paper_level - dark > light - paper_level;
+    let mut v = pixels;
+    if inverted {
+        v.iter_mut().for_each(|p| *p = 255.0 - *p);
+    }
 
     // 3. Paper level per region, subtracted.
-    let bg = background_map(&v, w, h);
-    let s: Vec<f32> = v.iter().zip(&bg).map(|(a, b)| a - b).collect();
+    let mut s = v;
+    subtract_background(&mut s, w, h);
 
     // 4. Noise and threshold.
-    let mut ss = s.clone();
-    let med = percentile(&mut ss, 0.5);
-    let mut dev: Vec<f32> = s.iter().map(|x| (x - med).abs()).collect();
-    let sigma = (1.4826 * percentile(&mut dev, 0.5)).max(1.0);
+    let [med] = percentiles(&s, [0.5]);
+    let dev: Vec<f32> = s.iter().map(|x| (x - med).abs()).collect();
+    let [mad] = percentiles(&dev, [0.5]);
+    drop(dev);
+    let sigma = (1.4826 * mad).max(1.0);
     let otsu = otsu_threshold(&s);
     let threshold = otsu.max(med + 4.0 * sigma);
     let mask: Vec<bool> = s.iter().map(|&x| x > threshold).collect();
 
     // 5. Pieces of ink: keep the digit, drop specks and stray marks.
     let kept = keep_digit_components(&mask, w, h);
-    let ink_values: Vec<f32> = s.iter().zip(&kept).filter(|(_, k)| **k).map(|(x, _)| *x).collect();
-    if ink_values.is_empty() {
+    drop(mask);
+    let Some((bx0, by0, bx1, by1)) = bounding_box(&kept, w, h) else {
         return Preprocessed::empty(inverted, paper_level);
-    }
-    let mut iv = ink_values;
-    let ink_level = percentile(&mut iv, 0.95);
+    };
+    let ink_values: Vec<f32> = s.iter().zip(&kept).filter(|(_, k)| **k).map(|(x, _)| *x).collect();
+    let [ink_level] = percentiles(&ink_values, [0.95]);
     let min_contrast = (6.0 * sigma).max(24.0);
     if ink_level - med < min_contrast {
         return Preprocessed::empty(inverted, paper_level);
     }
 
-    // 6. Clean ink: the noise floor removed, zero away from the kept pieces, stretched to 255.
-    let (bx0, by0, bx1, by1) = bounding_box(&kept, w, h).unwrap_or((0, 0, w - 1, h - 1));
+    // From here on only the region around the kept ink matters: `near` (the kept pieces grown by
+    // `radius`) is where ink may be, so the rest is cut off.
     let long = (bx1 - bx0 + 1).max(by1 - by0 + 1);
     let radius = (long / 40).max(1);
+    let (rx0, ry0) = (bx0.saturating_sub(radius), by0.saturating_sub(radius));
+    let (rx1, ry1) = ((bx1 + radius).min(w - 1), (by1 + radius).min(h - 1));
+    let (w, h) = (rx1 - rx0 + 1, ry1 - ry0 + 1);
+    let region = |full: &[f32]| -> Vec<f32> {
+        (ry0..=ry1).flat_map(|y| full[y * img.width + rx0..=y * img.width + rx1].iter().copied()).collect()
+    };
+    let kept: Vec<bool> =
+        (ry0..=ry1).flat_map(|y| kept[y * img.width + rx0..=y * img.width + rx1].iter().copied()).collect();
+    let s = region(&s);
+
+    // 6. Clean ink: the noise floor removed, zero away from the kept pieces, stretched to 255.
     let near = dilate(&kept, w, h, radius);
     let floor = (med + 3.0 * sigma).min(med + 0.5 * (threshold - med));
     let span = (ink_level - floor).max(1.0);
-    let mut ink: Vec<f32> = s
+    let ink: Vec<f32> = s
         .iter()
         .zip(&near)
         .map(|(&x, &n)| if n { ((x - floor) / span * 255.0).clamp(0.0, 255.0) } else { 0.0 })
@@ -133,15 +145,26 @@ pub fn preprocess_grey(img: &GreyImage) -> Preprocessed {
     };
     let (cw, ch) = (x1 - x0 + 1, y1 - y0 + 1);
 
-    // 7. Thin strokes: thicken to ~2 pixels at the 20-pixel scale (MNIST's strokes are 2–3).
+    // 7. Thin strokes: thicken to ~2 pixels at the 20-pixel scale (MNIST's strokes are 2–3). The
+    // ink is zero outside the region, so growing it needs the region widened by as much, up to the
+    // image's edges.
     let long = cw.max(ch) as f64;
     let stroke = stroke_width(&kept, w, h);
     let scale = BOX as f64 / long;
     let want = 2.0 / scale;
     let mut pad = 0;
+    let (mut ink, mut w, mut h, mut x0, mut y0, mut x1, mut y1) = (ink, w, h, x0, y0, x1, y1);
     if stroke * scale < 1.6 {
         pad = (((want - stroke) / 2.0).ceil() as usize).max(1);
-        ink = dilate_values(&ink, w, h, pad);
+        let (left, top) = (pad.min(rx0), pad.min(ry0));
+        let (right, bottom) = (pad.min(img.width - 1 - rx1), pad.min(img.height - 1 - ry1));
+        let (ww, wh) = (w + left + right, h + top + bottom);
+        let mut wide = vec![0f32; ww * wh];
+        for y in 0..h {
+            wide[(y + top) * ww + left..(y + top) * ww + left + w].copy_from_slice(&ink[y * w..(y + 1) * w]);
+        }
+        ink = dilate_values(&wide, ww, wh, pad);
+        (w, h, x0, y0, x1, y1) = (ww, wh, x0 + left, y0 + top, x1 + left, y1 + top);
     }
     let (x0, y0) = (x0.saturating_sub(pad), y0.saturating_sub(pad));
     let (x1, y1) = ((x1 + pad).min(w - 1), (y1 + pad).min(h - 1));

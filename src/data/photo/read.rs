@@ -7,7 +7,7 @@
 //! [`decode_grey`], their 8-bit grey copy (1 or 2 bytes a pixel), made as soon as the decoder is
 //! done, after which the decoded pixels are freed; about 200 MB at most, whatever the file.
 
-use super::grey::{GreyImage, grey_of};
+use super::grey::{GreyImage, luma, to_grey};
 use crate::data::error::DataError;
 use image::metadata::Orientation;
 use image::{ColorType, DynamicImage, ImageDecoder, ImageReader, Limits};
@@ -48,21 +48,34 @@ pub fn decode_grey_bytes(bytes: &[u8], name: &Path) -> Result<GreyImage, DataErr
     Ok(into_grey(img, orientation))
 }
 
-/// The decoded image as 8-bit grey (and alpha), the original freed, then oriented and made
-/// [`GreyImage`]. Orienting permutes pixels and the grey conversion works pixel by pixel, so the
-/// order does not change the result.
+/// The decoded image as grey levels, oriented. Unrotated (most photos), straight from the decoded
+/// pixels; otherwise the 8-bit grey (and alpha) copy is made first, the original freed, and that
+/// copy oriented. Orienting permutes pixels and the grey conversion works pixel by pixel, so the
+/// order does not change the levels.
 fn into_grey(img: DynamicImage, orientation: Orientation) -> GreyImage {
-    let mut grey = if img.color().has_alpha() {
-        DynamicImage::ImageLumaA8(img.into_luma_alpha8())
-    } else {
-        DynamicImage::ImageLuma8(img.into_luma8())
+    if orientation == Orientation::NoTransforms {
+        return to_grey(&img);
+    }
+    let img = match img {
+        img @ (DynamicImage::ImageRgb8(_) | DynamicImage::ImageRgba8(_)) => img,
+        img if img.color().has_alpha() => DynamicImage::ImageRgba8(img.into_rgba8()),
+        img => DynamicImage::ImageRgb8(img.into_rgb8()),
+    };
+    let mut grey = match img {
+        DynamicImage::ImageRgba8(rgba) => {
+            let (w, h) = rgba.dimensions();
+            let la = rgba.as_raw().chunks_exact(4).flat_map(|p| [luma(p[0], p[1], p[2]), p[3]]).collect();
+            DynamicImage::ImageLumaA8(image::GrayAlphaImage::from_raw(w, h, la).expect("two bytes per pixel"))
+        }
+        other => {
+            let rgb = other.into_rgb8();
+            let (w, h) = rgb.dimensions();
+            let l = rgb.as_raw().chunks_exact(3).map(|p| luma(p[0], p[1], p[2])).collect();
+            DynamicImage::ImageLuma8(image::GrayImage::from_raw(w, h, l).expect("one level per pixel"))
+        }
     };
     grey.apply_orientation(orientation);
-    let (w, h) = (grey.width() as usize, grey.height() as usize);
-    match &grey {
-        DynamicImage::ImageLumaA8(la) => grey_of(la.as_raw(), true, w, h),
-        other => grey_of(other.as_bytes(), false, w, h),
-    }
+    to_grey(&grey)
 }
 
 /// [`decode`] for an image already in memory (an upload, say), with the same checks and limits;
