@@ -12,6 +12,7 @@
 //! * [`sparse_train`]: training's first-layer product that skips zero inputs ([`matmul_sparse_x_wt`]).
 //! * [`elementwise`]: element-wise passes (the exponential).
 //! * [`reductions`]: [`count_not_equal`], [`sum_squares`].
+//! * [`subnormal`]: subnormal floats flushed to zero on the threads that train ([`FlushToZero`]).
 
 pub mod cpu;
 pub mod elementwise;
@@ -20,6 +21,7 @@ pub mod gemm;
 pub mod reductions;
 pub mod sparse_infer;
 pub mod sparse_train;
+pub mod subnormal;
 
 pub(crate) use cpu::simd_fn;
 pub use cpu::{Isa, simd};
@@ -30,3 +32,4 @@ pub use reductions::{count_not_equal, sum_squares};
 pub use sparse_infer::sparse_tiles_on;
 pub use sparse_infer::{SPARSE_TILE, matmul_sparse_rows};
 pub use sparse_train::{SparseScratch, matmul_sparse_x_wt};
+pub use subnormal::{FlushToZero, flush_to_zero_for_good};

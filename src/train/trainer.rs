@@ -80,7 +80,13 @@ impl<T: Float> Trainer<T> {
             yb: vec![T::zero(); b * net.outputs()],
             aug: config.augment.map(|a| a.scratch(b)).unwrap_or_default(),
             pool: (config.threads > 1)
-                .then(|| rayon::ThreadPoolBuilder::new().num_threads(config.threads).build().ok())
+                .then(|| {
+                    rayon::ThreadPoolBuilder::new()
+                        .num_threads(config.threads)
+                        .start_handler(|_| crate::kernels::flush_to_zero_for_good())
+                        .build()
+                        .ok()
+                })
                 .flatten(),
             processes: None,
         }
@@ -109,8 +115,11 @@ impl<T: Float> Trainer<T> {
     }
 
     /// Runs `f` inside this trainer's thread pool (if it has one), where the products' parallel
-    /// splits allocate nothing; each pool thread is warmed up first.
+    /// splits allocate nothing; each pool thread is warmed up first. Subnormal floats are flushed
+    /// to zero on every thread that trains (the pool's, and the calling thread until `f` returns:
+    /// [`crate::kernels::subnormal`]).
     pub fn install<R: Send>(&mut self, f: impl FnOnce(&mut Self) -> R + Send) -> R {
+        let _flush = crate::kernels::FlushToZero::on_this_thread();
         match self.pool.take() {
             Some(pool) => {
                 pool.broadcast(|_| warm_up_threads::<T>());
@@ -568,6 +577,30 @@ mod tests {
         let end = train_checkpointed(&mut net, &mut trainer, &data, None, &config, &mut (), checkpoints).unwrap();
         assert_eq!(end, RunEnd::Done);
         assert_eq!(net, full);
+    }
+
+    #[test]
+    fn every_thread_that_trains_flushes_subnormals_and_the_caller_gets_its_mode_back() {
+        use crate::kernels::subnormal::flushing;
+        use crate::{Activation, Loss};
+        let arch = Architecture::mlp(&[3, 5, 2], Activation::Tanh, Activation::Softmax, Loss::CrossEntropy);
+        let net: Network<f64> = arch.build(4).unwrap();
+        let before = flushing();
+        // The global pool, started now (threads inherit the mode of the thread that starts them).
+        let global = rayon::broadcast(|_| flushing());
+        for threads in [1, 2] {
+            let config = TrainConfig { threads, ..Default::default() };
+            let mut trainer = Trainer::new(&net, 10, &config);
+            let (here, pool) = trainer.install(|_| (flushing(), rayon::broadcast(|_| flushing())));
+            assert!(here || !cfg!(target_arch = "x86_64"), "{threads} thread(s)");
+            if threads == 1 {
+                // No pool of its own: the global one is the application's, and keeps its mode.
+                assert_eq!(pool, global);
+            } else {
+                assert!(pool.iter().all(|&f| f == here), "{threads} threads: {pool:?}");
+            }
+            assert_eq!(flushing(), before, "{threads} thread(s)");
+        }
     }
 
     #[test]
