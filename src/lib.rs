@@ -38,6 +38,7 @@
 pub mod activation;
 pub mod architecture;
 pub mod article;
+pub mod conv;
 pub mod data;
 pub mod dataset;
 pub mod distributed;
@@ -55,6 +56,7 @@ pub mod model_file;
 pub mod network;
 pub mod optimizer;
 pub mod plot;
+pub mod pool;
 pub mod predictor;
 pub mod rng;
 pub mod split;
