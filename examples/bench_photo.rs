@@ -42,14 +42,19 @@ fn main() {
     let name = Path::new("photo");
     let mut pixels = 0usize;
     let mut bytes = 0usize;
+    let mut work = 0usize;
     for (_, f) in &files {
+        let (w, h) =
+            image::ImageReader::new(std::io::Cursor::new(f)).with_guessed_format().unwrap().into_dimensions().unwrap();
+        pixels += w as usize * h as usize;
         let g = photo::decode_grey_bytes(f, name).unwrap();
-        pixels += g.width * g.height;
+        work += g.width * g.height;
         bytes += f.len();
     }
     println!(
-        "{n} photos, {:.0} kpixels and {:.0} kB each on average, {repeats} repeats, 1 thread",
+        "{n} photos, on average {:.0} kpixels ({:.0} after averaging down) and {:.0} kB each, {repeats} repeats, 1 thread",
         pixels as f64 / n as f64 / 1e3,
+        work as f64 / n as f64 / 1e3,
         bytes as f64 / n as f64 / 1e3
     );
     let median = |mut v: Vec<f64>| {
