@@ -30,7 +30,7 @@ pub fn network() -> Network<f64> {
         activation: Activation::SIGMOID,
     };
     let l2 = Dense { inputs: 2, outputs: 1, weights: vec![0.5, 0.6], bias: vec![0.3], activation: Activation::SIGMOID };
-    Network { layers: vec![l1, l2], loss: Loss::HalfMse }
+    Network { features: Vec::new(), layers: vec![l1, l2], loss: Loss::HalfMse }
 }
 
 /// One value as the article prints it.

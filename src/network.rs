@@ -9,11 +9,13 @@
 //! nothing.
 
 use crate::activation::Activation;
+use crate::conv::{Conv2d, ConvScratch, Maps};
 use crate::error::{Result, check_finite, shape_error};
 use crate::init::Init;
 use crate::kernels::{Float, SparseScratch};
 use crate::layer::Dense;
 use crate::loss::Loss;
+use crate::pool::MaxPool2d;
 use crate::rng::{Rng, stream};
 use rand::Rng as _;
 
@@ -21,13 +23,54 @@ use rand::Rng as _;
 /// per row: smaller batches would leave lanes empty).
 const SPARSE_MIN_ROWS: usize = 16;
 
-/// A feed-forward network of dense layers trained against one loss.
+/// A feed-forward network trained against one loss: a convolutional part on images (none for a
+/// fully connected network), then dense layers.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Network<T> {
-    /// The layers, input side first (`layers[0]` is the article's layer 1).
+    /// The convolutional part, input side first; its output, flattened in (channel, row, column)
+    /// order (its memory order), is the first dense layer's input. Empty for a fully connected
+    /// network.
+    pub features: Vec<Feature<T>>,
+    /// The dense layers, input side first (`layers[0]` is the article's layer 1 when there is no
+    /// convolutional part).
     pub layers: Vec<Dense<T>>,
     /// The loss the output layer is trained against.
     pub loss: Loss,
+}
+
+/// A layer of the convolutional part.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Feature<T> {
+    /// A convolution, `z = W ⊛ x + b`, `a = f(z)`.
+    Conv(Conv2d<T>),
+    /// 2×2 max pooling.
+    Pool(MaxPool2d),
+}
+
+impl<T: Float> Feature<T> {
+    /// The shape it takes (one sample).
+    pub fn input(&self) -> Maps {
+        match self {
+            Feature::Conv(c) => c.input,
+            Feature::Pool(p) => p.input,
+        }
+    }
+
+    /// The shape it gives (one sample).
+    pub fn output(&self) -> Maps {
+        match self {
+            Feature::Conv(c) => c.output(),
+            Feature::Pool(p) => p.output(),
+        }
+    }
+
+    /// Trainable parameters (none for pooling).
+    pub fn parameter_count(&self) -> usize {
+        match self {
+            Feature::Conv(c) => c.parameter_count(),
+            Feature::Pool(_) => 0,
+        }
+    }
 }
 
 /// Per-layer buffers for one batch size: `z`, `a`, `δ` and the dropout mask of every layer.
@@ -41,6 +84,13 @@ pub struct Workspace<T> {
     mask: Vec<Vec<T>>,
     dropped: Vec<Vec<T>>,
     sparse: SparseScratch<T>,
+    /// The convolutional part's `z` (convolutions only), `a`, `∂L/∂a` (then δ, for convolutions),
+    /// pooling's winners, and each convolution's patches: one entry per feature layer.
+    feature_z: Vec<Vec<T>>,
+    feature_a: Vec<Vec<T>>,
+    feature_g: Vec<Vec<T>>,
+    winners: Vec<Vec<u32>>,
+    patches: Vec<ConvScratch<T>>,
 }
 
 impl<T: Float> Workspace<T> {
@@ -57,8 +107,45 @@ impl<T: Float> Workspace<T> {
             delta: per_layer(&|l| capacity * l.outputs),
             mask: Vec::new(),
             dropped: Vec::new(),
-            sparse: SparseScratch::new(net.inputs(), capacity),
+            sparse: SparseScratch::new(if net.features.is_empty() { net.inputs() } else { 0 }, capacity),
+            feature_z: net
+                .features
+                .iter()
+                .map(|f| match f {
+                    Feature::Conv(c) => vec![T::zero(); capacity * c.output().len()],
+                    Feature::Pool(_) => Vec::new(),
+                })
+                .collect(),
+            feature_a: net.features.iter().map(|f| vec![T::zero(); capacity * f.output().len()]).collect(),
+            feature_g: net.features.iter().map(|f| vec![T::zero(); capacity * f.output().len()]).collect(),
+            winners: net
+                .features
+                .iter()
+                .map(|f| match f {
+                    Feature::Pool(p) => vec![0; capacity * p.output().len()],
+                    Feature::Conv(_) => Vec::new(),
+                })
+                .collect(),
+            patches: net
+                .features
+                .iter()
+                .map(|f| match f {
+                    Feature::Conv(c) => ConvScratch::new(c, true),
+                    Feature::Pool(_) => ConvScratch::default(),
+                })
+                .collect(),
         }
+    }
+
+    /// The convolutional part's output `a` (batch × its flattened size) of the last pass: the first
+    /// dense layer's input. Empty without a convolutional part.
+    pub fn features_output(&self) -> &[T] {
+        self.feature_a.last().map_or(&[], |a| &a[..])
+    }
+
+    /// `a` of feature layer `k` (zero-based) in the last forward pass, batch × C×H×W.
+    pub fn feature_a(&self, k: usize) -> &[T] {
+        &self.feature_a[k]
     }
 
     /// `z⁽¹⁾` and `a⁽¹⁾`, for a first layer computed outside [`Network::forward`].
@@ -70,6 +157,7 @@ impl<T: Float> Workspace<T> {
     /// `a⁽ˡ⁻¹⁾` (after dropout, when the pass had `dropout`).
     pub(crate) fn input<'a>(&'a self, l: usize, x: &'a [T], dropout: bool) -> &'a [T] {
         match l {
+            0 if !self.feature_a.is_empty() => self.features_output(),
             0 => x,
             _ if dropout => &self.dropped[l - 1],
             _ => &self.a[l - 1],
@@ -123,6 +211,10 @@ pub struct Gradients<T> {
     pub weights: Vec<Vec<T>>,
     /// `∂L/∂b` per layer.
     pub bias: Vec<Vec<T>>,
+    /// `∂L/∂W` of each convolution of the convolutional part, in order (pooling has none).
+    pub conv_weights: Vec<Vec<T>>,
+    /// `∂L/∂b` of each convolution.
+    pub conv_bias: Vec<Vec<T>>,
 }
 
 impl<T: Float> Gradients<T> {
@@ -131,7 +223,24 @@ impl<T: Float> Gradients<T> {
         Self {
             weights: net.layers.iter().map(|l| vec![T::zero(); l.weights.len()]).collect(),
             bias: net.layers.iter().map(|l| vec![T::zero(); l.bias.len()]).collect(),
+            conv_weights: net.convs().map(|c| vec![T::zero(); c.weights.len()]).collect(),
+            conv_bias: net.convs().map(|c| vec![T::zero(); c.bias.len()]).collect(),
         }
+    }
+
+    /// Every gradient tensor, in the optimizer's order (as [`Gradients::tensors_mut`]).
+    pub fn tensors(&self) -> impl Iterator<Item = &Vec<T>> {
+        let dense = self.weights.iter().zip(&self.bias).flat_map(|(w, b)| [w, b]);
+        let conv = self.conv_weights.iter().zip(&self.conv_bias).flat_map(|(w, b)| [w, b]);
+        dense.chain(conv)
+    }
+
+    /// Every gradient tensor, in the optimizer's order: each dense layer's `∂L/∂W`, `∂L/∂b`, then
+    /// each convolution's.
+    pub fn tensors_mut(&mut self) -> impl Iterator<Item = &mut Vec<T>> {
+        let dense = self.weights.iter_mut().zip(self.bias.iter_mut()).flat_map(|(w, b)| [w, b]);
+        let conv = self.conv_weights.iter_mut().zip(self.conv_bias.iter_mut()).flat_map(|(w, b)| [w, b]);
+        dense.chain(conv)
     }
 
     /// The Euclidean norm of each layer's gradient (weights and biases together).
@@ -238,12 +347,89 @@ impl<T: Float> Network<T> {
                 ));
             }
         }
-        Ok(Self { layers, loss })
+        Ok(Self { features: Vec::new(), layers, loss })
     }
 
-    /// Width of the input `x`.
+    /// A network with a convolutional part before `layers`, checking that each feature layer takes
+    /// the shape the one before gives, and that the first dense layer takes the last one's output,
+    /// flattened.
+    pub fn with_features(features: Vec<Feature<T>>, layers: Vec<Dense<T>>, loss: Loss) -> Result<Self> {
+        let mut net = Self::from_layers(layers, loss)?;
+        for (i, pair) in features.windows(2).enumerate() {
+            if pair[1].input() != pair[0].output() {
+                return Err(shape_error(
+                    format!("convolutional layer {}", i + 2),
+                    format!("input maps {} (layer {}'s output)", pair[0].output(), i + 1),
+                    format!("{}", pair[1].input()),
+                    None,
+                ));
+            }
+        }
+        for (i, f) in features.iter().enumerate() {
+            if let Feature::Conv(c) = f {
+                let n = c.out_channels * c.patch_len();
+                if c.weights.len() != n || c.bias.len() != c.out_channels {
+                    return Err(shape_error(
+                        format!("convolutional layer {}", i + 1),
+                        format!("W of {n} and b of {}", c.out_channels),
+                        format!("{} weights and {} biases", c.weights.len(), c.bias.len()),
+                        None,
+                    ));
+                }
+            }
+        }
+        if let Some(last) = features.last()
+            && last.output().len() != net.layers[0].inputs
+        {
+            return Err(shape_error(
+                "the first dense layer",
+                format!(
+                    "{} inputs (the convolutional part's output {}, flattened)",
+                    last.output().len(),
+                    last.output()
+                ),
+                format!("{} inputs", net.layers[0].inputs),
+                None,
+            ));
+        }
+        net.features = features;
+        Ok(net)
+    }
+
+    /// The convolutions of the convolutional part, in order.
+    pub fn convs(&self) -> impl Iterator<Item = &Conv2d<T>> {
+        self.features.iter().filter_map(|f| match f {
+            Feature::Conv(c) => Some(c),
+            Feature::Pool(_) => None,
+        })
+    }
+
+    /// Every parameter tensor, in the optimizer's order: each dense layer's `W`, `b`, then each
+    /// convolution's.
+    pub fn tensors(&self) -> impl Iterator<Item = &Vec<T>> {
+        let dense = self.layers.iter().flat_map(|l| [&l.weights, &l.bias]);
+        let conv = self.convs().flat_map(|c| [&c.weights, &c.bias]);
+        dense.chain(conv)
+    }
+
+    /// Every parameter tensor, in the optimizer's order (as [`Gradients::tensors_mut`]).
+    pub fn tensors_mut(&mut self) -> impl Iterator<Item = &mut Vec<T>> {
+        let dense = self.layers.iter_mut().flat_map(|l| [&mut l.weights, &mut l.bias]);
+        let conv = self.features.iter_mut().flat_map(|f| match f {
+            Feature::Conv(c) => vec![&mut c.weights, &mut c.bias],
+            Feature::Pool(_) => Vec::new(),
+        });
+        dense.chain(conv)
+    }
+
+    /// Width of the input `x` (C·H·W for a convolutional network).
     pub fn inputs(&self) -> usize {
-        self.layers[0].inputs
+        self.features.first().map_or(self.layers[0].inputs, |f| f.input().len())
+    }
+
+    /// The input's shape when the network starts with a convolutional part.
+    pub fn input_maps(&self) -> Option<Maps> {
+        self.features.first().map(Feature::input)
     }
 
     /// Width of the output `a⁽ᴸ⁾`.
@@ -251,14 +437,16 @@ impl<T: Float> Network<T> {
         self.layers[self.layers.len() - 1].outputs
     }
 
-    /// All widths, input first (e.g. `[784, 128, 10]`).
+    /// The dense layers' widths, their input first (e.g. `[784, 128, 10]`; for a convolutional
+    /// network the first is the convolutional part's flattened output).
     pub fn sizes(&self) -> Vec<usize> {
-        std::iter::once(self.inputs()).chain(self.layers.iter().map(|l| l.outputs)).collect()
+        std::iter::once(self.layers[0].inputs).chain(self.layers.iter().map(|l| l.outputs)).collect()
     }
 
     /// Total number of trainable parameters.
     pub fn parameter_count(&self) -> usize {
-        self.layers.iter().map(Dense::parameter_count).sum()
+        self.layers.iter().map(Dense::parameter_count).sum::<usize>()
+            + self.features.iter().map(Feature::parameter_count).sum::<usize>()
     }
 
     /// Checks that `x` holds `batch` rows of the input width and only finite numbers.
@@ -289,10 +477,14 @@ impl<T: Float> Network<T> {
         if drop_p > 0.0 {
             ws.ensure_dropout_buffers();
         }
+        self.forward_features(x, batch, ws);
+        let nf = self.features.len();
         let last = self.layers.len() - 1;
         for (l, layer) in self.layers.iter().enumerate() {
             let (prev_a, cur_a) = ws.a.split_at_mut(l);
-            let input: &[T] = if l == 0 {
+            let input: &[T] = if l == 0 && nf > 0 {
+                &ws.feature_a[nf - 1]
+            } else if l == 0 {
                 x
             } else if drop_p > 0.0 {
                 &ws.dropped[l - 1]
@@ -302,6 +494,7 @@ impl<T: Float> Network<T> {
             // The first layer's input may be mostly zeros (an image's blank pixels); on one thread
             // (a split batch's half, or a one-thread run) their products are skipped.
             let sparse = l == 0
+                && nf == 0
                 && ws.threads == 1
                 && batch >= SPARSE_MIN_ROWS
                 && layer.forward_sparse(input, batch, &mut ws.z[l], &mut cur_a[0], &mut ws.sparse);
@@ -322,6 +515,22 @@ impl<T: Float> Network<T> {
                         *o = a * *m;
                     }
                 }
+            }
+        }
+    }
+
+    /// The convolutional part's forward pass: each feature layer's `z` and `a` into `ws`, the last
+    /// `a` being the first dense layer's input.
+    fn forward_features(&self, x: &[T], batch: usize, ws: &mut Workspace<T>) {
+        for (k, f) in self.features.iter().enumerate() {
+            let (before, here) = ws.feature_a.split_at_mut(k);
+            let input: &[T] = if k == 0 { x } else { &before[k - 1] };
+            let n = batch * f.output().len();
+            match f {
+                Feature::Conv(c) => {
+                    c.forward(input, batch, &mut ws.feature_z[k][..n], &mut here[0][..n], &mut ws.patches[k])
+                }
+                Feature::Pool(p) => p.forward(input, batch, &mut here[0][..n], &mut ws.winners[k][..n]),
             }
         }
     }
@@ -382,9 +591,12 @@ impl<T: Float> Network<T> {
             let s = T::of(scale);
             ws.delta[last][..n].iter_mut().for_each(|d| *d *= s);
         }
+        let nf = self.features.len();
         for l in (0..=last).rev() {
             let layer = &self.layers[l];
-            let input: &[T] = if l == 0 {
+            let input: &[T] = if l == 0 && nf > 0 {
+                &ws.feature_a[nf - 1]
+            } else if l == 0 {
                 x
             } else if drop_p > 0.0 {
                 &ws.dropped[l - 1]
@@ -392,8 +604,16 @@ impl<T: Float> Network<T> {
                 &ws.a[l - 1]
             };
             let (below, here) = ws.delta.split_at_mut(l);
-            // ∂L/∂W⁽ˡ⁾ = δ⁽ˡ⁾(a⁽ˡ⁻¹⁾)ᵀ, ∂L/∂b⁽ˡ⁾ = δ⁽ˡ⁾, and (W⁽ˡ⁾)ᵀδ⁽ˡ⁾ into the layer below's δ.
-            let grad_x = if l > 0 { Some(&mut below[l - 1][..]) } else { None };
+            // ∂L/∂W⁽ˡ⁾ = δ⁽ˡ⁾(a⁽ˡ⁻¹⁾)ᵀ, ∂L/∂b⁽ˡ⁾ = δ⁽ˡ⁾, and (W⁽ˡ⁾)ᵀδ⁽ˡ⁾ into the layer below's δ
+            // (for the first dense layer of a convolutional network, into ∂L/∂a of the
+            // convolutional part's output).
+            let grad_x = if l > 0 {
+                Some(&mut below[l - 1][..])
+            } else if nf > 0 {
+                Some(&mut ws.feature_g[nf - 1][..])
+            } else {
+                None
+            };
             let grad_w = (!skip_weights.get(l).copied().unwrap_or(false)).then_some(&mut grads.weights[l][..]);
             layer.backward(input, &here[0], batch, grad_w, &mut grads.bias[l], grad_x, ws.threads);
             if l > 0 {
@@ -409,7 +629,38 @@ impl<T: Float> Network<T> {
                 below_layer.activation.backprop_rows(&ws.z[l - 1][..m], &ws.a[l - 1][..m], d, below_layer.outputs);
             }
         }
+        self.backward_features(x, batch, ws, grads);
         loss
+    }
+
+    /// The δ recursion through the convolutional part, from `∂L/∂a` of its output (in `ws`):
+    /// for a convolution `δ = ∂L/∂a ⊙ f′(z)`, then `∂L/∂W`, `∂L/∂b` and `∂L/∂a` of the layer below
+    /// ([`Conv2d::backward`]); pooling routes `∂L/∂a` to the winners ([`MaxPool2d::backward`]).
+    fn backward_features(&self, x: &[T], batch: usize, ws: &mut Workspace<T>, grads: &mut Gradients<T>) {
+        let mut conv = self.convs().count();
+        for k in (0..self.features.len()).rev() {
+            let (below, here) = ws.feature_g.split_at_mut(k);
+            let g = &mut here[0];
+            let input: &[T] = if k == 0 { x } else { &ws.feature_a[k - 1] };
+            match &self.features[k] {
+                Feature::Conv(c) => {
+                    conv -= 1;
+                    let n = batch * c.output().len();
+                    let (z, a) = (&ws.feature_z[k][..n], &ws.feature_a[k][..n]);
+                    for ((gi, &zi), &ai) in g[..n].iter_mut().zip(z).zip(a) {
+                        *gi *= c.activation.derivative(zi, ai);
+                    }
+                    let grad_x = if k > 0 { Some(&mut below[k - 1][..]) } else { None };
+                    let (gw, gb) = (&mut grads.conv_weights[conv], &mut grads.conv_bias[conv]);
+                    c.backward(input, &g[..n], batch, gw, gb, grad_x, &mut ws.patches[k]);
+                }
+                Feature::Pool(p) => {
+                    if k > 0 {
+                        p.backward(&g[..], &ws.winners[k], batch, &mut below[k - 1]);
+                    }
+                }
+            }
+        }
     }
 
     /// Outputs for `rows` samples of `x` (allocates; for one-off use, not a training loop).
@@ -427,7 +678,24 @@ impl<T: Float> Network<T> {
 
     /// Converts every parameter to another precision (e.g. a trained `f32` model to `f64`).
     pub fn cast<U: Float>(&self) -> Network<U> {
+        let values = |v: &[T]| v.iter().map(|&w| U::of(w.f64())).collect::<Vec<U>>();
         Network {
+            features: self
+                .features
+                .iter()
+                .map(|f| match f {
+                    Feature::Conv(c) => Feature::Conv(Conv2d {
+                        input: c.input,
+                        out_channels: c.out_channels,
+                        kernel: c.kernel,
+                        padding: c.padding,
+                        weights: values(&c.weights),
+                        bias: values(&c.bias),
+                        activation: c.activation,
+                    }),
+                    Feature::Pool(p) => Feature::Pool(*p),
+                })
+                .collect(),
             layers: self
                 .layers
                 .iter()
@@ -476,5 +744,77 @@ mod tests {
         let out = net.predict(&[1.0f64, 1.0, 2.0, -2.0], 2).unwrap();
         // z = Wx + b: [3.5, -1.0] → relu [3.5, 0]; [ -1.5, -3.5 ] → [0, 0]
         assert_eq!(out, vec![3.5, 0.0, 0.0, 0.0]);
+    }
+
+    /// A small convolutional network in f64: 1×6×6 → conv 2@3×3 same (tanh) → pool → conv 3@2×2
+    /// valid (sigmoid) → dense 4 (tanh) → dense 3 (softmax).
+    fn conv_net(seed: u64) -> Network<f64> {
+        use crate::conv::Padding;
+        let mut rng = crate::rng::rng(seed);
+        let mut fill = |v: &mut Vec<f64>| v.iter_mut().for_each(|w| *w = rng.random::<f64>() - 0.5);
+        let mut c1 = Conv2d::zeros(Maps::new(1, 6, 6), 2, 3, Padding::Same, Activation::Tanh).unwrap();
+        let p = MaxPool2d::new(c1.output()).unwrap();
+        let mut c2 = Conv2d::zeros(p.output(), 3, 2, Padding::Valid, Activation::SIGMOID).unwrap();
+        fill(&mut c1.weights);
+        fill(&mut c1.bias);
+        fill(&mut c2.weights);
+        fill(&mut c2.bias);
+        let flat = c2.output().len();
+        let mut d1 = Dense::zeros(flat, 4, Activation::Tanh);
+        let mut d2 = Dense::zeros(4, 3, Activation::Softmax);
+        for t in [&mut d1.weights, &mut d1.bias, &mut d2.weights, &mut d2.bias] {
+            fill(t);
+        }
+        let features = vec![Feature::Conv(c1), Feature::Pool(p), Feature::Conv(c2)];
+        Network::with_features(features, vec![d1, d2], Loss::CrossEntropy).unwrap()
+    }
+
+    #[test]
+    fn a_convolutional_network_is_checked_and_counted() {
+        let net = conv_net(1);
+        assert_eq!(net.inputs(), 36);
+        assert_eq!(net.input_maps(), Some(Maps::new(1, 6, 6)));
+        assert_eq!(net.sizes(), [12, 4, 3]);
+        assert_eq!(net.parameter_count(), (2 * 9 + 2) + (3 * 2 * 4 + 3) + (12 * 4 + 4) + (4 * 3 + 3));
+        let mut layers = net.layers.clone();
+        layers[0] = Dense::zeros(11, 4, Activation::Tanh);
+        let e = Network::with_features(net.features.clone(), layers, Loss::CrossEntropy).unwrap_err().to_string();
+        assert!(e.contains("12 inputs") && e.contains("3×2×2"), "{e}");
+        let mut features = net.features.clone();
+        features.swap(0, 1);
+        assert!(Network::with_features(features, net.layers.clone(), Loss::CrossEntropy).is_err());
+    }
+
+    #[test]
+    fn a_convolutional_network_s_gradients_match_finite_differences() {
+        let net = conv_net(3);
+        let batch = 3;
+        let x: Vec<f64> = (0..batch * 36).map(|i| ((i * 7919) % 101) as f64 / 101.0).collect();
+        let mut y = vec![0.0; batch * 3];
+        for r in 0..batch {
+            y[r * 3 + r % 3] = 1.0;
+        }
+        let mut ws = Workspace::new(&net, batch, 1);
+        let mut grads = Gradients::zeros(&net);
+        net.loss_and_gradients(&x, &y, batch, &mut ws, &mut grads, None);
+        let loss = |n: &Network<f64>| {
+            let mut ws = Workspace::new(n, batch, 1);
+            let mut g = Gradients::zeros(n);
+            n.loss_and_gradients(&x, &y, batch, &mut ws, &mut g, None)
+        };
+        let analytic: Vec<Vec<f64>> = grads.tensors().cloned().collect();
+        let h = 1e-5;
+        for (t, a) in analytic.iter().enumerate() {
+            for i in 0..a.len() {
+                let (mut p, mut m) = (net.clone(), net.clone());
+                p.tensors_mut().nth(t).unwrap()[i] += h;
+                m.tensors_mut().nth(t).unwrap()[i] -= h;
+                let numeric = (loss(&p) - loss(&m)) / (2.0 * h);
+                let scale = a[i].abs().max(numeric.abs()).max(1e-4);
+                assert!((a[i] - numeric).abs() / scale < 1e-6, "tensor {t} entry {i}: {} vs {numeric}", a[i]);
+            }
+        }
+        // Every tensor was reached: the convolutions' gradients are not all zero.
+        assert!(analytic.iter().all(|a| a.iter().any(|&g| g != 0.0)));
     }
 }

@@ -199,9 +199,7 @@ impl Optimizer {
 
     /// Zeroed state (velocities or moments) for `net`.
     pub fn state<T: Float>(&self, net: &Network<T>) -> OptimizerState<T> {
-        let shaped = || {
-            net.layers.iter().flat_map(|l| [vec![T::zero(); l.weights.len()], vec![T::zero(); l.bias.len()]]).collect()
-        };
+        let shaped = || Gradients::zeros(net).tensors().map(|t| vec![T::zero(); t.len()]).collect();
         let (m, v) = match self.method {
             Method::Sgd => (Vec::new(), Vec::new()),
             Method::Momentum { .. } | Method::Nesterov { .. } => (shaped(), Vec::new()),
@@ -215,13 +213,10 @@ impl Optimizer {
     pub fn step<T: Float>(&self, state: &mut OptimizerState<T>, net: &mut Network<T>, grads: &Gradients<T>, lr: f64) {
         state.steps += 1;
         let t = state.steps;
-        for (l, layer) in net.layers.iter_mut().enumerate() {
-            for (which, (params, g)) in
-                [(&mut layer.weights, &grads.weights[l]), (&mut layer.bias, &grads.bias[l])].into_iter().enumerate()
-            {
-                let (m, v) = state.slot_mut(2 * l + which);
-                self.update(t, lr, which == 0, params, g, m, v);
-            }
+        // Tensors alternate weights and biases: [W, b] per dense layer, then per convolution.
+        for (i, (params, g)) in net.tensors_mut().zip(grads.tensors()).enumerate() {
+            let (m, v) = state.slot_mut(i);
+            self.update(t, lr, i % 2 == 0, params, g, m, v);
         }
     }
 
@@ -355,7 +350,7 @@ mod tests {
     }
 
     fn grads(g: f64) -> Gradients<f64> {
-        Gradients { weights: vec![vec![g]], bias: vec![vec![0.0]] }
+        Gradients { weights: vec![vec![g]], bias: vec![vec![0.0]], conv_weights: Vec::new(), conv_bias: Vec::new() }
     }
 
     #[test]

@@ -233,7 +233,7 @@ impl Digest {
 
     /// Adds every weight and bias of a network.
     pub fn network<T: Float>(self, net: &Network<T>) -> Self {
-        net.layers.iter().fold(self, |d, l| d.floats(&l.weights).floats(&l.bias))
+        net.tensors().fold(self, |d, t| d.floats(t))
     }
 
     /// The digest.
@@ -297,13 +297,11 @@ pub fn broadcast_network<T: Float>(c: &dyn Collective, net: &mut Network<T>) {
     if c.size() == 1 {
         return;
     }
-    for layer in &mut net.layers {
-        for tensor in [&mut layer.weights, &mut layer.bias] {
-            let mut bytes: Vec<u8> = tensor.iter().flat_map(|x| x.f64().to_le_bytes()).collect();
-            c.broadcast(&mut bytes, "the initial weights");
-            for (x, b) in tensor.iter_mut().zip(bytes.chunks_exact(8)) {
-                *x = T::of(f64::from_le_bytes(b.try_into().unwrap_or([0; 8])));
-            }
+    for tensor in net.tensors_mut() {
+        let mut bytes: Vec<u8> = tensor.iter().flat_map(|x| x.f64().to_le_bytes()).collect();
+        c.broadcast(&mut bytes, "the initial weights");
+        for (x, b) in tensor.iter_mut().zip(bytes.chunks_exact(8)) {
+            *x = T::of(f64::from_le_bytes(b.try_into().unwrap_or([0; 8])));
         }
     }
 }

@@ -82,16 +82,15 @@ pub(super) fn update<T: Float>(
 ) {
     state.steps += 1;
     let t = state.steps;
-    for (l, layer) in net.layers.iter_mut().enumerate() {
-        for (which, (params, g)) in
-            [(&mut layer.weights, &grads.weights[l]), (&mut layer.bias, &grads.bias[l])].into_iter().enumerate()
-        {
-            if which == 0 && skip_weights.get(l).copied().unwrap_or(false) {
-                continue;
-            }
-            let (m, v) = state.slot_mut(2 * l + which);
-            split(params, g, m, v, &|w, g, m, v| opt.update(t, lr, which == 0, w, g, m, v));
+    // Tensors alternate weights and biases: [W, b] per dense layer (tensor 2l is layer l's W),
+    // then per convolution.
+    for (i, (params, g)) in net.tensors_mut().zip(grads.tensors()).enumerate() {
+        let is_weight = i % 2 == 0;
+        if is_weight && skip_weights.get(i / 2).copied().unwrap_or(false) {
+            continue;
         }
+        let (m, v) = state.slot_mut(i);
+        split(params, g, m, v, &|w, g, m, v| opt.update(t, lr, is_weight, w, g, m, v));
     }
 }
 

@@ -55,12 +55,12 @@ impl<T: Float> Processes<T> {
         correct: usize,
     ) -> (f64, usize) {
         if rows == 0 {
-            grads.weights.iter_mut().chain(grads.bias.iter_mut()).for_each(|g| g.fill(T::zero()));
+            grads.tensors_mut().for_each(|g| g.fill(T::zero()));
         }
         let t0 = Instant::now();
         let c = &*self.comm;
-        let mine = grads.weights.iter().zip(&grads.bias).flat_map(|(w, b)| [w, b]);
-        let all = self.sum.weights.iter_mut().zip(self.sum.bias.iter_mut()).flat_map(|(w, b)| [w, b]);
+        let mine = grads.tensors();
+        let all = self.sum.tensors_mut();
         for (g, s) in mine.zip(all) {
             distributed::sum(c, g, s, "the gradient sum");
         }

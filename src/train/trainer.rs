@@ -63,6 +63,9 @@ impl<T: Float> Trainer<T> {
     /// Buffers for training `net` on `rows` rows with `config`.
     pub fn new(net: &Network<T>, rows: usize, config: &TrainConfig) -> Self {
         let b = config.batch_size.max(1);
+        // A batch is split between two threads for fully connected networks; a convolutional
+        // network's threads go to its products for now.
+        let half = data_parallel::splits(config) && net.features.is_empty();
         Self {
             state: config.optimizer.state(net),
             data_rng: rng(config.seed),
@@ -73,9 +76,9 @@ impl<T: Float> Trainer<T> {
             order: (0..rows).collect(),
             partial: None,
             last_good: net.clone(),
-            ws: Workspace::new(net, b, if data_parallel::splits(config) { config.threads / 2 } else { config.threads }),
+            ws: Workspace::new(net, b, if half { config.threads / 2 } else { config.threads }),
             grads: Gradients::zeros(net),
-            half: Half::new(net, config),
+            half: if half { Half::new(net, config) } else { None },
             xb: vec![T::zero(); b * net.inputs()],
             yb: vec![T::zero(); b * net.outputs()],
             aug: config.augment.map(|a| a.scratch(b)).unwrap_or_default(),
@@ -303,7 +306,7 @@ impl<T: Float> Trainer<T> {
         }
         if interrupted {
             // The last batch's gradient may not have been checked: never checkpoint bad weights.
-            if net.layers.iter().any(|l| l.weights.iter().chain(&l.bias).any(|v| !v.is_finite())) {
+            if net.tensors().any(|t| t.iter().any(|v| !v.is_finite())) {
                 net.clone_from(&self.last_good);
                 return Err(Error::Diverged {
                     epoch: epoch + 1,
@@ -577,6 +580,53 @@ mod tests {
         let end = train_checkpointed(&mut net, &mut trainer, &data, None, &config, &mut (), checkpoints).unwrap();
         assert_eq!(end, RunEnd::Done);
         assert_eq!(net, full);
+    }
+
+    #[test]
+    fn a_convolutional_network_learns_bars_the_same_on_one_and_two_threads() {
+        use crate::conv::{Conv2d, Maps, Padding};
+        use crate::layer::Dense;
+        use crate::network::Feature;
+        use crate::pool::MaxPool2d;
+        use crate::{Activation, Loss};
+        // 6×6 images: a vertical bar (class 0) or a horizontal one (class 1) at any position.
+        let (mut x, mut labels) = (Vec::new(), Vec::new());
+        for pos in 0..6 {
+            for class in 0..2u32 {
+                for shift in [0.0, 0.1] {
+                    x.extend((0..36).map(|i| {
+                        let (r, c) = (i / 6, i % 6);
+                        if (class == 0 && c == pos) || (class == 1 && r == pos) { 1.0 - shift } else { shift }
+                    }));
+                    labels.push(class);
+                }
+            }
+        }
+        let data = Dataset::classification(x, 36, labels, 2).unwrap();
+        let build = || {
+            let mut rng = crate::rng::rng(5);
+            let mut c = Conv2d::zeros(Maps::new(1, 6, 6), 4, 3, Padding::Same, Activation::Relu).unwrap();
+            crate::init::Init::HeNormal.fill(9, 4, &mut c.weights, &mut c.bias, &mut rng);
+            let p = MaxPool2d::new(c.output()).unwrap();
+            let mut d = Dense::zeros(p.output().len(), 2, Activation::Softmax);
+            crate::init::Init::GlorotUniform.fill(d.inputs, 2, &mut d.weights, &mut d.bias, &mut rng);
+            Network::with_features(vec![Feature::Conv(c), Feature::Pool(p)], vec![d], Loss::CrossEntropy).unwrap()
+        };
+        let mut nets = Vec::new();
+        for threads in [1, 2] {
+            let config = TrainConfig {
+                epochs: 60,
+                batch_size: 8,
+                threads,
+                optimizer: Optimizer::adam(0.02),
+                ..Default::default()
+            };
+            let mut net: Network<f64> = build();
+            train(&mut net, &data, None, &config, &mut ()).unwrap();
+            assert_eq!(crate::metrics::accuracy(&net, &data).unwrap(), 1.0, "{threads} thread(s)");
+            nets.push(net);
+        }
+        assert_eq!(nets[0], nets[1]);
     }
 
     #[test]
