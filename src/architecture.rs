@@ -15,14 +15,18 @@
 //! assert_eq!(Architecture::of(&net).sizes(), arch.sizes());
 //! ```
 //!
-//! Only fully connected (dense) layers exist today; [`LayerSpec`] is where other kinds join.
+//! A convolutional network has a convolutional part first ([`FeatureSpec`], on input maps of a
+//! given shape), written as `--arch` writes it: `conv:32:5:same,pool:2,conv:64:5:same,pool:2,
+//! dense:1024,dense:10` ([`Architecture::parse_spec`]).
 
 use crate::activation::Activation;
-use crate::error::Result;
+use crate::conv::{Conv2d, Maps, Padding};
+use crate::error::{Error, Result};
 use crate::init::Init;
 use crate::kernels::Float;
 use crate::loss::Loss;
-use crate::network::Network;
+use crate::network::{Feature, Network};
+use crate::pool::{MaxPool2d, POOL};
 use crate::rng::rng;
 use serde::{Deserialize, Serialize};
 
@@ -54,16 +58,54 @@ impl LayerSpec {
     }
 }
 
+/// One layer of a convolutional part.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum FeatureSpec {
+    /// A convolution with `channels` kernels of `kernel × kernel`, stride 1.
+    Conv {
+        /// Output channels.
+        channels: usize,
+        /// Kernel side.
+        kernel: usize,
+        /// Border treatment.
+        padding: Padding,
+        /// Its `f`.
+        activation: Activation,
+    },
+    /// 2×2 max pooling.
+    Pool,
+}
+
+impl FeatureSpec {
+    /// As `--arch` writes it: `conv:32:5:same` (with `:ACTIVATION` when it is not `hidden`), `pool:2`.
+    pub fn spec(&self, hidden: Activation) -> String {
+        match *self {
+            FeatureSpec::Conv { channels, kernel, padding, activation } => {
+                let pad = if padding == Padding::Same { "same" } else { "valid" };
+                let f = if activation == hidden { String::new() } else { format!(":{activation}") };
+                format!("conv:{channels}:{kernel}:{pad}{f}")
+            }
+            FeatureSpec::Pool => format!("pool:{POOL}"),
+        }
+    }
+}
+
 /// A network's description, built up layer by layer (see the module example).
 ///
 /// Stored as `{"sizes": [...], "activations": [...], "loss": ..., "init": ...}` (`init` only when
-/// set), the form model files have always used.
+/// set), the form model files have always used; a convolutional part adds `"input_maps": [C, H,
+/// W]` and `"features": ["conv:32:5:same:relu", "pool:2", …]`, and `sizes` then starts at its
+/// flattened output.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "Stored", into = "Stored")]
 pub struct Architecture {
-    /// Width of the input `x`.
+    /// Width of the input `x` (C·H·W with a convolutional part).
     pub inputs: usize,
-    /// The layers, first to last.
+    /// The shape of the input maps when the network starts with a convolutional part.
+    pub input_maps: Option<Maps>,
+    /// The convolutional part, first to last (empty without one).
+    pub features: Vec<FeatureSpec>,
+    /// The dense layers, first to last.
     pub layers: Vec<LayerSpec>,
     /// The loss `L` the output is trained with.
     pub loss: Loss,
@@ -75,7 +117,14 @@ pub struct Architecture {
 impl Architecture {
     /// A description with `inputs` inputs and no layer yet, cross-entropy loss, default init.
     pub fn new(inputs: usize) -> Self {
-        Self { inputs, layers: Vec::new(), loss: Loss::CrossEntropy, init: None }
+        Self {
+            inputs,
+            input_maps: None,
+            features: Vec::new(),
+            layers: Vec::new(),
+            loss: Loss::CrossEntropy,
+            init: None,
+        }
     }
 
     /// The multi-layer perceptron of the article: widths `sizes` (input first), `hidden` on every
@@ -94,13 +143,158 @@ impl Architecture {
             .zip(activations)
             .map(|(&outputs, &activation)| LayerSpec::Dense { outputs, activation })
             .collect();
-        Self { inputs: sizes.first().copied().unwrap_or(0), layers, loss, init: None }
+        Self {
+            inputs: sizes.first().copied().unwrap_or(0),
+            input_maps: None,
+            features: Vec::new(),
+            layers,
+            loss,
+            init: None,
+        }
     }
 
     /// The description of an existing network (its initialisation unknown: `None`).
     pub fn of<T: Float>(net: &Network<T>) -> Self {
         let activations: Vec<Activation> = net.layers.iter().map(|l| l.activation).collect();
-        Self::from_widths(&net.sizes(), &activations, net.loss)
+        let dense = Self::from_widths(&net.sizes(), &activations, net.loss);
+        let features = net
+            .features
+            .iter()
+            .map(|f| match f {
+                Feature::Conv(c) => FeatureSpec::Conv {
+                    channels: c.out_channels,
+                    kernel: c.kernel,
+                    padding: c.padding,
+                    activation: c.activation,
+                },
+                Feature::Pool(_) => FeatureSpec::Pool,
+            })
+            .collect();
+        Self { inputs: net.inputs(), input_maps: net.input_maps(), features, ..dense }
+    }
+
+    /// A description from `--arch`'s comma-separated layers on inputs of shape `input`:
+    /// `conv:CHANNELS:K[:valid|same][:ACTIVATION]`, `pool:2`, `dense:WIDTH[:ACTIVATION]`; the
+    /// convolutions and pooling come first, then at least one dense layer. Without an activation
+    /// a layer has `hidden`, the last dense layer `output`.
+    pub fn parse_spec(spec: &str, input: Maps, hidden: Activation, output: Activation, loss: Loss) -> Result<Self> {
+        let bad = |message: String| Error::InvalidValue { what: format!("--arch '{spec}'"), message };
+        let mut arch = Architecture::new(input.len()).loss(loss);
+        // A piece that does not start a layer belongs to the one before: an activation's own comma
+        // (`sigmoid:2,0.5`).
+        let mut parts: Vec<String> = Vec::new();
+        for piece in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let starts_layer = ["conv", "pool", "dense"].iter().any(|k| piece.split(':').next() == Some(*k));
+            match parts.last_mut() {
+                Some(last) if !starts_layer => {
+                    last.push(',');
+                    last.push_str(piece);
+                }
+                _ => parts.push(piece.to_string()),
+            }
+        }
+        let dense_count = parts.iter().filter(|p| p.split(':').next() == Some("dense")).count();
+        if dense_count == 0 {
+            return Err(bad("it needs at least one dense layer at the end (e.g. …,dense:10)".into()));
+        }
+        let number = |part: &str, text: Option<&str>, what: &str| -> Result<usize> {
+            text.and_then(|t| t.parse::<usize>().ok()).filter(|&n| n > 0).ok_or_else(|| {
+                bad(format!(
+                    "'{part}': {what} must be a whole number ≥ 1 (conv:CHANNELS:K[:valid|same], pool:2, dense:WIDTH)"
+                ))
+            })
+        };
+        let mut shape = input;
+        let mut dense_seen = 0;
+        for part in &parts {
+            let part = part.as_str();
+            let mut fields = part.split(':');
+            let kind = fields.next().unwrap_or("");
+            let rest: Vec<&str> = fields.collect();
+            // The activation, when given, is the rest from `from` on (it may hold its own ':').
+            let activation_from = |from: usize| -> Result<Option<Activation>> {
+                if rest.len() > from { Activation::parse(&rest[from..].join(":")).map(Some) } else { Ok(None) }
+            };
+            match kind {
+                "conv" => {
+                    if dense_seen > 0 {
+                        return Err(bad(format!(
+                            "'{part}' comes after a dense layer; convolutions and pooling come first"
+                        )));
+                    }
+                    let channels = number(part, rest.first().copied(), "CHANNELS")?;
+                    let kernel = number(part, rest.get(1).copied(), "K")?;
+                    let (padding, from) = match rest.get(2) {
+                        Some(&"same") => (Padding::Same, 3),
+                        Some(&"valid") => (Padding::Valid, 3),
+                        _ => (Padding::Valid, 2),
+                    };
+                    let activation = activation_from(from)?.unwrap_or(hidden);
+                    let conv = Conv2d::<f32>::zeros(shape, channels, kernel, padding, activation)
+                        .map_err(|e| bad(format!("'{part}' on {shape} maps: {e}")))?;
+                    shape = conv.output();
+                    arch.features.push(FeatureSpec::Conv { channels, kernel, padding, activation });
+                }
+                "pool" => {
+                    if dense_seen > 0 {
+                        return Err(bad(format!(
+                            "'{part}' comes after a dense layer; convolutions and pooling come first"
+                        )));
+                    }
+                    if rest.first().is_some_and(|s| *s != "2") || rest.len() > 1 {
+                        return Err(bad(format!("'{part}': only 2×2 max pooling is supported (pool:2)")));
+                    }
+                    let pool = MaxPool2d::new(shape).map_err(|e| bad(format!("'{part}': {e}")))?;
+                    shape = pool.output();
+                    arch.features.push(FeatureSpec::Pool);
+                }
+                "dense" => {
+                    dense_seen += 1;
+                    let width = number(part, rest.first().copied(), "WIDTH")?;
+                    let activation = match activation_from(1)? {
+                        Some(f) => f,
+                        None if dense_seen == dense_count => output,
+                        None => hidden,
+                    };
+                    arch.layers.push(LayerSpec::Dense { outputs: width, activation });
+                }
+                other => {
+                    return Err(bad(format!("unknown layer kind '{other}' in '{part}' (conv, pool or dense)")));
+                }
+            }
+        }
+        if !arch.features.is_empty() {
+            arch.input_maps = Some(input);
+        }
+        Ok(arch)
+    }
+
+    /// The flattened width the first dense layer takes: the convolutional part's output, or the
+    /// input.
+    pub fn dense_inputs(&self) -> usize {
+        match self.input_maps {
+            Some(maps) => self.feature_shapes(maps).last().map_or(self.inputs, Maps::len),
+            None => self.inputs,
+        }
+    }
+
+    /// The shape after each layer of the convolutional part, from `input`.
+    fn feature_shapes(&self, input: Maps) -> Vec<Maps> {
+        let mut shape = input;
+        self.features
+            .iter()
+            .map(|f| {
+                shape = match *f {
+                    FeatureSpec::Conv { channels, kernel, padding, .. } => {
+                        let pad = if padding == Padding::Same { (kernel - 1) / 2 } else { 0 };
+                        let shrink = (kernel - 1).saturating_sub(2 * pad);
+                        Maps::new(channels, shape.height.saturating_sub(shrink), shape.width.saturating_sub(shrink))
+                    }
+                    FeatureSpec::Pool => Maps::new(shape.channels, shape.height / POOL, shape.width / POOL),
+                };
+                shape
+            })
+            .collect()
     }
 
     /// Adds a fully connected layer of `outputs` neurons with activation `f`.
@@ -121,9 +315,10 @@ impl Architecture {
         self
     }
 
-    /// All widths, input first (`[784, 128, 10]`).
+    /// The dense layers' widths, their input first (`[784, 128, 10]`; with a convolutional part
+    /// the first is its flattened output).
     pub fn sizes(&self) -> Vec<usize> {
-        std::iter::once(self.inputs).chain(self.layers.iter().map(LayerSpec::outputs)).collect()
+        std::iter::once(self.dense_inputs()).chain(self.layers.iter().map(LayerSpec::outputs)).collect()
     }
 
     /// One activation per layer.
@@ -134,7 +329,14 @@ impl Architecture {
     /// The initialisation when none is set: [`Init::default_for`] the first layer's activation (He
     /// for ReLU-like, Glorot otherwise — what each was derived for).
     pub fn default_init(&self) -> Init {
-        self.layers.first().map_or(Init::GlorotUniform, |l| Init::default_for(l.activation()))
+        let first = self.features.iter().find_map(|f| match *f {
+            FeatureSpec::Conv { activation, .. } => Some(activation),
+            FeatureSpec::Pool => None,
+        });
+        match first.or_else(|| self.layers.first().map(LayerSpec::activation)) {
+            Some(f) => Init::default_for(f),
+            None => Init::GlorotUniform,
+        }
     }
 
     /// The initialisation used by [`Architecture::build`].
@@ -145,7 +347,31 @@ impl Architecture {
     /// The network, its weights drawn from `seed` (the same seed gives the same bits); a shape or
     /// loss that does not fit is an error naming it.
     pub fn build<T: Float>(&self, seed: u64) -> Result<Network<T>> {
-        Network::with_activations(&self.sizes(), &self.activations(), self.loss, self.resolved_init(), &mut rng(seed))
+        let init = self.resolved_init();
+        let mut rng = rng(seed);
+        let Some(input) = self.input_maps else {
+            return Network::with_activations(&self.sizes(), &self.activations(), self.loss, init, &mut rng);
+        };
+        // The convolutional part's weights are drawn first, each with fan-in C·k·k and fan-out
+        // O·k·k (as PyTorch counts them for nn.Conv2d), then the dense layers'.
+        let mut shape = input;
+        let mut features = Vec::with_capacity(self.features.len());
+        for f in &self.features {
+            let feature = match *f {
+                FeatureSpec::Conv { channels, kernel, padding, activation } => {
+                    let mut c = Conv2d::zeros(shape, channels, kernel, padding, activation)?;
+                    let kk = kernel * kernel;
+                    init.fill(shape.channels * kk, channels * kk, &mut c.weights, &mut c.bias, &mut rng);
+                    Feature::Conv(c)
+                }
+                FeatureSpec::Pool => Feature::Pool(MaxPool2d::new(shape)?),
+            };
+            shape = feature.output();
+            features.push(feature);
+        }
+        let dense: Network<T> =
+            Network::with_activations(&self.sizes(), &self.activations(), self.loss, init, &mut rng)?;
+        Network::with_features(features, dense.layers, self.loss)
     }
 }
 
@@ -157,11 +383,24 @@ struct Stored {
     loss: Loss,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     init: Option<Init>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    input_maps: Option<[usize; 3]>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    features: Vec<String>,
 }
 
 impl From<Architecture> for Stored {
     fn from(a: Architecture) -> Self {
-        Stored { sizes: a.sizes(), activations: a.activations(), loss: a.loss, init: a.init }
+        // Each convolution's activation written out, whatever the hidden layers have.
+        let features = a.features.iter().map(|f| f.spec(Activation::Identity)).collect();
+        Stored {
+            sizes: a.sizes(),
+            activations: a.activations(),
+            loss: a.loss,
+            init: a.init,
+            input_maps: a.input_maps.map(|m| [m.channels, m.height, m.width]),
+            features,
+        }
     }
 }
 
@@ -175,7 +414,34 @@ impl TryFrom<Stored> for Architecture {
                 s.activations.len()
             ));
         }
-        Ok(Architecture { init: s.init, ..Architecture::from_widths(&s.sizes, &s.activations, s.loss) })
+        let dense = Architecture::from_widths(&s.sizes, &s.activations, s.loss);
+        let Some([c, h, w]) = s.input_maps else {
+            if !s.features.is_empty() {
+                return Err("convolutional layers without \"input_maps\" (the input's channels, height, width)".into());
+            }
+            return Ok(Architecture { init: s.init, ..dense });
+        };
+        let input = Maps::new(c, h, w);
+        // The convolutional part is read back through the --arch parser, which checks every shape.
+        let spec: Vec<String> = s.features.iter().cloned().chain(std::iter::once("dense:1".to_string())).collect();
+        let parsed =
+            Architecture::parse_spec(&spec.join(","), input, Activation::Identity, Activation::Identity, s.loss)
+                .map_err(|e| e.to_string())?;
+        let arch = Architecture {
+            inputs: input.len(),
+            input_maps: Some(input),
+            features: parsed.features,
+            init: s.init,
+            ..dense
+        };
+        if arch.dense_inputs() != dense.inputs {
+            return Err(format!(
+                "the convolutional part gives {} values but the first dense layer takes {}",
+                arch.dense_inputs(),
+                dense.inputs
+            ));
+        }
+        Ok(arch)
     }
 }
 
@@ -234,5 +500,71 @@ mod tests {
         assert!(zero.build::<f32>(1).is_err());
         let wrong_loss = Architecture::new(3).dense(2, Activation::Relu).loss(Loss::CrossEntropy);
         assert!(wrong_loss.build::<f32>(1).is_err());
+    }
+
+    #[test]
+    fn an_arch_spec_gives_the_lenet_like_network() {
+        let lenet = "conv:32:5:same,pool:2,conv:64:5:same,pool:2,dense:1024,dense:10";
+        let input = Maps::new(1, 28, 28);
+        let arch =
+            Architecture::parse_spec(lenet, input, Activation::Relu, Activation::Softmax, Loss::CrossEntropy).unwrap();
+        assert_eq!(arch.input_maps, Some(input));
+        assert_eq!(arch.inputs, 784);
+        assert_eq!(arch.sizes(), [3136, 1024, 10]);
+        assert_eq!(arch.activations(), [Activation::Relu, Activation::Softmax]);
+        assert_eq!(arch.resolved_init(), Init::HeUniform);
+        let net: Network<f32> = arch.build(1).unwrap();
+        assert_eq!(
+            net.parameter_count(),
+            (32 * 25 + 32) + (64 * 32 * 25 + 64) + (3136 * 1024 + 1024) + (1024 * 10 + 10)
+        );
+        assert_eq!(net.inputs(), 784);
+        assert_eq!(Architecture::of(&net), arch);
+        assert_eq!(arch.build::<f32>(1).unwrap(), net, "the same seed gives the same bits");
+        // Stored in a model file's metadata and read back, parametrised activations included.
+        let odd = "conv:4:3:leaky_relu:0.1,pool:2,conv:2:3:same:sigmoid:2,0.5,dense:8,dense:3:softmax";
+        for arch in [
+            arch,
+            Architecture::parse_spec(
+                odd,
+                Maps::new(2, 9, 8),
+                Activation::Tanh,
+                Activation::Softmax,
+                Loss::CrossEntropy,
+            )
+            .unwrap(),
+        ] {
+            let json = serde_json::to_value(&arch).unwrap();
+            assert_eq!(json["input_maps"].as_array().unwrap().len(), 3);
+            assert_eq!(serde_json::from_value::<Architecture>(json).unwrap(), arch);
+        }
+        // A dense description is stored as it always was.
+        let dense =
+            serde_json::to_value(Architecture::mlp(&[4, 3], Activation::Relu, Activation::Softmax, Loss::CrossEntropy))
+                .unwrap();
+        assert!(dense.get("input_maps").is_none() && dense.get("features").is_none());
+    }
+
+    #[test]
+    fn bad_arch_specs_are_refused_naming_the_layer() {
+        let parse = |spec: &str| {
+            Architecture::parse_spec(
+                spec,
+                Maps::new(1, 28, 28),
+                Activation::Relu,
+                Activation::Softmax,
+                Loss::CrossEntropy,
+            )
+            .unwrap_err()
+            .to_string()
+        };
+        assert!(parse("conv:32:4:same,dense:10").contains("odd kernel"));
+        assert!(parse("conv:8:3").contains("at least one dense layer"));
+        assert!(parse("dense:10,conv:8:3").contains("comes after a dense layer"));
+        assert!(parse("conv:8:x,dense:10").contains("'conv:8:x'"));
+        assert!(parse("conv:8:3,pool:3,dense:10").contains("only 2×2"));
+        assert!(parse("lstm:8,dense:10").contains("unknown layer kind 'lstm'"));
+        assert!(parse("conv:8:29,dense:10").contains("does not fit"));
+        assert!(parse("conv:8:3:swish,dense:10").contains("swish"));
     }
 }

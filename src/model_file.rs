@@ -5,14 +5,26 @@
 //! from 0 — the layout of PyTorch's `nn.Linear`. In an `nn.Sequential` that interleaves
 //! activations (`Linear, ReLU, Linear, …`) the same tensors are called `0.weight`, `2.weight`, …:
 //! rename `layers.{i}` ↔ `{2i}` to move a state dict between the two.
+//!
+//! A convolutional network's convolutions are `features.{k}.weight` (out × in × k × k, as
+//! `nn.Conv2d` stores it) and `features.{k}.bias`, `k` counting every layer of the convolutional
+//! part from 0 (pooling layers have no tensors but keep their place). In PyTorch's
+//! `nn.Sequential(Conv2d, ReLU, MaxPool2d, …, Flatten, Linear, ReLU, Linear)` the convolution
+//! `features.{k}` is module `k + (number of convolutions before it, counting itself)` — each
+//! convolution is followed by its activation module — and `layers.{i}` is module `F + 1 + 2i`
+//! where `F` is the number of modules of the convolutional part (its layers plus one activation
+//! per convolution) and `+ 1` the `Flatten`. Such files are format version 2; dense-only models
+//! stay version 1, readable by older builds.
 
 use crate::architecture::Architecture;
+use crate::conv::Conv2d;
 use crate::data::table::encode::Tabular;
 use crate::dataset::Normalization;
 use crate::error::{Error, InputKind, Result};
 use crate::layer::Dense;
-use crate::network::Network;
+use crate::network::{Feature, Network};
 use crate::optimizer::OptimizerState;
+use crate::pool::MaxPool2d;
 use crate::rng::Rng;
 use crate::train::checkpoint::{Best, TrainerSnapshot};
 use crate::train::report::{EpochReport, PartialEpoch};
@@ -23,7 +35,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// The model-file format version this build writes; it reads this and every older one.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 /// The metadata key that marks a neuralnet model file.
 const FORMAT_KEY: &str = "format";
@@ -141,13 +153,19 @@ pub fn to_bytes(model: &Model) -> Result<Vec<u8>> {
     let info = serde_json::to_string(&model.info).map_err(|e| file_error(path, e.to_string()))?;
     let mut meta = HashMap::new();
     meta.insert(FORMAT_KEY.to_string(), FORMAT_NAME.to_string());
-    meta.insert(VERSION_KEY.to_string(), FORMAT_VERSION.to_string());
+    meta.insert(VERSION_KEY.to_string(), version_for(&model.network).to_string());
     meta.insert(META_KEY.to_string(), info);
     serialize(&entries, meta, path)
 }
 
 fn to_msg(e: impl std::fmt::Display) -> String {
     e.to_string()
+}
+
+/// The format version a network needs: 2 with a convolutional part, else 1 (what every older
+/// build reads).
+pub fn version_for(net: &Network<f32>) -> u32 {
+    if net.features.is_empty() { 1 } else { 2 }
 }
 
 fn le_bytes(v: &[f32]) -> Vec<u8> {
@@ -219,10 +237,12 @@ pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Model> {
         serde_json::from_str(meta.get(META_KEY).ok_or_else(|| err("metadata lacks the model description".into()))?)
             .map_err(|e| err(format!("model description in metadata is malformed: {e}")))?;
     let n = info.architecture.layers.len();
-    if st.len() != 2 * n {
+    let convs = conv_count(&info.architecture);
+    if st.len() != 2 * (n + convs) {
         return Err(err(format!(
-            "metadata describes {n} layers ({} tensors) but the file holds {} tensors",
-            2 * n,
+            "metadata describes {} layers with parameters ({} tensors) but the file holds {} tensors",
+            n + convs,
+            2 * (n + convs),
             st.len()
         )));
     }
@@ -275,7 +295,19 @@ pub struct Checkpoint {
     pub settings: serde_json::Value,
 }
 
+/// The convolutions in a description.
+fn conv_count(arch: &Architecture) -> usize {
+    arch.features.iter().filter(|f| matches!(f, crate::architecture::FeatureSpec::Conv { .. })).count()
+}
+
 fn tensor_entries(prefix: &str, net: &Network<f32>, out: &mut Vec<(String, Vec<u8>, Vec<usize>, Dtype)>) {
+    for (k, f) in net.features.iter().enumerate() {
+        if let Feature::Conv(c) = f {
+            let shape = vec![c.out_channels, c.input.channels, c.kernel, c.kernel];
+            out.push((format!("{prefix}features.{k}.weight"), le_bytes(&c.weights), shape, Dtype::F32));
+            out.push((format!("{prefix}features.{k}.bias"), le_bytes(&c.bias), vec![c.out_channels], Dtype::F32));
+        }
+    }
     for (i, l) in net.layers.iter().enumerate() {
         out.push((format!("{prefix}layers.{i}.weight"), le_bytes(&l.weights), vec![l.outputs, l.inputs], Dtype::F32));
         out.push((format!("{prefix}layers.{i}.bias"), le_bytes(&l.bias), vec![l.outputs], Dtype::F32));
@@ -330,7 +362,7 @@ pub fn save_checkpoint(
     let json = |v: serde_json::Result<String>| v.map_err(|e| file_error(path, e.to_string()));
     let mut md = HashMap::new();
     md.insert(FORMAT_KEY.to_string(), CHECKPOINT_NAME.to_string());
-    md.insert(VERSION_KEY.to_string(), FORMAT_VERSION.to_string());
+    md.insert(VERSION_KEY.to_string(), version_for(&model.network).to_string());
     md.insert(META_KEY.to_string(), json(serde_json::to_string(&model.info))?);
     md.insert("trainer".to_string(), json(serde_json::to_string(&meta))?);
     md.insert("settings".to_string(), json(serde_json::to_string(settings))?);
@@ -372,11 +404,9 @@ pub fn checkpoint_from_bytes(path: &Path, bytes: &[u8]) -> Result<Checkpoint> {
         serde_json::from_str(get("settings")?).map_err(|e| err(format!("settings are malformed: {e}")))?;
     let network = read_network(&st, "", &info, &err)?;
     let best = if tm.best.is_some() { Some(read_network(&st, "best.", &info, &err)?) } else { None };
-    let slot_len = |i: usize| {
-        let l = &network.layers[i / 2];
-        if i.is_multiple_of(2) { l.weights.len() } else { l.bias.len() }
-    };
-    let slots = 2 * network.layers.len();
+    let lens: Vec<usize> = network.tensors().map(Vec::len).collect();
+    let slot_len = |i: usize| lens[i];
+    let slots = lens.len();
     let read_slots = |kind: &str, n: usize| -> Result<Vec<Vec<f32>>> {
         if n != 0 && n != slots {
             return Err(err(format!("optimizer state has {n} '{kind}' tensors; the network needs 0 or {slots}")));
@@ -428,7 +458,32 @@ fn read_network(
         let bias = read_tensor(st, &format!("{prefix}layers.{i}.bias"), &[outputs], err)?;
         layers.push(Dense { inputs, outputs, weights, bias, activation: activations[i] });
     }
-    Network::from_layers(layers, arch.loss).map_err(|e| err(e.to_string()))
+    let Some(mut shape) = arch.input_maps else {
+        return Network::from_layers(layers, arch.loss).map_err(|e| err(e.to_string()));
+    };
+    let mut features = Vec::with_capacity(arch.features.len());
+    for (k, f) in arch.features.iter().enumerate() {
+        let feature = match *f {
+            crate::architecture::FeatureSpec::Conv { channels, kernel, padding, activation } => {
+                let mut c =
+                    Conv2d::zeros(shape, channels, kernel, padding, activation).map_err(|e| err(e.to_string()))?;
+                c.weights = read_tensor(
+                    st,
+                    &format!("{prefix}features.{k}.weight"),
+                    &[channels, shape.channels, kernel, kernel],
+                    err,
+                )?;
+                c.bias = read_tensor(st, &format!("{prefix}features.{k}.bias"), &[channels], err)?;
+                Feature::Conv(c)
+            }
+            crate::architecture::FeatureSpec::Pool => {
+                Feature::Pool(MaxPool2d::new(shape).map_err(|e| err(e.to_string()))?)
+            }
+        };
+        shape = feature.output();
+        features.push(feature);
+    }
+    Network::with_features(features, layers, arch.loss).map_err(|e| err(e.to_string()))
 }
 
 #[cfg(test)]
@@ -489,6 +544,56 @@ mod tests {
         assert_eq!(e, "m.safetensors was trained on a CSV table: predict with --csv FILE");
         let e = m.require_photos(path, "evaluate it", 2).unwrap_err().to_string();
         assert_eq!(e, "m.safetensors was trained on a CSV table: evaluate it with --csv FILE");
+    }
+
+    #[test]
+    fn a_convolutional_model_and_its_checkpoint_round_trip_exactly() {
+        use crate::conv::Maps;
+        use crate::train::{TrainConfig, Trainer};
+        let arch = Architecture::parse_spec(
+            "conv:3:3:same,pool:2,conv:2:2,dense:5,dense:2",
+            Maps::new(1, 6, 6),
+            Activation::Relu,
+            Activation::Softmax,
+            Loss::CrossEntropy,
+        )
+        .unwrap();
+        let net: Network<f32> = arch.build(3).unwrap();
+        let m = Model::new(net, ModelInfo { input_shape: Some((6, 6)), ..model().info });
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("conv.safetensors");
+        save(&m, &p).unwrap();
+        let back = load(&p).unwrap();
+        assert_eq!(back, m);
+        assert_eq!(version_for(&back.network), 2);
+        let b = to_bytes(&m).unwrap();
+        let n = u64::from_le_bytes(b[..8].try_into().unwrap()) as usize;
+        let header: serde_json::Value = serde_json::from_slice(&b[8..8 + n]).unwrap();
+        assert_eq!(header["features.0.weight"]["shape"], serde_json::json!([3, 1, 3, 3]));
+        assert_eq!(header["features.2.weight"]["shape"], serde_json::json!([2, 3, 2, 2]));
+        assert_eq!(header["layers.0.weight"]["shape"], serde_json::json!([5, 8]));
+        assert_eq!(header["__metadata__"]["format_version"], "2");
+        // A checkpoint keeps the optimizer's moments of every tensor, the convolutions' included.
+        let data = crate::dataset::Dataset::classification(
+            (0..4 * 36).map(|i| (i % 7) as f32 / 7.0).collect(),
+            36,
+            vec![0, 1, 0, 1],
+            2,
+        )
+        .unwrap();
+        let mut net = m.network.clone();
+        let config =
+            TrainConfig { batch_size: 2, optimizer: crate::optimizer::Optimizer::adam(0.01), ..Default::default() };
+        let mut t = Trainer::new(&net, 4, &config);
+        t.install(|t| t.step(&mut net, &data, &[0, 1], &config, 0.01));
+        let snap = t.snapshot();
+        assert_eq!(snap.optimizer.m.len(), 8);
+        let ck = dir.path().join("conv.ckpt");
+        save_checkpoint(&ck, &Model::new(net.clone(), m.info.clone()), &snap, &serde_json::json!({})).unwrap();
+        let back = load_checkpoint(&ck).unwrap();
+        assert_eq!(back.model.network, net);
+        assert_eq!(back.state.optimizer.m, snap.optimizer.m);
+        assert_eq!(back.state.optimizer.v, snap.optimizer.v);
     }
 
     #[test]

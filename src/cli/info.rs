@@ -25,7 +25,7 @@ pub fn run(args: InfoArgs) -> Result<()> {
     if args.format == Format::Json {
         let v = serde_json::json!({
             "file": args.model,
-            "format_version": model_file::FORMAT_VERSION,
+            "format_version": model_file::version_for(&m.network),
             "parameters": m.network.parameter_count(),
             "model": info,
             "onnx": {"exportable": true, "opset": onnx::OPSET, "inputs": inputs, "outputs": outputs},
@@ -34,7 +34,7 @@ pub fn run(args: InfoArgs) -> Result<()> {
         return Ok(());
     }
     println!("model file:     {}", args.model.display());
-    println!("format version: {}", model_file::FORMAT_VERSION);
+    println!("format version: {}", model_file::version_for(&m.network));
     println!(
         "architecture:   {} ({} parameters)",
         info.architecture.sizes().iter().map(|s| s.to_string()).collect::<Vec<_>>().join("-"),
