@@ -269,6 +269,24 @@ impl Architecture {
         Ok(arch)
     }
 
+    /// In words for a reader: the widths for a fully connected network (`784-1024-10`), else the
+    /// input maps and the layers as `--arch` takes them (`1×28×28 → conv:32:5:same,pool:2,…,dense:10`,
+    /// each layer's activation written where it is not the hidden layers' or the output's).
+    pub fn describe(&self) -> String {
+        let Some(maps) = self.input_maps else {
+            return self.sizes().iter().map(|s| s.to_string()).collect::<Vec<_>>().join("-");
+        };
+        let hidden = if self.layers.len() > 1 { self.layers[0].activation() } else { Activation::Relu };
+        let n = self.layers.len();
+        let dense = self.layers.iter().enumerate().map(|(i, l)| {
+            let usual = if i + 1 == n { Activation::Softmax } else { hidden };
+            let f = if l.activation() == usual { String::new() } else { format!(":{}", l.activation()) };
+            format!("dense:{}{f}", l.outputs())
+        });
+        let layers: Vec<String> = self.features.iter().map(|f| f.spec(hidden)).chain(dense).collect();
+        format!("{maps} → {}", layers.join(","))
+    }
+
     /// The flattened width the first dense layer takes: the convolutional part's output, or the
     /// input.
     pub fn dense_inputs(&self) -> usize {

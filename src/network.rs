@@ -415,10 +415,14 @@ impl<T: Float> Network<T> {
     /// Every parameter tensor, in the optimizer's order (as [`Gradients::tensors_mut`]).
     pub fn tensors_mut(&mut self) -> impl Iterator<Item = &mut Vec<T>> {
         let dense = self.layers.iter_mut().flat_map(|l| [&mut l.weights, &mut l.bias]);
-        let conv = self.features.iter_mut().flat_map(|f| match f {
-            Feature::Conv(c) => vec![&mut c.weights, &mut c.bias],
-            Feature::Pool(_) => Vec::new(),
-        });
+        let conv = self
+            .features
+            .iter_mut()
+            .filter_map(|f| match f {
+                Feature::Conv(c) => Some([&mut c.weights, &mut c.bias]),
+                Feature::Pool(_) => None,
+            })
+            .flatten();
         dense.chain(conv)
     }
 

@@ -37,6 +37,11 @@ impl<T: Float> Predictor<T> {
     /// Prepares `net` for inputs whose blank entries equal `background` (0 for pixels scaled to
     /// 0–1; in general the normalised value of a blank pixel).
     pub fn new(net: Network<T>, background: T) -> Self {
+        if !net.features.is_empty() {
+            // A convolutional network's first dense layer reads feature maps, not the input: no
+            // blank inputs to skip there, so every batch takes `Network::forward`.
+            return Self { net, w1t: Vec::new(), background, bias1: Vec::new() };
+        }
         let first = &net.layers[0];
         let (n, k) = (first.outputs, first.inputs);
         let mut w1t = vec![T::zero(); k * n];
@@ -82,6 +87,9 @@ impl<T: Float> Predictor<T> {
 
     /// Forward propagation of a batch, as [`Network::forward`] computes it; returns `a⁽ᴸ⁾`.
     pub fn forward<'w>(&self, x: &[T], batch: usize, ws: &'w mut Workspace<T>) -> &'w [T] {
+        if !self.net.features.is_empty() {
+            return self.net.forward(x, batch, ws);
+        }
         let first = &self.net.layers[0];
         let k = first.inputs;
         let x = &x[..batch * k];

@@ -92,4 +92,47 @@ fn training_step_allocates_nothing_after_the_first_batch() {
             );
         }
     }
+    // A convolutional network (inputs as 1×20×20 images), with dropout on its dense layer and
+    // augmentation, on one and two threads.
+    let data = Dataset::classification(dense.clone(), features, labels.clone(), 3).unwrap();
+    let spec = "conv:4:3:same,pool:2,conv:6:3,dense:16,dense:3";
+    for (threads, augment) in [(1, None), (2, None), (1, augment)] {
+        let arch = Architecture::parse_spec(
+            spec,
+            neuralnet::conv::Maps::new(1, 20, 20),
+            Activation::Relu,
+            Activation::Softmax,
+            Loss::CrossEntropy,
+        )
+        .unwrap();
+        let mut net = arch.build::<f32>(3).unwrap();
+        let config = TrainConfig {
+            batch_size: 32,
+            dropout: 0.3,
+            threads,
+            optimizer: Optimizer::adam(0.01),
+            augment,
+            ..TrainConfig::default()
+        };
+        let mut trainer = Trainer::new(&net, rows, &config);
+        let idx: Vec<usize> = (0..rows).collect();
+        trainer.install(|trainer| {
+            trainer.step(&mut net, &data, &idx[..32], &config, 0.01);
+            ALLOCS.store(0, Ordering::SeqCst);
+            COUNTING.store(true, Ordering::SeqCst);
+            for s in 0..50 {
+                let start = (s * 32) % (rows - 32);
+                trainer.step(&mut net, &data, &idx[start..start + 32], &config, 0.01);
+            }
+            COUNTING.store(false, Ordering::SeqCst);
+        });
+        keep.push(trainer);
+        let n = ALLOCS.load(Ordering::SeqCst);
+        assert_eq!(
+            n,
+            0,
+            "{spec} with {threads} thread(s), augmented {}: {n} allocations in 50 steps",
+            augment.is_some()
+        );
+    }
 }

@@ -2,10 +2,11 @@
 //! article's example, for a trained digit reader on one image, summarised per layer.
 
 use anyhow::{Result, bail};
-use neuralnet::Activation;
 use neuralnet::model_file::Model;
+use neuralnet::network::{Feature, Gradients, Network, Workspace};
 use neuralnet::plot::Lang;
 use neuralnet::trace::trace;
+use neuralnet::{Activation, conv::Padding};
 
 /// Prints the forward and backward pass of `model` on one image (`pixels`, raw 0–255, ink high).
 pub fn explain(model: &Model, pixels: &[u8], label: Option<usize>, lang: Lang) -> Result<()> {
@@ -22,7 +23,15 @@ pub fn explain(model: &Model, pixels: &[u8], label: Option<usize>, lang: Lang) -
     }
     let mut y = vec![0.0; net.outputs()];
     y[label] = 1.0;
-    let t = trace(&net, &[x], &[y], 0.0)?;
+    // A convolutional part is run (and differentiated) here; the dense layers above it are traced
+    // from its output as from an input.
+    let mut ws = Workspace::new(&net, 1, 1);
+    let mut grads = Gradients::zeros(&net);
+    net.loss_and_gradients(&x, &y, 1, &mut ws, &mut grads, None);
+    let dense_x =
+        if net.features.is_empty() { x.clone() } else { ws.features_output()[..net.layers[0].inputs].to_vec() };
+    let dense = Network::from_layers(net.layers.clone(), net.loss)?;
+    let t = trace(&dense, &[dense_x], &[y], 0.0)?;
     let s = &t.samples[0];
 
     if let Some((rows, cols)) = model.info.input_shape
@@ -37,6 +46,48 @@ pub fn explain(model: &Model, pixels: &[u8], label: Option<usize>, lang: Lang) -
         println!();
     }
     println!("{}", lang.pick("Forward propagation, layer by layer:", "前向传播，逐层："));
+    for (k, f) in net.features.iter().enumerate() {
+        let a = &ws.feature_a(k)[..f.output().len()];
+        let (amin, amax) = a.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+        match f {
+            Feature::Conv(c) => {
+                let active = a.iter().filter(|&&v| v > 0.0).count();
+                println!(
+                    "  {} {}: z = W ⊛ a + b ({} {}×{}×{}×{}, {}), f = {} → {} {}; a ∈ [{amin:.3}, {amax:.3}], {} {active} / {}",
+                    lang.pick("convolution", "卷积层"),
+                    k + 1,
+                    lang.pick("kernels", "卷积核"),
+                    c.out_channels,
+                    c.input.channels,
+                    c.kernel,
+                    c.kernel,
+                    if c.padding == Padding::Same { "same" } else { "valid" },
+                    c.activation,
+                    c.output(),
+                    lang.pick("maps", "特征图"),
+                    lang.pick("positive:", "为正："),
+                    a.len()
+                );
+            }
+            Feature::Pool(p) => println!(
+                "  {} {}: {} → {} {}; a ∈ [{amin:.3}, {amax:.3}]",
+                lang.pick("pooling", "池化层"),
+                k + 1,
+                lang.pick("the largest of each 2×2 window", "取每个 2×2 窗口的最大值"),
+                p.output(),
+                lang.pick("maps", "特征图"),
+            ),
+        }
+    }
+    if !net.features.is_empty() {
+        println!(
+            "  {}",
+            lang.pick(
+                "then flattened (channel, row, column) into the dense layers' input a⁽⁰⁾:",
+                "再按（通道、行、列）展平，作为全连接层的输入 a⁽⁰⁾："
+            )
+        );
+    }
     for (l, layer) in net.layers.iter().enumerate() {
         let a = &s.a[l];
         let z = &s.z[l];
@@ -104,6 +155,24 @@ pub fn explain(model: &Model, pixels: &[u8], label: Option<usize>, lang: Lang) -
             lang.pick("largest", "最大的"),
             l + 1
         );
+    }
+    let norm = |v: &[f64]| v.iter().map(|x| x * x).sum::<f64>().sqrt();
+    let mut conv = grads.conv_weights.len();
+    for (k, f) in net.features.iter().enumerate().rev() {
+        if let Feature::Conv(_) = f {
+            conv -= 1;
+            println!(
+                "  {} {}: ‖∂L/∂W‖ = {:.3e}, ‖∂L/∂b‖ = {:.3e} ({})",
+                lang.pick("convolution", "卷积层"),
+                k + 1,
+                norm(&grads.conv_weights[conv]),
+                norm(&grads.conv_bias[conv]),
+                lang.pick(
+                    "∂L/∂W: the correlation of the layer's input with δ; δ below: δ convolved with the flipped kernels, ⊙ f′(z)",
+                    "∂L/∂W：该层输入与 δ 的互相关；下一层的 δ：δ 与翻转的卷积核做卷积，再 ⊙ f′(z)"
+                )
+            );
+        }
     }
     Ok(())
 }

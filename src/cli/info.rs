@@ -3,9 +3,11 @@
 use super::common::Format;
 use anyhow::Result;
 use clap::Args;
+use neuralnet::conv::Padding;
 use neuralnet::data::table::Column;
 use neuralnet::export::onnx;
 use neuralnet::model_file;
+use neuralnet::network::Feature;
 use std::path::PathBuf;
 
 /// Arguments of `info`.
@@ -21,25 +23,43 @@ pub struct InfoArgs {
 pub fn run(args: InfoArgs) -> Result<()> {
     let m = model_file::load(&args.model)?;
     let info = &m.info;
-    let (inputs, outputs) = onnx::signature(&m)?;
+    let signature = onnx::signature(&m);
     if args.format == Format::Json {
+        let onnx = match &signature {
+            Ok((inputs, outputs)) => {
+                serde_json::json!({"exportable": true, "opset": onnx::OPSET, "inputs": inputs, "outputs": outputs})
+            }
+            Err(e) => serde_json::json!({"exportable": false, "why": e.to_string()}),
+        };
         let v = serde_json::json!({
             "file": args.model,
             "format_version": model_file::version_for(&m.network),
             "parameters": m.network.parameter_count(),
             "model": info,
-            "onnx": {"exportable": true, "opset": onnx::OPSET, "inputs": inputs, "outputs": outputs},
+            "onnx": onnx,
         });
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(());
     }
     println!("model file:     {}", args.model.display());
     println!("format version: {}", model_file::version_for(&m.network));
-    println!(
-        "architecture:   {} ({} parameters)",
-        info.architecture.sizes().iter().map(|s| s.to_string()).collect::<Vec<_>>().join("-"),
-        m.network.parameter_count()
-    );
+    println!("architecture:   {} ({} parameters)", info.architecture.describe(), m.network.parameter_count());
+    for f in &m.network.features {
+        match f {
+            Feature::Conv(c) => println!(
+                "  conv: W {}×{}×{}×{}, b {}, {} padding, activation {} → {}",
+                c.out_channels,
+                c.input.channels,
+                c.kernel,
+                c.kernel,
+                c.out_channels,
+                if c.padding == Padding::Same { "same" } else { "valid" },
+                c.activation,
+                c.output()
+            ),
+            Feature::Pool(p) => println!("  pool: 2×2 max → {}", p.output()),
+        }
+    }
     for (i, l) in m.network.layers.iter().enumerate() {
         println!("  layer {}: W {}×{}, b {}, activation {}", i + 1, l.outputs, l.inputs, l.outputs, l.activation);
     }
@@ -74,7 +94,12 @@ pub fn run(args: InfoArgs) -> Result<()> {
         }
     }
     let ports = |p: &[onnx::Port]| p.iter().map(|p| format!("{} {}", p.name, p.kind)).collect::<Vec<_>>().join(", ");
-    println!("exportable:     ONNX (neuralnet export): inputs {}; outputs {}", ports(&inputs), ports(&outputs));
+    match &signature {
+        Ok((inputs, outputs)) => {
+            println!("exportable:     ONNX (neuralnet export): inputs {}; outputs {}", ports(inputs), ports(outputs))
+        }
+        Err(e) => println!("exportable:     not to ONNX: {e}"),
+    }
     if !info.training.is_null() {
         println!("training:       {}", serde_json::to_string(&info.training)?);
     }

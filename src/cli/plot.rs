@@ -101,6 +101,12 @@ pub fn run(args: PlotArgs) -> Result<()> {
                     model.display()
                 );
             };
+            if !m.network.features.is_empty() {
+                bail!(
+                    "{} starts with convolutional layers: its first layer's weights are small kernels, not one image per neuron; `plot weights` draws a fully connected first layer",
+                    model.display()
+                );
+            }
             neuralnet::plot::weights(&m.network.layers[0], shape, count, out, lang)?
         }
         What::Confusion { model, data_dir, threads } => {

@@ -20,6 +20,7 @@ use source::{Data, csv_data, image_data, prepare_csv};
 
 use super::common::{say, set_quiet};
 use anyhow::{Context, Result, bail};
+use neuralnet::conv::Maps;
 use neuralnet::data::table::{Tabular, Task};
 use neuralnet::distributed::{self, Collective, Digest};
 use neuralnet::metrics::Score;
@@ -111,7 +112,10 @@ fn train_as(cli: TrainArgs, procs: &Processes) -> Result<()> {
         Some(p) => csv_data(p, args.hidden.as_deref().unwrap_or(&recipe.hidden)),
         None => image_data(&args, &recipe.hidden)?,
     };
-    let arch = Architecture::mlp(&data.sizes, layers.activation, layers.output, layers.loss).init(layers.init);
+    let arch = match &args.arch {
+        Some(spec) => conv_architecture(spec, &args, &data, &layers)?,
+        None => Architecture::mlp(&data.sizes, layers.activation, layers.output, layers.loss).init(layers.init),
+    };
     agree(comm, &args, &arch, &config, &data)?;
     let (mut net, mut trainer, mut info) = prepare(&mut args, &data, &arch, &mut config, &recipe, checkpoint, comm)?;
     distributed::broadcast_network(comm, &mut net);
@@ -348,7 +352,7 @@ fn announce(net: &Network<f32>, data: &Data, config: &TrainConfig, loss: Loss, t
     };
     say!(
         "training {} ({} parameters) on {} {} ({} held out for validation), {} epochs, batch {}, {} {} lr {}, {} thread(s){processes}",
-        data.sizes.iter().map(|s| s.to_string()).collect::<Vec<_>>().join("-"),
+        Architecture::of(net).describe(),
         net.parameter_count(),
         data.train_set.len(),
         if data.tabular.is_some() { "rows" } else { "images" },
@@ -389,4 +393,26 @@ fn report(
     };
     say!("{what} (training took {train_seconds:.1} s)");
     Ok(None)
+}
+
+/// The network `--arch` describes, on the data's images (one channel).
+fn conv_architecture(spec: &str, args: &TrainArgs, data: &Data, layers: &Layers) -> Result<Architecture> {
+    if args.layers.is_some() || args.hidden.is_some() {
+        bail!("--arch describes every layer: drop --layers and --hidden (given here or in the --config file)");
+    }
+    let Some((rows, cols)) = data.input_shape else {
+        bail!(
+            "--arch needs images (a convolution works on maps of rows × columns); a table's columns have no such shape"
+        );
+    };
+    let arch = Architecture::parse_spec(spec, Maps::new(1, rows, cols), layers.activation, layers.output, layers.loss)?
+        .init(layers.init);
+    let classes = data.sizes.last().copied().unwrap_or(0);
+    let last = arch.sizes().last().copied().unwrap_or(0);
+    if last != classes {
+        bail!(
+            "--arch '{spec}': the last dense layer has {last} outputs but the data has {classes} classes (end with dense:{classes})"
+        );
+    }
+    Ok(arch)
 }

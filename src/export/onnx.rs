@@ -369,6 +369,14 @@ pub fn signature(model: &Model) -> Result<(Vec<Port>, Vec<Port>)> {
 fn build(model: &Model) -> Result<ModelProto> {
     let info = &model.info;
     let net = &model.network;
+    if !net.features.is_empty() {
+        return Err(Error::InvalidValue {
+            what: "model".into(),
+            message: "it has convolutional layers, which the ONNX export does not write yet (fully connected \
+                      networks only); the model file itself keeps every tensor, named as documented in model_file"
+                .into(),
+        });
+    }
     let (inputs_n, outputs_n) = (net.inputs(), net.outputs());
     let mut g = Graph::default();
     let mut inputs = Vec::new();

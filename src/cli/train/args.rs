@@ -46,6 +46,14 @@ pub struct TrainArgs {
     /// All layer widths, input first, e.g. 784,128,10.
     #[arg(long, value_delimiter = ',', conflicts_with = "hidden")]
     pub layers: Option<Vec<usize>>,
+    /// A convolutional network, its layers comma-separated, e.g.
+    /// conv:32:5:same,pool:2,conv:64:5:same,pool:2,dense:1024,dense:10 — conv:CHANNELS:K[:valid|same]
+    /// (stride 1, valid by default; same needs an odd K), pool:2 (2×2 max pooling), dense:WIDTH;
+    /// convolutions and pooling first, the last dense width the number of classes. Each layer
+    /// takes the --activation (the last dense one --output-activation) unless it names its own
+    /// (conv:32:5:same:tanh, dense:10:softmax). The input shape comes from the data.
+    #[arg(long, conflicts_with_all = ["layers", "hidden", "csv"])]
+    pub arch: Option<String>,
     /// Hidden layer widths, e.g. 256 or 256,128; input and output widths come from the data
     /// [default: 1024; 64 with --csv, where 0 means no hidden layer].
     #[arg(long, value_delimiter = ',')]
@@ -158,6 +166,7 @@ impl TrainArgs {
             val_fraction,
             out,
             layers,
+            arch,
             hidden,
             activation,
             output_activation,
