@@ -90,7 +90,10 @@ pub struct Workspace<T> {
     feature_a: Vec<Vec<T>>,
     feature_g: Vec<Vec<T>>,
     winners: Vec<Vec<u32>>,
-    patches: Vec<ConvScratch<T>>,
+    /// Per feature layer, one patch buffer for each half of the batch, and the second half's
+    /// `∂L/∂W`, `∂L/∂b` (convolutions only).
+    patches: Vec<[ConvScratch<T>; 2]>,
+    half_grads: Vec<(Vec<T>, Vec<T>)>,
 }
 
 impl<T: Float> Workspace<T> {
@@ -130,8 +133,16 @@ impl<T: Float> Workspace<T> {
                 .features
                 .iter()
                 .map(|f| match f {
-                    Feature::Conv(c) => ConvScratch::new(c, true),
-                    Feature::Pool(_) => ConvScratch::default(),
+                    Feature::Conv(c) => [ConvScratch::new(c, true), ConvScratch::new(c, true)],
+                    Feature::Pool(_) => Default::default(),
+                })
+                .collect(),
+            half_grads: net
+                .features
+                .iter()
+                .map(|f| match f {
+                    Feature::Conv(c) => (vec![T::zero(); c.weights.len()], vec![T::zero(); c.bias.len()]),
+                    Feature::Pool(_) => (Vec::new(), Vec::new()),
                 })
                 .collect(),
         }
@@ -250,6 +261,16 @@ impl<T: Float> Gradients<T> {
             .zip(&self.bias)
             .map(|(w, b)| w.iter().chain(b).map(|&g| g.f64() * g.f64()).sum::<f64>().sqrt())
             .collect()
+    }
+}
+
+/// Runs `a` and `b`, on two threads when `threads > 1`.
+fn both(threads: usize, a: impl FnOnce() + Send, b: impl FnOnce() + Send) {
+    if threads > 1 {
+        rayon::join(a, b);
+    } else {
+        a();
+        b();
     }
 }
 
@@ -524,17 +545,26 @@ impl<T: Float> Network<T> {
     }
 
     /// The convolutional part's forward pass: each feature layer's `z` and `a` into `ws`, the last
-    /// `a` being the first dense layer's input.
+    /// `a` being the first dense layer's input. The batch is cut in two fixed halves (the first
+    /// `⌊B/2⌋` rows and the rest), computed on two threads when the workspace has them.
     fn forward_features(&self, x: &[T], batch: usize, ws: &mut Workspace<T>) {
+        let (h, threads) = (batch / 2, ws.threads);
         for (k, f) in self.features.iter().enumerate() {
             let (before, here) = ws.feature_a.split_at_mut(k);
             let input: &[T] = if k == 0 { x } else { &before[k - 1] };
-            let n = batch * f.output().len();
+            let (li, lo) = (f.input().len(), f.output().len());
+            let (x0, x1) = input[..batch * li].split_at(h * li);
+            let (a0, a1) = here[0][..batch * lo].split_at_mut(h * lo);
             match f {
                 Feature::Conv(c) => {
-                    c.forward(input, batch, &mut ws.feature_z[k][..n], &mut here[0][..n], &mut ws.patches[k])
+                    let (z0, z1) = ws.feature_z[k][..batch * lo].split_at_mut(h * lo);
+                    let [s0, s1] = &mut ws.patches[k];
+                    both(threads, || c.forward(x0, h, z0, a0, s0), || c.forward(x1, batch - h, z1, a1, s1));
                 }
-                Feature::Pool(p) => p.forward(input, batch, &mut here[0][..n], &mut ws.winners[k][..n]),
+                Feature::Pool(p) => {
+                    let (w0, w1) = ws.winners[k][..batch * lo].split_at_mut(h * lo);
+                    both(threads, || p.forward(x0, h, a0, w0), || p.forward(x1, batch - h, a1, w1));
+                }
             }
         }
     }
@@ -641,26 +671,47 @@ impl<T: Float> Network<T> {
     /// for a convolution `δ = ∂L/∂a ⊙ f′(z)`, then `∂L/∂W`, `∂L/∂b` and `∂L/∂a` of the layer below
     /// ([`Conv2d::backward`]); pooling routes `∂L/∂a` to the winners ([`MaxPool2d::backward`]).
     fn backward_features(&self, x: &[T], batch: usize, ws: &mut Workspace<T>, grads: &mut Gradients<T>) {
+        let (h, threads) = (batch / 2, ws.threads);
         let mut conv = self.convs().count();
         for k in (0..self.features.len()).rev() {
+            let f = &self.features[k];
+            let (li, lo) = (f.input().len(), f.output().len());
             let (below, here) = ws.feature_g.split_at_mut(k);
-            let g = &mut here[0];
+            let g = &mut here[0][..batch * lo];
             let input: &[T] = if k == 0 { x } else { &ws.feature_a[k - 1] };
-            match &self.features[k] {
+            let (x0, x1) = input[..batch * li].split_at(h * li);
+            let (gx0, gx1) = match below.last_mut() {
+                Some(gx) => {
+                    let (p, q) = gx[..batch * li].split_at_mut(h * li);
+                    (Some(p), Some(q))
+                }
+                None => (None, None),
+            };
+            match f {
                 Feature::Conv(c) => {
                     conv -= 1;
-                    let n = batch * c.output().len();
-                    let (z, a) = (&ws.feature_z[k][..n], &ws.feature_a[k][..n]);
-                    for ((gi, &zi), &ai) in g[..n].iter_mut().zip(z).zip(a) {
+                    for ((gi, &zi), &ai) in g.iter_mut().zip(&ws.feature_z[k][..batch * lo]).zip(&ws.feature_a[k]) {
                         *gi *= c.activation.derivative(zi, ai);
                     }
-                    let grad_x = if k > 0 { Some(&mut below[k - 1][..]) } else { None };
+                    let (g0, g1) = g.split_at(h * lo);
                     let (gw, gb) = (&mut grads.conv_weights[conv], &mut grads.conv_bias[conv]);
-                    c.backward(input, &g[..n], batch, gw, gb, grad_x, &mut ws.patches[k]);
+                    let (gw1, gb1) = &mut ws.half_grads[k];
+                    let [s0, s1] = &mut ws.patches[k];
+                    both(
+                        threads,
+                        || c.backward(x0, g0, h, gw, gb, gx0, s0),
+                        || c.backward(x1, g1, batch - h, gw1, gb1, gx1, s1),
+                    );
+                    // The halves' sums added in a fixed order: the same bits on one thread or two.
+                    for (p, q) in gw.iter_mut().zip(gw1.iter()).chain(gb.iter_mut().zip(gb1.iter())) {
+                        *p += *q;
+                    }
                 }
                 Feature::Pool(p) => {
-                    if k > 0 {
-                        p.backward(&g[..], &ws.winners[k], batch, &mut below[k - 1]);
+                    if let (Some(gx0), Some(gx1)) = (gx0, gx1) {
+                        let (g0, g1) = g.split_at(h * lo);
+                        let (w0, w1) = ws.winners[k][..batch * lo].split_at(h * lo);
+                        both(threads, || p.backward(g0, w0, h, gx0), || p.backward(g1, w1, batch - h, gx1));
                     }
                 }
             }
