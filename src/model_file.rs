@@ -10,8 +10,8 @@
 //! `nn.Conv2d` stores it) and `features.{k}.bias`, `k` counting every layer of the convolutional
 //! part from 0 (pooling layers have no tensors but keep their place). In PyTorch's
 //! `nn.Sequential(Conv2d, ReLU, MaxPool2d, …, Flatten, Linear, ReLU, Linear)` the convolution
-//! `features.{k}` is module `k + (number of convolutions before it, counting itself)` — each
-//! convolution is followed by its activation module — and `layers.{i}` is module `F + 1 + 2i`
+//! `features.{k}` is module `k + (number of convolutions before it)` — each convolution is
+//! followed by its activation module — and `layers.{i}` is module `F + 1 + 2i`
 //! where `F` is the number of modules of the convolutional part (its layers plus one activation
 //! per convolution) and `+ 1` the `Flatten`. Such files are format version 2; dense-only models
 //! stay version 1, readable by older builds.

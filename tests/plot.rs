@@ -153,4 +153,28 @@ fn training_weights_and_confusion_from_a_tiny_model() {
         .assert()
         .failure()
         .stderr(predicate::str::contains("count"));
+
+    // A convolutional model: its first kernels; `plot weights` and `plot filters` each refuse the
+    // other kind of model, saying which to use.
+    let conv = dir.path().join("conv.safetensors");
+    neuralnet()
+        .args(["train", "--data-dir"])
+        .arg(dir.path())
+        .args(["--arch", "conv:6:3:same,pool:2,dense:3", "--epochs", "2", "--val-size", "50", "--threads", "1"])
+        .arg("--out")
+        .arg(&conv)
+        .assert()
+        .success();
+    let svg = &plot(&out, &["filters", conv.to_str().unwrap()], &["filters"])[0];
+    assert!(svg.contains("6 of its 6") && svg.contains("(3×3)"), "{svg}");
+    for (what, model, needle) in [("weights", &conv, "plot weights"), ("filters", &model, "plot weights")] {
+        neuralnet()
+            .args(["plot", what])
+            .arg(model)
+            .arg("--out")
+            .arg(&out)
+            .assert()
+            .failure()
+            .stderr(predicate::str::contains(needle));
+    }
 }

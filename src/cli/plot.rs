@@ -49,6 +49,15 @@ enum What {
         #[arg(long, default_value_t = 64)]
         count: usize,
     },
+    /// The first convolution's kernels of a convolutional model, each as a small image (the edges
+    /// and strokes its first layer learns): filters.{png,svg}.
+    Filters {
+        /// The model file (trained with --arch).
+        model: PathBuf,
+        /// How many kernels to draw (the first ones).
+        #[arg(long, default_value_t = 64)]
+        count: usize,
+    },
     /// The confusion matrix of a model on the test set, as a heatmap: confusion.{png,svg}.
     Confusion {
         /// The model file.
@@ -108,6 +117,16 @@ pub fn run(args: PlotArgs) -> Result<()> {
                 );
             }
             neuralnet::plot::weights(&m.network.layers[0], shape, count, out, lang)?
+        }
+        What::Filters { model, count } => {
+            let m = model_file::load(&model)?;
+            let Some(neuralnet::network::Feature::Conv(first)) = m.network.features.first() else {
+                bail!(
+                    "{} has no convolutional layer first (train one with --arch conv:…); for a dense first layer use `plot weights`",
+                    model.display()
+                );
+            };
+            neuralnet::plot::filters(first, count, out, lang)?
         }
         What::Confusion { model, data_dir, threads } => {
             let threads = super::common::set_threads(threads.unwrap_or(0));

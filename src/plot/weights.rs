@@ -1,7 +1,9 @@
-//! `plot weights`: each first-layer neuron's weights as an image.
+//! `plot weights`: each first-layer neuron's weights as an image; `plot filters`: the first
+//! convolution's kernels, the same way.
 
 use super::canvas::{Drawn, Figure, GREY, INK, LABEL, colour_bar, diverging, invalid, quantize, runs, save, text};
 use super::notation::Lang;
+use crate::conv::Conv2d;
 use crate::error::Result;
 use crate::layer::Dense;
 use plotters::coord::Shift;
@@ -29,7 +31,27 @@ pub fn weights(
         return Err(invalid("--count", "at least one neuron must be drawn"));
     }
     let count = count.min(layer.outputs);
-    save(&WeightsFigure { layer, rows, cols, count }, dir, "weights", lang)
+    save(&WeightsFigure { layer, rows, cols, count, kernels: false }, dir, "weights", lang)
+}
+
+/// The first convolution's kernels, each as a k×k image (its first input channel: the image's own
+/// for a grey picture) — the edge and stroke detectors the article speaks of: `filters.{png,svg}`.
+pub fn filters(conv: &Conv2d<f32>, count: usize, dir: &Path, lang: Lang) -> Result<Vec<PathBuf>> {
+    if count == 0 {
+        return Err(invalid("--count", "at least one kernel must be drawn"));
+    }
+    let (k, c) = (conv.kernel, conv.input.channels);
+    // Each kernel's first input channel, as the rows of a dense layer of k·k inputs.
+    let weights = (0..conv.out_channels).flat_map(|o| conv.weights[o * c * k * k..][..k * k].iter().copied()).collect();
+    let layer = Dense {
+        inputs: k * k,
+        outputs: conv.out_channels,
+        weights,
+        bias: conv.bias.clone(),
+        activation: conv.activation,
+    };
+    let count = count.min(conv.out_channels);
+    save(&WeightsFigure { layer: &layer, rows: k, cols: k, count, kernels: true }, dir, "filters", lang)
 }
 
 struct WeightsFigure<'a> {
@@ -37,6 +59,8 @@ struct WeightsFigure<'a> {
     rows: usize,
     cols: usize,
     count: usize,
+    /// A convolution's kernels rather than a dense layer's rows.
+    kernels: bool,
 }
 
 impl WeightsFigure<'_> {
@@ -65,16 +89,29 @@ impl Figure for WeightsFigure<'_> {
         let n = self.rows * self.cols;
         let shown = &self.layer.weights[..self.count * n];
         let m = shown.iter().fold(1e-12f64, |m, &v| m.max((v as f64).abs()));
-        let title = format!(
-            "{} {} {} {} {} ({}×{})",
-            lang.pick("What the first layer learns: the weights of", "第一层学到了什么：前"),
-            self.count,
-            lang.pick("of its", "个神经元（共"),
-            self.layer.outputs,
-            lang.pick("neurons, each as an image", "个）的权重，各画成一幅图"),
-            self.rows,
-            self.cols
-        );
+        let title = if self.kernels {
+            format!(
+                "{} {} {} {} {} ({}×{})",
+                lang.pick("What the first convolution learns: the first", "第一个卷积层学到了什么：前"),
+                self.count,
+                lang.pick("of its", "个卷积核（共"),
+                self.layer.outputs,
+                lang.pick("kernels, edge and stroke detectors", "个），边缘与笔画检测器"),
+                self.rows,
+                self.cols
+            )
+        } else {
+            format!(
+                "{} {} {} {} {} ({}×{})",
+                lang.pick("What the first layer learns: the weights of", "第一层学到了什么：前"),
+                self.count,
+                lang.pick("of its", "个神经元（共"),
+                self.layer.outputs,
+                lang.pick("neurons, each as an image", "个）的权重，各画成一幅图"),
+                self.rows,
+                self.cols
+            )
+        };
         root.draw(&Text::new(title, (w as i32 / 2, 18), text(24.0, &INK, HPos::Center, VPos::Top)))?;
         let sub_title = lang.pick(
             "red: positive weight (ink there raises the neuron's z), blue: negative, white: 0; one colour scale for all",
