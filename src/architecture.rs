@@ -20,7 +20,7 @@
 //! dense:1024,dense:10` ([`Architecture::parse_spec`]).
 
 use crate::activation::Activation;
-use crate::conv::{Conv2d, Maps, Padding};
+use crate::conv::{Conv2d, Maps, Padding, output_of};
 use crate::error::{Error, Result};
 use crate::init::Init;
 use crate::kernels::Float;
@@ -303,16 +303,30 @@ impl Architecture {
             .iter()
             .map(|f| {
                 shape = match *f {
-                    FeatureSpec::Conv { channels, kernel, padding, .. } => {
-                        let pad = if padding == Padding::Same { (kernel - 1) / 2 } else { 0 };
-                        let shrink = (kernel - 1).saturating_sub(2 * pad);
-                        Maps::new(channels, shape.height.saturating_sub(shrink), shape.width.saturating_sub(shrink))
-                    }
-                    FeatureSpec::Pool => Maps::new(shape.channels, shape.height / POOL, shape.width / POOL),
+                    FeatureSpec::Conv { channels, kernel, padding, .. } => output_of(shape, channels, kernel, padding),
+                    FeatureSpec::Pool => MaxPool2d { input: shape }.output(),
                 };
                 shape
             })
             .collect()
+    }
+
+    /// The convolutional part's layers with zero weights, every shape checked (the start of
+    /// [`Architecture::build`] and of reading a model file). Empty without one.
+    pub fn feature_layers<T: Float>(&self) -> Result<Vec<Feature<T>>> {
+        let Some(mut shape) = self.input_maps else { return Ok(Vec::new()) };
+        let mut layers = Vec::with_capacity(self.features.len());
+        for f in &self.features {
+            let layer = match *f {
+                FeatureSpec::Conv { channels, kernel, padding, activation } => {
+                    Feature::Conv(Conv2d::zeros(shape, channels, kernel, padding, activation)?)
+                }
+                FeatureSpec::Pool => Feature::Pool(MaxPool2d::new(shape)?),
+            };
+            shape = layer.output();
+            layers.push(layer);
+        }
+        Ok(layers)
     }
 
     /// Adds a fully connected layer of `outputs` neurons with activation `f`.
@@ -367,25 +381,17 @@ impl Architecture {
     pub fn build<T: Float>(&self, seed: u64) -> Result<Network<T>> {
         let init = self.resolved_init();
         let mut rng = rng(seed);
-        let Some(input) = self.input_maps else {
+        if self.input_maps.is_none() {
             return Network::with_activations(&self.sizes(), &self.activations(), self.loss, init, &mut rng);
-        };
+        }
         // The convolutional part's weights are drawn first, each with fan-in C·k·k and fan-out
         // O·k·k (as PyTorch counts them for nn.Conv2d), then the dense layers'.
-        let mut shape = input;
-        let mut features = Vec::with_capacity(self.features.len());
-        for f in &self.features {
-            let feature = match *f {
-                FeatureSpec::Conv { channels, kernel, padding, activation } => {
-                    let mut c = Conv2d::zeros(shape, channels, kernel, padding, activation)?;
-                    let kk = kernel * kernel;
-                    init.fill(shape.channels * kk, channels * kk, &mut c.weights, &mut c.bias, &mut rng);
-                    Feature::Conv(c)
-                }
-                FeatureSpec::Pool => Feature::Pool(MaxPool2d::new(shape)?),
-            };
-            shape = feature.output();
-            features.push(feature);
+        let mut features = self.feature_layers::<T>()?;
+        for f in &mut features {
+            if let Feature::Conv(c) = f {
+                let kk = c.kernel * c.kernel;
+                init.fill(c.input.channels * kk, c.out_channels * kk, &mut c.weights, &mut c.bias, &mut rng);
+            }
         }
         let dense: Network<T> =
             Network::with_activations(&self.sizes(), &self.activations(), self.loss, init, &mut rng)?;

@@ -33,6 +33,23 @@ pub enum Padding {
     Same,
 }
 
+impl Padding {
+    /// Zeros added on each side for a `kernel × kernel` kernel.
+    pub fn width(self, kernel: usize) -> usize {
+        match self {
+            Padding::Valid => 0,
+            Padding::Same => kernel.saturating_sub(1) / 2,
+        }
+    }
+}
+
+/// The maps a stride-1 convolution of `out_channels` kernels of `kernel × kernel` makes of `input`
+/// (`H − k + 1 + 2P` rows; 0 where the kernel does not fit).
+pub fn output_of(input: Maps, out_channels: usize, kernel: usize, padding: Padding) -> Maps {
+    let shrink = kernel.saturating_sub(1).saturating_sub(2 * padding.width(kernel));
+    Maps::new(out_channels, input.height.saturating_sub(shrink), input.width.saturating_sub(shrink))
+}
+
 /// One sample's feature maps: channels × height × width.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Maps {
@@ -156,16 +173,12 @@ impl<T: Float> Conv2d<T> {
 
     /// Zeros added on each side.
     pub fn pad(&self) -> usize {
-        match self.padding {
-            Padding::Valid => 0,
-            Padding::Same => (self.kernel - 1) / 2,
-        }
+        self.padding.width(self.kernel)
     }
 
     /// The output's shape (one sample).
     pub fn output(&self) -> Maps {
-        let shrink = self.kernel - 1 - 2 * self.pad();
-        Maps::new(self.out_channels, self.input.height - shrink, self.input.width - shrink)
+        output_of(self.input, self.out_channels, self.kernel, self.padding)
     }
 
     /// Inputs one output sees: `C·k·k` (the fan-in of the initialisations).

@@ -17,14 +17,12 @@
 //! stay version 1, readable by older builds.
 
 use crate::architecture::Architecture;
-use crate::conv::Conv2d;
 use crate::data::table::encode::Tabular;
 use crate::dataset::Normalization;
 use crate::error::{Error, InputKind, Result};
 use crate::layer::Dense;
 use crate::network::{Feature, Network};
 use crate::optimizer::OptimizerState;
-use crate::pool::MaxPool2d;
 use crate::rng::Rng;
 use crate::train::checkpoint::{Best, TrainerSnapshot};
 use crate::train::report::{EpochReport, PartialEpoch};
@@ -458,30 +456,16 @@ fn read_network(
         let bias = read_tensor(st, &format!("{prefix}layers.{i}.bias"), &[outputs], err)?;
         layers.push(Dense { inputs, outputs, weights, bias, activation: activations[i] });
     }
-    let Some(mut shape) = arch.input_maps else {
+    if arch.input_maps.is_none() {
         return Network::from_layers(layers, arch.loss).map_err(|e| err(e.to_string()));
-    };
-    let mut features = Vec::with_capacity(arch.features.len());
-    for (k, f) in arch.features.iter().enumerate() {
-        let feature = match *f {
-            crate::architecture::FeatureSpec::Conv { channels, kernel, padding, activation } => {
-                let mut c =
-                    Conv2d::zeros(shape, channels, kernel, padding, activation).map_err(|e| err(e.to_string()))?;
-                c.weights = read_tensor(
-                    st,
-                    &format!("{prefix}features.{k}.weight"),
-                    &[channels, shape.channels, kernel, kernel],
-                    err,
-                )?;
-                c.bias = read_tensor(st, &format!("{prefix}features.{k}.bias"), &[channels], err)?;
-                Feature::Conv(c)
-            }
-            crate::architecture::FeatureSpec::Pool => {
-                Feature::Pool(MaxPool2d::new(shape).map_err(|e| err(e.to_string()))?)
-            }
-        };
-        shape = feature.output();
-        features.push(feature);
+    }
+    let mut features = arch.feature_layers::<f32>().map_err(|e| err(e.to_string()))?;
+    for (k, f) in features.iter_mut().enumerate() {
+        if let Feature::Conv(c) = f {
+            let shape = [c.out_channels, c.input.channels, c.kernel, c.kernel];
+            c.weights = read_tensor(st, &format!("{prefix}features.{k}.weight"), &shape, err)?;
+            c.bias = read_tensor(st, &format!("{prefix}features.{k}.bias"), &[c.out_channels], err)?;
+        }
     }
     Network::with_features(features, layers, arch.loss).map_err(|e| err(e.to_string()))
 }
