@@ -343,12 +343,7 @@ impl<T: Float> Conv2d<T> {
                 1,
             );
             let as_ = &mut a[n * out.len()..(n + 1) * out.len()];
-            for ((zr, ar), &b) in zs.chunks_exact_mut(m).zip(as_.chunks_exact_mut(m)).zip(&self.bias) {
-                for (zi, ai) in zr.iter_mut().zip(ar.iter_mut()) {
-                    *zi += b;
-                    *ai = self.activation.value(*zi);
-                }
-            }
+            bias_activation(self.activation, zs, as_, &self.bias, m);
         }
     }
 
@@ -383,6 +378,33 @@ impl<T: Float> Conv2d<T> {
                 let gs = &mut gx[n * inp.len()..(n + 1) * inp.len()];
                 gs.iter_mut().for_each(|g| *g = T::zero());
                 self.col2im(&scratch.dcols, gs);
+            }
+        }
+    }
+}
+
+crate::kernels::simd_fn! {
+    /// `z ← z + b[o]` on each output channel's row of `m` positions, then `a = f(z)`, in the
+    /// widest vector instructions the CPU has.
+    fn bias_activation<T: Float>(f: Activation, z: &mut [T], a: &mut [T], bias: &[T], m: usize) -> () = bias_activation_kernel;
+}
+
+#[inline(always)]
+fn bias_activation_kernel<T: Float>(f: Activation, z: &mut [T], a: &mut [T], bias: &[T], m: usize) {
+    for ((zr, ar), &b) in z.chunks_exact_mut(m).zip(a.chunks_exact_mut(m)).zip(bias) {
+        for zi in zr.iter_mut() {
+            *zi += b;
+        }
+        match f {
+            Activation::Relu => {
+                for (ai, &zi) in ar.iter_mut().zip(zr.iter()) {
+                    *ai = zi.max(T::zero());
+                }
+            }
+            _ => {
+                for (ai, &zi) in ar.iter_mut().zip(zr.iter()) {
+                    *ai = f.value(zi);
+                }
             }
         }
     }

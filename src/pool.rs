@@ -49,18 +49,25 @@ impl MaxPool2d {
             for c in 0..out.channels {
                 for i in 0..out.height {
                     let top = (c * inp.height + POOL * i) * inp.width;
-                    let bottom = top + inp.width;
-                    for j in 0..out.width {
-                        let cands = [top + 2 * j, top + 2 * j + 1, bottom + 2 * j, bottom + 2 * j + 1];
-                        let mut best = cands[0];
-                        for &k in &cands[1..] {
-                            if xs[k] > xs[best] {
-                                best = k;
-                            }
+                    let (t, b) = (&xs[top..top + inp.width], &xs[top + inp.width..top + 2 * inp.width]);
+                    let at = (c * out.height + i) * out.width;
+                    let (ar, wr) = (&mut as_[at..at + out.width], &mut ws[at..at + out.width]);
+                    for (j, ((av, wv), (tp, bp))) in
+                        ar.iter_mut().zip(wr.iter_mut()).zip(t.chunks_exact(2).zip(b.chunks_exact(2))).enumerate()
+                    {
+                        // The first in row-major order wins a tie: only a strictly larger value moves it.
+                        let (mut best, mut off) = (tp[0], 0);
+                        if tp[1] > best {
+                            (best, off) = (tp[1], 1);
                         }
-                        let at = (c * out.height + i) * out.width + j;
-                        as_[at] = xs[best];
-                        ws[at] = best as u32;
+                        if bp[0] > best {
+                            (best, off) = (bp[0], inp.width);
+                        }
+                        if bp[1] > best {
+                            (best, off) = (bp[1], inp.width + 1);
+                        }
+                        *av = best;
+                        *wv = (top + 2 * j + off) as u32;
                     }
                 }
             }
