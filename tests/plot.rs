@@ -167,6 +167,40 @@ fn training_weights_and_confusion_from_a_tiny_model() {
         .success();
     let svg = &plot(&out, &["filters", conv.to_str().unwrap()], &["filters"])[0];
     assert!(svg.contains("6 of its 6") && svg.contains("(3×3)"), "{svg}");
+    // Feature maps need a model on 28×28 inputs (photos are read as MNIST's size): one built here.
+    let arch = neuralnet::Architecture::parse_spec(
+        "conv:4:3:same,pool:2,dense:10",
+        neuralnet::conv::Maps::new(1, 28, 28),
+        neuralnet::Activation::Relu,
+        neuralnet::Activation::Softmax,
+        neuralnet::Loss::CrossEntropy,
+    )
+    .unwrap();
+    let m28 = dir.path().join("conv28.safetensors");
+    let info = neuralnet::model_file::ModelInfo::images(28, 28, 10);
+    neuralnet::model_file::save(&neuralnet::model_file::Model::new(arch.build(2).unwrap(), info), &m28).unwrap();
+    let photo = dir.path().join("one.png");
+    let px: Vec<u8> = (0..80 * 80)
+        .map(|i| if (35..45).contains(&(i % 80)) && (10..70).contains(&(i / 80)) { 30 } else { 220 })
+        .collect();
+    image::save_buffer(&photo, &px, 80, 80, image::ExtendedColorType::L8).unwrap();
+    let svgs = plot(
+        &out,
+        &["feature-maps", m28.to_str().unwrap(), "--image", photo.to_str().unwrap(), "--count", "3"],
+        &["feature-maps-1", "feature-maps-2"],
+    );
+    assert!(svgs[0].contains("conv 3×3, relu") && svgs[0].contains("3 of its 4 maps (28×28)"), "{}", svgs[0]);
+    assert!(svgs[1].contains("2×2 max pooling") && svgs[1].contains("(14×14)"), "{}", svgs[1]);
+    neuralnet()
+        .args(["plot", "feature-maps"])
+        .arg(&conv)
+        .arg("--image")
+        .arg(&photo)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("takes 100 inputs"));
     for (what, model, needle) in [("weights", &conv, "plot weights"), ("filters", &model, "plot weights")] {
         neuralnet()
             .args(["plot", what])

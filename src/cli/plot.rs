@@ -58,6 +58,19 @@ enum What {
         #[arg(long, default_value_t = 64)]
         count: usize,
     },
+    /// What each layer of a convolutional model's convolutional part makes of one digit photo or
+    /// scan (preprocessed as `predict` does), each channel's map as an image:
+    /// feature-maps-1.{png,svg}, feature-maps-2.{png,svg}, … one per layer.
+    FeatureMaps {
+        /// The model file (trained with --arch).
+        model: PathBuf,
+        /// The digit image (PNG or JPEG).
+        #[arg(long)]
+        image: PathBuf,
+        /// How many channels of each layer to draw (the first ones).
+        #[arg(long, default_value_t = 16)]
+        count: usize,
+    },
     /// The confusion matrix of a model on the test set, as a heatmap: confusion.{png,svg}.
     Confusion {
         /// The model file.
@@ -127,6 +140,26 @@ pub fn run(args: PlotArgs) -> Result<()> {
                 );
             };
             neuralnet::plot::filters(first, count, out, lang)?
+        }
+        What::FeatureMaps { model, image, count } => {
+            let m = model_file::load(&model)?;
+            if m.network.features.is_empty() {
+                bail!("{} has no convolutional layers (train one with --arch conv:…)", model.display());
+            }
+            let p = neuralnet::data::photo::load_and_preprocess(&image)?;
+            if !p.ink {
+                bail!("{}: no ink found; is there a digit in the image?", image.display());
+            }
+            if p.pixels.len() != m.network.inputs() {
+                bail!(
+                    "{} takes {} inputs, but a photo is read as {} pixels",
+                    model.display(),
+                    m.network.inputs(),
+                    p.pixels.len()
+                );
+            }
+            let x: Vec<f32> = p.pixels.iter().map(|&v| m.info.normalization.apply(f64::from(v)) as f32).collect();
+            neuralnet::plot::feature_maps(&m.network, &x, count, out, lang)?
         }
         What::Confusion { model, data_dir, threads } => {
             let threads = super::common::set_threads(threads.unwrap_or(0));

@@ -29,4 +29,4 @@ pub use confusion::confusion;
 pub use network::{MAX_DRAWN_WIDTH, network};
 pub use notation::Lang;
 pub use training::training;
-pub use weights::{filters, weights};
+pub use weights::{feature_maps, filters, weights};

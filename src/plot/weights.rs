@@ -1,11 +1,13 @@
 //! `plot weights`: each first-layer neuron's weights as an image; `plot filters`: the first
-//! convolution's kernels, the same way.
+//! convolution's kernels, the same way; `plot feature-maps`: what each convolutional layer makes of
+//! one image, each channel's map as an image.
 
 use super::canvas::{Drawn, Figure, GREY, INK, LABEL, colour_bar, diverging, invalid, quantize, runs, save, text};
 use super::notation::Lang;
 use crate::conv::Conv2d;
 use crate::error::Result;
 use crate::layer::Dense;
+use crate::network::{Feature, Network, Workspace};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, VPos};
@@ -31,7 +33,7 @@ pub fn weights(
         return Err(invalid("--count", "at least one neuron must be drawn"));
     }
     let count = count.min(layer.outputs);
-    save(&WeightsFigure { layer, rows, cols, count, kernels: false }, dir, "weights", lang)
+    save(&WeightsFigure { layer, rows, cols, count, kind: Kind::Weights }, dir, "weights", lang)
 }
 
 /// The first convolution's kernels, each as a k×k image (its first input channel: the image's own
@@ -51,7 +53,62 @@ pub fn filters(conv: &Conv2d<f32>, count: usize, dir: &Path, lang: Lang) -> Resu
         activation: conv.activation,
     };
     let count = count.min(conv.out_channels);
-    save(&WeightsFigure { layer: &layer, rows: k, cols: k, count, kernels: true }, dir, "filters", lang)
+    save(&WeightsFigure { layer: &layer, rows: k, cols: k, count, kind: Kind::Kernels }, dir, "filters", lang)
+}
+
+/// What each cell of the grid shows.
+enum Kind {
+    /// A dense first layer's neurons.
+    Weights,
+    /// A convolution's kernels.
+    Kernels,
+    /// Layer `layer` (from 1)'s feature maps for one image, described by `what`.
+    Maps { layer: usize, what: String },
+}
+
+/// Every layer of `net`'s convolutional part on one input `x` (already normalised), the first
+/// `count` channels of each as images: `feature-maps-{k}.{png,svg}` for layer `k` (from 1).
+pub fn feature_maps(net: &Network<f32>, x: &[f32], count: usize, dir: &Path, lang: Lang) -> Result<Vec<PathBuf>> {
+    if count == 0 {
+        return Err(invalid("--count", "at least one map must be drawn"));
+    }
+    if net.features.is_empty() || x.len() != net.inputs() {
+        return Err(invalid(
+            "input",
+            format!(
+                "{} values for a network with {} inputs and {} convolutional layers",
+                x.len(),
+                net.inputs(),
+                net.features.len()
+            ),
+        ));
+    }
+    let mut ws = Workspace::new(net, 1, 1);
+    net.forward(x, 1, &mut ws);
+    let mut written = Vec::new();
+    for (k, f) in net.features.iter().enumerate() {
+        let out = f.output();
+        let what = match f {
+            Feature::Conv(c) => format!("conv {}×{}, {}", c.kernel, c.kernel, c.activation),
+            Feature::Pool(_) => "2×2 max pooling".to_string(),
+        };
+        let layer = Dense {
+            inputs: out.area(),
+            outputs: out.channels,
+            weights: ws.feature_a(k)[..out.len()].to_vec(),
+            bias: vec![0.0; out.channels],
+            activation: crate::Activation::Identity,
+        };
+        let fig = WeightsFigure {
+            layer: &layer,
+            rows: out.height,
+            cols: out.width,
+            count: count.min(out.channels),
+            kind: Kind::Maps { layer: k + 1, what },
+        };
+        written.extend(save(&fig, dir, &format!("feature-maps-{}", k + 1), lang)?);
+    }
+    Ok(written)
 }
 
 struct WeightsFigure<'a> {
@@ -59,8 +116,7 @@ struct WeightsFigure<'a> {
     rows: usize,
     cols: usize,
     count: usize,
-    /// A convolution's kernels rather than a dense layer's rows.
-    kernels: bool,
+    kind: Kind,
 }
 
 impl WeightsFigure<'_> {
@@ -89,8 +145,19 @@ impl Figure for WeightsFigure<'_> {
         let n = self.rows * self.cols;
         let shown = &self.layer.weights[..self.count * n];
         let m = shown.iter().fold(1e-12f64, |m, &v| m.max((v as f64).abs()));
-        let title = if self.kernels {
-            format!(
+        let title = match &self.kind {
+            Kind::Maps { layer, what } => format!(
+                "{} {layer} ({what}) {} {} {} {} {} ({}×{})",
+                lang.pick("What layer", "第"),
+                lang.pick("makes of the image: the first", "层对这幅图像的输出：前"),
+                self.count,
+                lang.pick("of its", "张特征图（共"),
+                self.layer.outputs,
+                lang.pick("maps", "张）"),
+                self.rows,
+                self.cols
+            ),
+            Kind::Kernels => format!(
                 "{} {} {} {} {} ({}×{})",
                 lang.pick("What the first convolution learns: the first", "第一个卷积层学到了什么：前"),
                 self.count,
@@ -99,9 +166,8 @@ impl Figure for WeightsFigure<'_> {
                 lang.pick("kernels, edge and stroke detectors", "个），边缘与笔画检测器"),
                 self.rows,
                 self.cols
-            )
-        } else {
-            format!(
+            ),
+            Kind::Weights => format!(
                 "{} {} {} {} {} ({}×{})",
                 lang.pick("What the first layer learns: the weights of", "第一层学到了什么：前"),
                 self.count,
@@ -110,13 +176,19 @@ impl Figure for WeightsFigure<'_> {
                 lang.pick("neurons, each as an image", "个）的权重，各画成一幅图"),
                 self.rows,
                 self.cols
-            )
+            ),
         };
         root.draw(&Text::new(title, (w as i32 / 2, 18), text(24.0, &INK, HPos::Center, VPos::Top)))?;
-        let sub_title = lang.pick(
-            "red: positive weight (ink there raises the neuron's z), blue: negative, white: 0; one colour scale for all",
-            "红：正权重（该处有笔画会增大神经元的 z），蓝：负权重，白：0；所有图共用一个色标",
-        );
+        let sub_title = match self.kind {
+            Kind::Maps { .. } => lang.pick(
+                "each channel's activations a over the image: red positive, blue negative, white 0; one colour scale for all",
+                "每个通道在图像各处的激活值 a：红为正，蓝为负，白为 0；所有图共用一个色标",
+            ),
+            _ => lang.pick(
+                "red: positive weight (ink there raises the neuron's z), blue: negative, white: 0; one colour scale for all",
+                "红：正权重（该处有笔画会增大神经元的 z），蓝：负权重，白：0；所有图共用一个色标",
+            ),
+        };
         root.draw(&Text::new(sub_title, (w as i32 / 2, 54), text(18.0, &GREY, HPos::Center, VPos::Top)))?;
         let grid_w = gc as i32 * (cell + 10);
         let left = ((w as i32 - 150) - grid_w).max(0) / 2;
@@ -150,7 +222,7 @@ impl Figure for WeightsFigure<'_> {
             (bx, by0, bx + 26, by1),
             |t| diverging(2.0 * t - 1.0),
             &[(0.0, LABEL.num(-m)), (0.5, "0".into()), (1.0, LABEL.num(m))],
-            lang.pick("weight", "权重"),
+            if matches!(self.kind, Kind::Maps { .. }) { lang.pick("a", "a") } else { lang.pick("weight", "权重") },
         )?;
         Ok(())
     }
