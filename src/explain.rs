@@ -3,12 +3,30 @@
 //!
 //! Input format: `{"layers": [{"W": [[…]], "b": […], "activation": "sigmoid"}, …], "loss": "half_mse",
 //! "x": [[…], …], "y": [[…], …], "lr": 0.1}` — `W` is outputs × inputs, `x`/`y` one row per sample.
+//!
+//! A convolutional network names its input's shape and puts its convolution and pooling layers
+//! first, each marked by `"type"`:
+//!
+//! ```json
+//! {"input": [1, 5, 5],
+//!  "layers": [{"type": "conv", "W": [[[[1, 0], [0, -1]]]], "b": [0.1], "activation": "relu", "padding": "valid"},
+//!             {"type": "pool"},
+//!             {"W": [[0.5, -0.3, 0.2, 0.1]], "b": [0], "activation": "sigmoid"}],
+//!  "loss": "half_mse", "x": [[[[0, 1, …], …]]], "y": [[1]], "lr": 0.1}
+//! ```
+//!
+//! `"input"` is channels, rows, columns; a convolution's `W` is out × in × k × k (as PyTorch's
+//! `nn.Conv2d` stores it), `b` one bias per output channel, `"padding"` `valid` (the default) or
+//! `same`; `"pool"` is 2×2 max pooling. A row of `x` may be nested (channels × rows × columns) or
+//! flat in that order; the first dense layer reads the last map flattened the same way.
 
 use crate::activation::Activation;
+use crate::conv::{Conv2d, Maps, Padding};
 use crate::error::{Error, Result, shape_error};
 use crate::layer::Dense;
 use crate::loss::Loss;
-use crate::network::Network;
+use crate::network::{Feature, Network};
+use crate::pool::MaxPool2d;
 use crate::trace::Trace;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -17,9 +35,15 @@ use std::path::Path;
 /// Inputs larger than this are refused: explain is for networks a person reads.
 pub const MAX_PARAMETERS: usize = 100_000;
 
+/// Nor more than this many numbers in every layer's maps or vectors, over all samples: a small
+/// file may not ask for huge maps.
+pub const MAX_VALUES: usize = 1_000_000;
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct LayerSpec {
+    #[serde(rename = "type", default)]
+    _kind: Option<String>,
     #[serde(rename = "W")]
     w: Vec<Vec<f64>>,
     b: Vec<f64>,
@@ -28,12 +52,99 @@ struct LayerSpec {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+struct ConvSpec {
+    #[serde(rename = "type")]
+    _kind: String,
+    #[serde(rename = "W")]
+    w: Vec<Vec<Vec<Vec<f64>>>>,
+    b: Vec<f64>,
+    activation: String,
+    #[serde(default)]
+    padding: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PoolSpec {
+    #[serde(rename = "type")]
+    _kind: String,
+    #[serde(default)]
+    size: Option<usize>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct NetSpec {
-    layers: Vec<LayerSpec>,
+    #[serde(default)]
+    input: Option<Vec<usize>>,
+    layers: Vec<Value>,
     loss: String,
-    x: Vec<Vec<f64>>,
+    x: Vec<Value>,
     y: Vec<Vec<f64>>,
     lr: Option<f64>,
+}
+
+fn invalid(what: impl Into<String>, message: impl Into<String>) -> Error {
+    Error::InvalidValue { what: what.into(), message: message.into() }
+}
+
+/// The numbers of a (possibly nested) array, in order.
+fn flatten(v: &Value, out: &mut Vec<f64>, what: &str) -> Result<()> {
+    match v {
+        Value::Number(n) => out.push(n.as_f64().ok_or_else(|| invalid(what, format!("{n} is not a number")))?),
+        Value::Array(items) => {
+            for item in items {
+                flatten(item, out, what)?;
+            }
+        }
+        other => return Err(invalid(what, format!("expected numbers (or arrays of them), found {other}"))),
+    }
+    Ok(())
+}
+
+/// A convolution from its JSON form, on maps `input`.
+fn conv_layer(spec: ConvSpec, input: Maps) -> Result<Conv2d<f64>> {
+    let out = spec.w.len();
+    let k = spec.w.first().and_then(|o| o.first()).map_or(0, Vec::len);
+    for (o, per_out) in spec.w.iter().enumerate() {
+        if per_out.len() != input.channels {
+            return Err(shape_error(
+                format!("W[{o}]"),
+                format!("{} kernels, one per input channel (the input is {input})", input.channels),
+                format!("{}", per_out.len()),
+                None,
+            ));
+        }
+        for (c, kernel) in per_out.iter().enumerate() {
+            if kernel.len() != k || kernel.iter().any(|row| row.len() != k) {
+                return Err(shape_error(
+                    format!("W[{o}][{c}]"),
+                    format!("a {k}×{k} kernel like W[0][0]"),
+                    format!("{} rows of {:?} entries", kernel.len(), kernel.iter().map(Vec::len).collect::<Vec<_>>()),
+                    None,
+                ));
+            }
+        }
+    }
+    if spec.b.len() != out {
+        return Err(shape_error(
+            "b",
+            format!("{out} entries, one per output channel"),
+            format!("{}", spec.b.len()),
+            None,
+        ));
+    }
+    let padding = match spec.padding.as_deref().unwrap_or("valid") {
+        "valid" => Padding::Valid,
+        "same" => Padding::Same,
+        other => return Err(invalid("padding", format!("'{other}' (expected valid or same)"))),
+    };
+    let mut c = Conv2d::zeros(input, out, k, padding, Activation::parse(&spec.activation)?)?;
+    c.weights = spec.w.concat().concat().concat();
+    c.bias = spec.b;
+    crate::error::check_finite("W", &c.weights, c.weights.len())?;
+    crate::error::check_finite("b", &c.bias, c.bias.len())?;
+    Ok(c)
 }
 
 /// A network with samples and a learning rate: everything one explained step needs.
@@ -79,22 +190,109 @@ impl Problem {
         if spec.layers.is_empty() {
             return Err(shape_error("network JSON", "at least one layer", "\"layers\": []", None));
         }
+        let mut maps = match spec.input.as_deref() {
+            None => None,
+            Some(&[c, h, w]) => {
+                let n = c.checked_mul(h).and_then(|n| n.checked_mul(w)).unwrap_or(usize::MAX);
+                if n == 0 || n > MAX_VALUES {
+                    return Err(invalid(
+                        "\"input\"",
+                        format!("{c}×{h}×{w}: every size must be at least 1 and the input at most {MAX_VALUES} values"),
+                    ));
+                }
+                Some(Maps::new(c, h, w))
+            }
+            Some(other) => {
+                return Err(shape_error("\"input\"", "[channels, rows, columns]", format!("{other:?}"), None));
+            }
+        };
+        let mut features = Vec::new();
         let mut layers = Vec::with_capacity(spec.layers.len());
         let mut params = 0usize;
-        for (i, l) in spec.layers.iter().enumerate() {
-            let act = Activation::parse(&l.activation)?;
-            let layer = Dense::from_rows(&l.w, &l.b, act).map_err(|e| prefix(e, i + 1))?;
-            params += layer.parameter_count();
-            if params > MAX_PARAMETERS {
-                return Err(Error::InvalidValue {
-                    what: "network JSON".into(),
-                    message: format!("more than {MAX_PARAMETERS} parameters; explain is meant for small networks"),
-                });
+        // Numbers held per sample: the input and every layer's vectors (z, a, δ and the like).
+        let mut values = maps.map_or(0, |m: Maps| m.len());
+        for (i, value) in spec.layers.into_iter().enumerate() {
+            let kind = value.get("type").and_then(Value::as_str).unwrap_or("dense").to_string();
+            let parse_error = |e: serde_json::Error| invalid(format!("layer {}", i + 1), e.to_string());
+            let at_layer = |e: Error| prefix(e, i + 1);
+            if kind != "dense" && !layers.is_empty() {
+                return Err(invalid(
+                    format!("layer {}", i + 1),
+                    format!("a {kind} layer after a dense one; convolution and pooling layers come first"),
+                ));
             }
-            layers.push(layer);
+            let size = match kind.as_str() {
+                "conv" | "pool" => {
+                    let Some(input) = maps else {
+                        return Err(invalid(
+                            format!("layer {}", i + 1),
+                            format!("a {kind} layer needs the input's shape: \"input\": [channels, rows, columns]"),
+                        ));
+                    };
+                    let feature = if kind == "conv" {
+                        let spec: ConvSpec = serde_json::from_value(value).map_err(parse_error)?;
+                        Feature::Conv(conv_layer(spec, input).map_err(at_layer)?)
+                    } else {
+                        let spec: PoolSpec = serde_json::from_value(value).map_err(parse_error)?;
+                        if spec.size.is_some_and(|s| s != crate::pool::POOL) {
+                            return Err(invalid(format!("layer {}", i + 1), "only 2×2 pooling (\"size\": 2) exists"));
+                        }
+                        Feature::Pool(MaxPool2d::new(input).map_err(at_layer)?)
+                    };
+                    params += feature.parameter_count();
+                    maps = Some(feature.output());
+                    features.push(feature);
+                    maps.map_or(0, |m| m.len())
+                }
+                "dense" => {
+                    let l: LayerSpec = serde_json::from_value(value).map_err(parse_error)?;
+                    let act = Activation::parse(&l.activation)?;
+                    let layer = Dense::from_rows(&l.w, &l.b, act).map_err(at_layer)?;
+                    params += layer.parameter_count();
+                    layers.push(layer);
+                    l.b.len()
+                }
+                other => {
+                    return Err(invalid(
+                        format!("layer {}", i + 1),
+                        format!("unknown \"type\": '{other}' (expected dense, conv or pool)"),
+                    ));
+                }
+            };
+            if params > MAX_PARAMETERS {
+                return Err(invalid(
+                    "network JSON",
+                    format!("more than {MAX_PARAMETERS} parameters; explain is meant for small networks"),
+                ));
+            }
+            values = values.saturating_add(size);
+            if values.saturating_mul(spec.x.len().max(1)) > MAX_VALUES {
+                return Err(invalid(
+                    "network JSON",
+                    format!(
+                        "more than {MAX_VALUES} numbers in the layers' maps over all samples; explain is meant for \
+                         small networks"
+                    ),
+                ));
+            }
+        }
+        if layers.is_empty() {
+            return Err(shape_error("network JSON", "at least one dense layer (the output)", "none", None));
+        }
+        if maps.is_some() && features.is_empty() {
+            return Err(invalid("\"input\"", "is only for networks with convolution or pooling layers"));
         }
         let loss = Loss::parse(&spec.loss)?;
-        let network = Network::from_layers(layers, loss)?;
+        let network = Network::with_features(features, layers, loss)?;
+        let x = spec
+            .x
+            .iter()
+            .enumerate()
+            .map(|(s, row)| {
+                let mut v = Vec::new();
+                flatten(row, &mut v, &format!("row {} of \"x\"", s + 1)).map(|()| v)
+            })
+            .collect::<Result<Vec<_>>>()?;
         if spec.x.is_empty() || spec.x.len() != spec.y.len() {
             return Err(shape_error(
                 "\"x\" and \"y\"",
@@ -103,11 +301,15 @@ impl Problem {
                 None,
             ));
         }
-        for (s, (x, y)) in spec.x.iter().zip(&spec.y).enumerate() {
+        for (s, (x, y)) in x.iter().zip(&spec.y).enumerate() {
             if x.len() != network.inputs() {
+                let what = match network.input_maps() {
+                    Some(m) => format!("the input {m}"),
+                    None => format!("layer 1 has {} inputs", network.inputs()),
+                };
                 return Err(shape_error(
                     format!("row {} of \"x\"", s + 1),
-                    format!("{} values (layer 1 has {} inputs)", network.inputs(), network.inputs()),
+                    format!("{} values ({what})", network.inputs()),
                     format!("{}", x.len()),
                     None,
                 ));
@@ -130,7 +332,7 @@ impl Problem {
                 message: format!("must be a positive number, got {lr}"),
             });
         }
-        Ok(Self { network, x: spec.x, y: spec.y, lr })
+        Ok(Self { network, x, y: spec.y, lr })
     }
 
     /// Traces one gradient-descent step of the batch-mean loss.
@@ -144,6 +346,12 @@ impl Problem {
             layer.weights = t.updated_w[l].concat();
             layer.bias = t.updated_b[l].clone();
         }
+        for (k, f) in self.network.features.iter_mut().enumerate() {
+            if let Feature::Conv(c) = f {
+                c.weights = t.feature_updated_w[k].clone();
+                c.bias = t.feature_updated_b[k].clone();
+            }
+        }
     }
 }
 
@@ -156,23 +364,71 @@ fn prefix(e: Error, layer: usize) -> Error {
     }
 }
 
-/// Every number of a traced step as JSON: `"loss"` and `"layers"`, each with `"z"`, `"a"`, `"delta"`
-/// (batch × width, `δ = ∂L/∂z` of the batch-mean loss), `"dL_dW"`, `"updated_W"` (outputs × inputs),
-/// `"dL_db"`, `"updated_b"`.
-pub fn to_json(t: &Trace) -> Value {
-    let layers: Vec<Value> = (0..t.grad_w.len())
-        .map(|l| {
-            json!({
-                "z": t.samples.iter().map(|s| s.z[l].clone()).collect::<Vec<_>>(),
-                "a": t.samples.iter().map(|s| s.a[l].clone()).collect::<Vec<_>>(),
-                "delta": t.samples.iter().map(|s| s.delta[l].clone()).collect::<Vec<_>>(),
-                "dL_dW": t.grad_w[l],
-                "dL_db": t.grad_b[l],
-                "updated_W": t.updated_w[l],
-                "updated_b": t.updated_b[l],
-            })
+/// One sample's flat maps as nested arrays, channels × rows × columns.
+fn nested(v: &[f64], m: Maps) -> Value {
+    json!(v.chunks(m.area().max(1)).map(|c| c.chunks(m.width.max(1)).collect::<Vec<_>>()).collect::<Vec<_>>())
+}
+
+/// Every number of a traced step of `net` as JSON: `"loss"` and `"layers"`, in the network's order,
+/// each with its `"type"`. A dense layer has `"z"`, `"a"`, `"delta"` (batch × width, `δ = ∂L/∂z` of
+/// the batch-mean loss), `"dL_dW"`, `"updated_W"` (outputs × inputs), `"dL_db"`, `"updated_b"`; a
+/// convolution the same with maps (batch × channels × rows × columns), `"dL_da"` (what comes down
+/// from above, before `⊙ f′`) and `W` out × in × k × k; a pooling layer `"a"`, `"dL_da"` and
+/// `"winner"` (each window's winning input, as a flat index into the maps below).
+pub fn to_json(net: &Network<f64>, t: &Trace) -> Value {
+    let per_sample = |f: &dyn Fn(&crate::trace::SampleTrace) -> Value| t.samples.iter().map(f).collect::<Vec<_>>();
+    let mut layers: Vec<Value> = net
+        .features
+        .iter()
+        .enumerate()
+        .map(|(k, f)| {
+            let out = f.output();
+            match f {
+                Feature::Conv(c) => {
+                    let kk = c.kernel * c.kernel;
+                    let w = |v: &[f64]| {
+                        json!(
+                            v.chunks(c.input.channels * kk)
+                                .map(|o| o
+                                    .chunks(kk)
+                                    .map(|q| q.chunks(c.kernel).collect::<Vec<_>>())
+                                    .collect::<Vec<_>>())
+                                .collect::<Vec<_>>()
+                        )
+                    };
+                    json!({
+                        "type": "conv",
+                        "z": per_sample(&|s| nested(&s.features[k].z, out)),
+                        "a": per_sample(&|s| nested(&s.features[k].a, out)),
+                        "dL_da": per_sample(&|s| nested(&s.features[k].back, out)),
+                        "delta": per_sample(&|s| nested(&s.features[k].delta, out)),
+                        "dL_dW": w(&t.feature_grad_w[k]),
+                        "dL_db": t.feature_grad_b[k],
+                        "updated_W": w(&t.feature_updated_w[k]),
+                        "updated_b": t.feature_updated_b[k],
+                    })
+                }
+                Feature::Pool(_) => json!({
+                    "type": "pool",
+                    "a": per_sample(&|s| nested(&s.features[k].a, out)),
+                    "dL_da": per_sample(&|s| nested(&s.features[k].back, out)),
+                    "winner": per_sample(&|s| json!(s.features[k].winner)),
+                }),
+            }
         })
         .collect();
+    layers.extend((0..t.grad_w.len()).map(|l| {
+        json!({
+            "type": "dense",
+            "z": t.samples.iter().map(|s| s.z[l].clone()).collect::<Vec<_>>(),
+            "a": t.samples.iter().map(|s| s.a[l].clone()).collect::<Vec<_>>(),
+            "delta": t.samples.iter().map(|s| s.delta[l].clone()).collect::<Vec<_>>(),
+            "dL_dW": t.grad_w[l],
+            "dL_db": t.grad_b[l],
+            "updated_W": t.updated_w[l],
+            "updated_b": t.updated_b[l],
+        })
+    }));
     json!({ "loss": t.loss, "layers": layers })
 }
 

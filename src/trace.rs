@@ -4,11 +4,35 @@
 //!
 //! Gradients are those of the batch-mean loss `L = (1/B)Σₛ Lₛ`, so each sample's `δ` here is its own
 //! `∂Lₛ/∂z` divided by `B` — exactly `∂L/∂z` for that sample's row, as the fast path holds it.
+//!
+//! A convolutional network's convolution and pooling layers come first, each traced by its own
+//! nested-loop reference path ([`crate::conv::Conv2d::forward_reference`],
+//! [`crate::conv::Conv2d::backward_reference`], [`crate::pool::MaxPool2d`]); their maps are kept
+//! flat, channels × rows × columns, as the dense layers after them read them.
 
 use crate::activation::Activation;
 use crate::error::{Result, shape_error};
 use crate::loss::Loss;
-use crate::network::Network;
+use crate::network::{Feature, Network};
+
+/// One convolution's or pooling's quantities for one sample, each map flat (C × H × W).
+#[derive(Clone, Debug, PartialEq)]
+pub struct FeatureTrace {
+    /// `z = W ⊛ a_below + b` (a convolution; empty for pooling).
+    pub z: Vec<f64>,
+    /// The layer's output: `f(z)`, or the pooled maxima.
+    pub a: Vec<f64>,
+    /// `f′(z)` (a convolution; empty for pooling).
+    pub fprime: Vec<f64>,
+    /// `∂L/∂a` of this layer's output: what the layer above sends down (the first dense layer's
+    /// `(W)ᵀδ`, a pooling's routing, or a convolution's full convolution of δ with its flipped
+    /// kernel).
+    pub back: Vec<f64>,
+    /// `δ = ∂L/∂z = back ⊙ f′(z)` (a convolution; empty for pooling).
+    pub delta: Vec<f64>,
+    /// For pooling: the index (in the input maps) of each window's winner, which its δ goes to.
+    pub winner: Vec<usize>,
+}
 
 /// Every quantity of one sample's forward and backward pass, layer by layer (index 0 = layer 1).
 #[derive(Clone, Debug, PartialEq)]
@@ -31,6 +55,9 @@ pub struct SampleTrace {
     pub delta: Vec<Vec<f64>>,
     /// `(W⁽ˡ⁺¹⁾)ᵀδ⁽ˡ⁺¹⁾` per layer (the back-propagated error before `⊙ f′`; last layer: `∂L/∂a⁽ᴸ⁾`).
     pub back: Vec<Vec<f64>>,
+    /// The convolution and pooling layers before the dense ones, in order (empty for a dense
+    /// network); the first dense layer reads the last one's `a`.
+    pub features: Vec<FeatureTrace>,
 }
 
 /// A whole trace: each sample, the batch-mean loss and gradients, and the parameters after one
@@ -49,6 +76,14 @@ pub struct Trace {
     pub updated_w: Vec<Vec<Vec<f64>>>,
     /// `b⁽ˡ⁾ − η∂L/∂b⁽ˡ⁾`.
     pub updated_b: Vec<Vec<f64>>,
+    /// `∂L/∂W` of each convolution (out × in × k × k, flat), by feature layer (empty for pooling).
+    pub feature_grad_w: Vec<Vec<f64>>,
+    /// `∂L/∂b` of each convolution, by feature layer (empty for pooling).
+    pub feature_grad_b: Vec<Vec<f64>>,
+    /// Each convolution's `W − η∂L/∂W`, by feature layer (empty for pooling).
+    pub feature_updated_w: Vec<Vec<f64>>,
+    /// Each convolution's `b − η∂L/∂b`, by feature layer (empty for pooling).
+    pub feature_updated_b: Vec<Vec<f64>>,
     /// The learning rate `η` used.
     pub lr: f64,
 }
@@ -97,6 +132,19 @@ pub fn trace(net: &Network<f64>, xs: &[Vec<f64>], ys: &[Vec<f64>], lr: f64) -> R
         .collect();
     let out = layers.len() - 1;
     let inv_b = 1.0 / xs.len() as f64;
+    // A convolution's ∂L/∂W[o,c,p,q] = Σₛ Σᵢⱼ δ[o,i,j]·x[c,i+p−P,j+q−P] and ∂L/∂b[o] = Σₛ Σᵢⱼ δ[o,i,j],
+    // summed over the samples as their δ are found (empty for pooling).
+    let sized = |len: fn(&crate::conv::Conv2d<f64>) -> usize| -> Vec<Vec<f64>> {
+        net.features
+            .iter()
+            .map(|f| match f {
+                Feature::Conv(c) => vec![0.0; len(c)],
+                Feature::Pool(_) => Vec::new(),
+            })
+            .collect()
+    };
+    let mut feature_grad_w = sized(|c| c.weights.len());
+    let mut feature_grad_b = sized(|c| c.bias.len());
     let mut samples = Vec::with_capacity(xs.len());
     for (s, (x, y)) in xs.iter().zip(ys).enumerate() {
         net.check_input(x, 1)?;
@@ -108,10 +156,38 @@ pub fn trace(net: &Network<f64>, xs: &[Vec<f64>], ys: &[Vec<f64>], lr: f64) -> R
                 None,
             ));
         }
+        // The convolution and pooling layers, each on the one before.
+        let mut features: Vec<FeatureTrace> = Vec::with_capacity(net.features.len());
+        for f in &net.features {
+            let below = features.last().map_or(x, |t| &t.a);
+            let n = f.output().len();
+            let mut t = FeatureTrace {
+                z: Vec::new(),
+                a: vec![0.0; n],
+                fprime: Vec::new(),
+                back: Vec::new(),
+                delta: Vec::new(),
+                winner: Vec::new(),
+            };
+            match f {
+                Feature::Conv(c) => {
+                    t.z = vec![0.0; n];
+                    c.forward_reference(below, 1, &mut t.z, &mut t.a);
+                    t.fprime = t.z.iter().zip(&t.a).map(|(&z, &a)| c.activation.derivative(z, a)).collect();
+                }
+                Feature::Pool(p) => {
+                    let mut winner = vec![0u32; n];
+                    p.forward(below, 1, &mut t.a, &mut winner);
+                    t.winner = winner.into_iter().map(|w| w as usize).collect();
+                }
+            }
+            features.push(t);
+        }
+        let dense_x = features.last().map_or(x, |t| &t.a);
         // Forward: z⁽ˡ⁾ = W⁽ˡ⁾a⁽ˡ⁻¹⁾ + b⁽ˡ⁾, a⁽ˡ⁾ = f(z⁽ˡ⁾).
         let (mut z, mut a) = (Vec::new(), Vec::new());
         for (l, (w, b, f)) in layers.iter().enumerate() {
-            let input = if l == 0 { x } else { &a[l - 1] };
+            let input = if l == 0 { dense_x } else { &a[l - 1] };
             let zl = matvec(w, input, b);
             a.push(activate(*f, &zl));
             z.push(zl);
@@ -172,6 +248,36 @@ pub fn trace(net: &Network<f64>, xs: &[Vec<f64>], ys: &[Vec<f64>], lr: f64) -> R
             delta[l] = jacobian_t(layers[l].2, &z[l], &a[l], &wt_delta);
             back[l] = wt_delta;
         }
+        // Into the convolutional part: ∂L/∂a of its output is (W⁽¹⁾)ᵀδ⁽¹⁾, then down layer by layer.
+        if let Some(top) = features.last_mut() {
+            let w1 = &layers[0].0;
+            top.back = (0..top.a.len()).map(|i| w1.iter().zip(&delta[0]).map(|(row, d)| row[i] * d).sum()).collect();
+        }
+        for k in (0..features.len()).rev() {
+            let (below, here) = features.split_at_mut(k);
+            let t = &mut here[0];
+            let below_len = net.features[k].input().len();
+            let mut down = vec![0.0; below_len];
+            match &net.features[k] {
+                Feature::Conv(c) => {
+                    t.delta = t.back.iter().zip(&t.fprime).map(|(g, fp)| g * fp).collect();
+                    let (mut gw, mut gb) = (vec![0.0; c.weights.len()], vec![0.0; c.bias.len()]);
+                    let input = below.last().map_or(x, |b| &b.a);
+                    c.backward_reference(input, &t.delta, 1, &mut gw, &mut gb, (k > 0).then_some(&mut down[..]));
+                    feature_grad_w[k].iter_mut().zip(&gw).for_each(|(g, v)| *g += v);
+                    feature_grad_b[k].iter_mut().zip(&gb).for_each(|(g, v)| *g += v);
+                }
+                Feature::Pool(_) => {
+                    // δ goes to the window's winner, 0 elsewhere.
+                    for (&d, &w) in t.back.iter().zip(&t.winner) {
+                        down[w] += d;
+                    }
+                }
+            }
+            if let Some(b) = below.last_mut() {
+                b.back = down;
+            }
+        }
         let fprime = layers
             .iter()
             .enumerate()
@@ -179,14 +285,14 @@ pub fn trace(net: &Network<f64>, xs: &[Vec<f64>], ys: &[Vec<f64>], lr: f64) -> R
                 f.is_elementwise().then(|| z[l].iter().zip(&a[l]).map(|(&z, &a)| f.derivative(z, a)).collect())
             })
             .collect();
-        samples.push(SampleTrace { x: x.clone(), y: y.clone(), z, a, fprime, loss, dl_da, delta, back });
+        samples.push(SampleTrace { x: x.clone(), y: y.clone(), z, a, fprime, loss, dl_da, delta, back, features });
     }
     // ∂L/∂W⁽ˡ⁾ = Σₛ δ⁽ˡ⁾(a⁽ˡ⁻¹⁾)ᵀ, ∂L/∂b⁽ˡ⁾ = Σₛ δ⁽ˡ⁾.
     let mut grad_w: Vec<Vec<Vec<f64>>> = layers.iter().map(|(w, _, _)| vec![vec![0.0; w[0].len()]; w.len()]).collect();
     let mut grad_b: Vec<Vec<f64>> = layers.iter().map(|(_, b, _)| vec![0.0; b.len()]).collect();
     for s in &samples {
         for l in 0..layers.len() {
-            let input = if l == 0 { &s.x } else { &s.a[l - 1] };
+            let input = if l > 0 { &s.a[l - 1] } else { s.features.last().map_or(&s.x, |t| &t.a) };
             for (j, &d) in s.delta[l].iter().enumerate() {
                 for (i, &ai) in input.iter().enumerate() {
                     grad_w[l][j][i] += d * ai;
@@ -204,6 +310,30 @@ pub fn trace(net: &Network<f64>, xs: &[Vec<f64>], ys: &[Vec<f64>], lr: f64) -> R
         .collect();
     let updated_b =
         layers.iter().zip(&grad_b).map(|((_, b, _), g)| b.iter().zip(g).map(|(b, g)| b - lr * g).collect()).collect();
+    let (feature_updated_w, feature_updated_b) = net
+        .features
+        .iter()
+        .enumerate()
+        .map(|(k, f)| match f {
+            Feature::Conv(c) => (
+                c.weights.iter().zip(&feature_grad_w[k]).map(|(w, g)| w - lr * g).collect(),
+                c.bias.iter().zip(&feature_grad_b[k]).map(|(b, g)| b - lr * g).collect(),
+            ),
+            Feature::Pool(_) => (Vec::new(), Vec::new()),
+        })
+        .unzip();
     let loss = samples.iter().map(|s| s.loss).sum::<f64>() * inv_b;
-    Ok(Trace { samples, loss, grad_w, grad_b, updated_w, updated_b, lr })
+    Ok(Trace {
+        samples,
+        loss,
+        grad_w,
+        grad_b,
+        updated_w,
+        updated_b,
+        feature_grad_w,
+        feature_grad_b,
+        feature_updated_w,
+        feature_updated_b,
+        lr,
+    })
 }

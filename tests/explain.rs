@@ -248,3 +248,171 @@ fn explain_a_trained_model_on_one_image() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no ink"));
 }
+
+/// The nested JSON form of a convolution's `W` (out × in × k × k).
+fn kernels_json(c: &neuralnet::conv::Conv2d<f64>) -> Value {
+    let kk = c.kernel * c.kernel;
+    json!(
+        c.weights
+            .chunks(c.input.channels * kk)
+            .map(|o| o.chunks(kk).map(|q| q.chunks(c.kernel).collect::<Vec<_>>()).collect::<Vec<_>>())
+            .collect::<Vec<_>>()
+    )
+}
+
+/// Convolutional networks (both paddings, 1–3 channels, pooling, every loss, 1–3 rows): explain's
+/// JSON equals the fast path (≤ 1e-9) and finite differences (≤ 1e-6) for every convolution's ∂L/∂W.
+#[test]
+fn convolutional_networks_match_fast_path_and_finite_differences() {
+    use neuralnet::network::Feature;
+    use neuralnet::{Activation, Loss};
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        ("conv:1:2:valid:tanh,pool:2", (1, 5, 5), Activation::SIGMOID, Loss::HalfMse, 1),
+        (
+            "conv:2:3:same:tanh,pool:2,conv:3:2:valid:sigmoid,dense:4:tanh",
+            (1, 6, 6),
+            Activation::Softmax,
+            Loss::CrossEntropy,
+            3,
+        ),
+        ("conv:3:3:valid:sigmoid,conv:2:3:same:tanh", (2, 5, 4), Activation::SIGMOID, Loss::BinaryCrossEntropy, 2),
+    ];
+    let mut rng = rng(7);
+    for (case, (spec, (c, h, w), out_act, loss, batch)) in cases.into_iter().enumerate() {
+        let maps = neuralnet::conv::Maps::new(c, h, w);
+        let arch = Architecture::parse_spec(&format!("{spec},dense:2"), maps, Activation::Tanh, out_act, loss).unwrap();
+        let mut net = arch.build::<f64>(case as u64 + 1).unwrap();
+        for t in net.tensors_mut() {
+            t.iter_mut().for_each(|v| *v = rng.random_range(-0.8..0.8));
+        }
+        let (x, y) = random_batch(&mut rng, &net, batch);
+        let mut layers: Vec<Value> = net
+            .features
+            .iter()
+            .map(|f| match f {
+                Feature::Conv(c) => json!({
+                    "type": "conv", "W": kernels_json(c), "b": c.bias, "activation": c.activation.to_string(),
+                    "padding": if c.pad() == 0 && c.kernel > 1 { "valid" } else { "same" },
+                }),
+                Feature::Pool(_) => json!({"type": "pool"}),
+            })
+            .collect();
+        layers.extend(net.layers.iter().map(|l| {
+            json!({"W": l.weights.chunks(l.inputs).collect::<Vec<_>>(), "b": l.bias, "activation": l.activation.to_string()})
+        }));
+        let spec = json!({
+            "input": [c, h, w], "layers": layers, "loss": loss.to_string(),
+            "x": x.chunks(net.inputs()).collect::<Vec<_>>(), "y": y.chunks(net.outputs()).collect::<Vec<_>>(),
+        });
+        let path = dir.path().join("conv.json");
+        std::fs::write(&path, spec.to_string()).unwrap();
+        let out = explain(&["--format", "json", "--net", path.to_str().unwrap()]);
+        assert!(out.status.success(), "{spec}: {}", String::from_utf8_lossy(&out.stderr));
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        // The text form runs too, and names the pooling routing.
+        let text = explain(&["--net", path.to_str().unwrap(), "--lang", "en"]);
+        assert!(text.status.success());
+
+        let mut ws = Workspace::new(&net, batch, 1);
+        let mut grads = Gradients::zeros(&net);
+        let loss_value = net.loss_and_gradients(&x, &y, batch, &mut ws, &mut grads, None);
+        assert!(close(v["loss"].as_f64().unwrap(), loss_value, 1e-9), "{spec}");
+        let flat = |v: &Value| -> Vec<f64> {
+            fn go(v: &Value, out: &mut Vec<f64>) {
+                match v {
+                    Value::Array(a) => a.iter().for_each(|x| go(x, out)),
+                    x => out.push(x.as_f64().unwrap()),
+                }
+            }
+            let mut out = Vec::new();
+            go(v, &mut out);
+            out
+        };
+        let mut conv = 0;
+        for (k, f) in net.features.iter().enumerate() {
+            let entry = &v["layers"][k];
+            let Feature::Conv(_) = f else {
+                assert_eq!(entry["type"], "pool");
+                continue;
+            };
+            assert_eq!(entry["type"], "conv");
+            let got = flat(&entry["dL_dW"]);
+            assert_eq!(got.len(), grads.conv_weights[conv].len());
+            for (i, (g, fast)) in got.iter().zip(&grads.conv_weights[conv]).enumerate() {
+                assert!(close(*g, *fast, 1e-9), "{spec} layer {} W[{i}]: {g} vs {fast}", k + 1);
+                let hstep = 1e-6;
+                let (mut p, mut m) = (net.clone(), net.clone());
+                let bump = |n: &mut neuralnet::Network<f64>, d: f64| {
+                    if let Feature::Conv(c) = &mut n.features[k] {
+                        c.weights[i] += d;
+                    }
+                };
+                bump(&mut p, hstep);
+                bump(&mut m, -hstep);
+                let num = (batch_loss(&p, &x, &y, batch) - batch_loss(&m, &x, &y, batch)) / (2.0 * hstep);
+                assert!(close(*g, num, 1e-6), "{spec} layer {} W[{i}]: {g} vs numeric {num}", k + 1);
+            }
+            for (g, fast) in flat(&entry["dL_db"]).iter().zip(&grads.conv_bias[conv]) {
+                assert!(close(*g, *fast, 1e-9), "{spec} layer {} b: {g} vs {fast}", k + 1);
+            }
+            conv += 1;
+        }
+        for l in 0..net.layers.len() {
+            let entry = &v["layers"][net.features.len() + l];
+            assert_eq!(entry["type"], "dense");
+            for (g, fast) in flat(&entry["dL_dW"]).iter().zip(&grads.weights[l]) {
+                assert!(close(*g, *fast, 1e-9), "{spec} dense layer {l}: {g} vs {fast}");
+            }
+        }
+    }
+}
+
+#[test]
+fn convolutional_net_files_give_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("bad.json");
+    let dense = r#"{"W": [[1, 1, 1, 1]], "b": [0], "activation": "sigmoid"}"#;
+    let conv = r#"{"type": "conv", "W": [[[[1, 0], [0, 1]]]], "b": [0], "activation": "relu"}"#;
+    let x = "[[1, 2, 3, 4, 5, 6, 7, 8, 9]]";
+    for (net, wanted) in [
+        (format!(r#""layers": [{conv}, {dense}]"#), "needs the input's shape"),
+        (format!(r#""input": [1, 3, 3], "layers": [{dense}, {conv}]"#), "convolution and pooling layers come first"),
+        (format!(r#""input": [2, 3, 3], "layers": [{conv}, {dense}]"#), "one per input channel"),
+        (
+            format!(
+                r#""input": [1, 3, 3], "layers": [{{"type": "conv", "W": [[[[1, 0], [0]]]], "b": [0], "activation": "relu"}}, {dense}]"#
+            ),
+            "W[0][0]",
+        ),
+        (format!(r#""input": [1, 3, 3], "layers": [{{"type": "pool", "size": 3}}, {dense}]"#), "only 2×2 pooling"),
+        (format!(r#""input": [1, 3, 3], "layers": [{{"type": "lstm"}}, {dense}]"#), "unknown \"type\""),
+        (format!(r#""input": [1, 100000, 100000], "layers": [{conv}, {dense}]"#), "at most 1000000 values"),
+        (
+            format!(r#""input": [1, 3, 3], "layers": [{conv}, {{"W": [[1, 1]], "b": [0], "activation": "sigmoid"}}]"#),
+            "4 inputs",
+        ),
+        (
+            format!(
+                r#""input": [1, 3, 3], "layers": [{{"type": "conv", "W": [[[[1, 0], [0, 1]]]], "b": [0], "activation": "relu", "padding": "same"}}, {dense}]"#
+            ),
+            "odd kernel",
+        ),
+    ] {
+        std::fs::write(&p, format!(r#"{{{net}, "loss": "half_mse", "x": {x}, "y": [[1]]}}"#)).unwrap();
+        let out = explain(&["--net", p.to_str().unwrap()]);
+        assert!(!out.status.success(), "{net}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.starts_with("error:") && err.contains("bad.json") && err.contains(wanted), "{net}: {err}");
+    }
+    // A row of x that is not the input's size names the shape.
+    std::fs::write(
+        &p,
+        format!(
+            r#"{{"input": [1, 3, 3], "layers": [{conv}, {dense}], "loss": "half_mse", "x": [[1, 2]], "y": [[1]]}}"#
+        ),
+    )
+    .unwrap();
+    let err = String::from_utf8_lossy(&explain(&["--net", p.to_str().unwrap()]).stderr).to_string();
+    assert!(err.contains("row 1 of \"x\"") && err.contains("1×3×3"), "{err}");
+}

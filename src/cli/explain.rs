@@ -1,6 +1,7 @@
 //! `neuralnet explain`: every number of one forward and backward pass, in the article's notation,
 //! with the article's own printed values checked beside the true ones.
 
+mod conv;
 mod formula;
 mod renderer;
 mod step;
@@ -77,7 +78,7 @@ pub fn run(args: ExplainArgs) -> Result<()> {
     }
     match args.format {
         ExplainFormat::Json => {
-            let mut v = explain::to_json(&trace);
+            let mut v = explain::to_json(&problem.network, &trace);
             if args.steps > 1 {
                 v["loss_per_step"] = serde_json::json!(losses);
             }

@@ -19,6 +19,13 @@ pub const MAX_DRAWN_WIDTH: usize = 16;
 /// after the forward pass of the first sample (with `z` and the bias `b` beneath), links labelled
 /// with their weights (`network`). `article` says whether this is the article's own example.
 pub fn network(problem: &Problem, trace: &Trace, article: bool, dir: &Path, lang: Lang) -> Result<Vec<PathBuf>> {
+    if !problem.network.features.is_empty() {
+        return Err(invalid(
+            "network to draw",
+            "plot network draws neurons and links, and this network starts with convolution and pooling layers; \
+             `explain --net` prints every number of it",
+        ));
+    }
     let sizes = problem.network.sizes();
     if let Some(&w) = sizes.iter().find(|&&w| w > MAX_DRAWN_WIDTH) {
         return Err(invalid(

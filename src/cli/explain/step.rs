@@ -16,7 +16,11 @@ impl Renderer<'_> {
     pub fn render(&mut self, p: &Problem, t: &Trace, is_article: bool) {
         let lang = self.lang;
         let net = &p.network;
-        let last = net.layers.len();
+        // Layers are numbered over the whole network: convolution and pooling first, then dense.
+        let off = net.features.len();
+        let num = |l: usize| l + off + 1;
+        let top = net.layers.len() - 1;
+        let last = num(top);
         let title = if is_article {
             lang.pick(
                 "The article's 2-2-1 example (§4), one step of gradient descent",
@@ -30,7 +34,18 @@ impl Renderer<'_> {
         } else {
             let _ = writeln!(self.out, "{title}");
         }
-        let sizes = net.sizes().iter().map(|s| s.to_string()).collect::<Vec<_>>().join("-");
+        let mut sizes = net.sizes().iter().map(|s| s.to_string()).collect::<Vec<_>>().join("-");
+        if let Some(input) = net.input_maps() {
+            let parts: Vec<String> = net
+                .features
+                .iter()
+                .map(|f| match f {
+                    neuralnet::network::Feature::Conv(c) => format!("conv {}", c.output()),
+                    neuralnet::network::Feature::Pool(p) => format!("pool {}", p.output()),
+                })
+                .collect();
+            sizes = format!("{input} → {} → {sizes}", parts.join(" → "));
+        }
         self.line(&format!(
             "{} {sizes}, {} {}, η = {}, {} {}",
             lang.pick("network", "网络"),
@@ -40,13 +55,14 @@ impl Renderer<'_> {
             t.samples.len(),
             lang.pick("sample(s); L is the mean over samples", "个样本；L 为各样本损失的平均"),
         ));
+        self.describe_features(net);
         for (l, layer) in net.layers.iter().enumerate() {
             let w: Vec<String> = layer.weights.chunks(layer.inputs).map(|r| DIGITS.vector(r)).collect();
             self.line(&format!(
                 "W{} = [{}], b{} = {}, f = {}",
-                subscript(l + 1),
+                subscript(num(l)),
                 w.join(", "),
-                subscript(l + 1),
+                subscript(num(l)),
                 DIGITS.vector(&layer.bias),
                 layer.activation
             ));
@@ -55,15 +71,20 @@ impl Renderer<'_> {
             if t.samples.len() > 1 {
                 self.heading(&format!("{} {}", lang.pick("Sample", "样本"), s + 1));
             }
-            self.line(&format!("x = {}, y = {}", DIGITS.vector(&sample.x), DIGITS.vector(&sample.y)));
+            if net.features.is_empty() {
+                self.line(&format!("x = {}, y = {}", DIGITS.vector(&sample.x), DIGITS.vector(&sample.y)));
+            } else {
+                self.line(&format!("y = {}", DIGITS.vector(&sample.y)));
+                self.features_forward(net, sample);
+            }
             self.heading(lang.pick(
                 "Forward propagation: z⁽ˡ⁾ = W⁽ˡ⁾a⁽ˡ⁻¹⁾ + b⁽ˡ⁾, a⁽ˡ⁾ = f(z⁽ˡ⁾)",
                 "前向传播：z⁽ˡ⁾ = W⁽ˡ⁾a⁽ˡ⁻¹⁾ + b⁽ˡ⁾，a⁽ˡ⁾ = f(z⁽ˡ⁾)",
             ));
             for (l, layer) in net.layers.iter().enumerate() {
-                let n = subscript(l + 1);
-                let input = if l == 0 { &sample.x } else { &sample.a[l - 1] };
-                let in_name = if l == 0 { "x".to_string() } else { format!("a{}", subscript(l)) };
+                let n = subscript(num(l));
+                let input = if l > 0 { &sample.a[l - 1] } else { sample.features.last().map_or(&sample.x, |f| &f.a) };
+                let in_name = if num(l) == 1 { "x".to_string() } else { format!("a{}", subscript(num(l) - 1)) };
                 let parts: Vec<String> = (0..layer.outputs)
                     .map(|j| {
                         let terms: Vec<String> = (0..layer.inputs)
@@ -80,7 +101,7 @@ impl Renderer<'_> {
                     &format!("W{n}{in_name} + b{n}"),
                     small.then(|| format!("[{}]", parts.join(", "))).as_deref(),
                     &DIGITS.vector(&sample.z[l]),
-                    &format!("z_{{{}}} = W_{{{}}}{} + b_{{{}}}", l + 1, l + 1, latex_name(&in_name), l + 1),
+                    &format!("z_{{{}}} = W_{{{}}}{} + b_{{{}}}", num(l), num(l), latex_name(&in_name), num(l)),
                 );
                 if is_article {
                     self.article(&format!("z{}", l + 1));
@@ -92,7 +113,7 @@ impl Renderer<'_> {
                     &format!("{f}(z{n})"),
                     Some(&format!("[{}]", applied.join(", "))),
                     &DIGITS.vector(&sample.a[l]),
-                    &format!("a_{{{}}} = {}(z_{{{}}})", l + 1, latex_act(layer.activation), l + 1),
+                    &format!("a_{{{}}} = {}(z_{{{}}})", num(l), latex_act(layer.activation), num(l)),
                 );
                 if is_article {
                     self.article(&format!("a{}", l + 1));
@@ -119,7 +140,7 @@ impl Renderer<'_> {
             } else {
                 String::new()
             };
-            let out_layer = &net.layers[last - 1];
+            let out_layer = &net.layers[top];
             match (net.loss, out_layer.activation) {
                 (Loss::HalfMse, act) => {
                     self.formula(
@@ -132,7 +153,7 @@ impl Renderer<'_> {
                     if is_article {
                         self.article("dL_da2");
                     }
-                    if let Some(fp) = &sample.fprime[last - 1] {
+                    if let Some(fp) = &sample.fprime[top] {
                         self.formula(
                             &format!("{}′(z{nl})", act_symbol(act)),
                             &derivative_formula(act, &format!("a{nl}")),
@@ -147,7 +168,7 @@ impl Renderer<'_> {
                             &format!("δ{nl}"),
                             &format!("∂L/∂a{nl} ⊙ {}′(z{nl})", act_symbol(act)),
                             None,
-                            &DIGITS.vector(&sample.delta[last - 1]),
+                            &DIGITS.vector(&sample.delta[top]),
                             &format!("\\delta_{{{last}}} = \\frac{{\\partial L}}{{\\partial a_{{{last}}}}} \\odot {}'(z_{{{last}}})", latex_act(act)),
                         );
                     } else {
@@ -155,7 +176,7 @@ impl Renderer<'_> {
                             &format!("δ{nl}"),
                             &format!("J_softmaxᵀ · ∂L/∂a{nl} = a{nl} ⊙ (∂L/∂a{nl} − (∂L/∂a{nl}·a{nl}))"),
                             None,
-                            &DIGITS.vector(&sample.delta[last - 1]),
+                            &DIGITS.vector(&sample.delta[top]),
                             &format!("\\delta_{{{last}}} = J^\\top \\frac{{\\partial L}}{{\\partial a_{{{last}}}}}"),
                         );
                     }
@@ -170,7 +191,7 @@ impl Renderer<'_> {
                         &format!("δ{nl}"),
                         &format!("a{nl} − y{batch_note}   ({which})"),
                         None,
-                        &DIGITS.vector(&sample.delta[last - 1]),
+                        &DIGITS.vector(&sample.delta[top]),
                         &format!("\\delta_{{{last}}} = a_{{{last}}} - y"),
                     );
                 }
@@ -178,9 +199,9 @@ impl Renderer<'_> {
             if is_article {
                 self.article("delta2");
             }
-            for l in (0..last - 1).rev() {
-                let n = subscript(l + 1);
-                let n1 = subscript(l + 2);
+            for l in (0..top).rev() {
+                let n = subscript(num(l));
+                let n1 = subscript(num(l) + 1);
                 let next = &net.layers[l + 1];
                 let layer = &net.layers[l];
                 self.formula(
@@ -188,7 +209,7 @@ impl Renderer<'_> {
                     &format!("(W{n1})ᵀ δ{n1}"),
                     None,
                     &DIGITS.vector(&sample.back[l]),
-                    &format!("W_{{{}}}^\\top \\delta_{{{}}}", l + 2, l + 2),
+                    &format!("W_{{{}}}^\\top \\delta_{{{}}}", num(l) + 1, num(l) + 1),
                 );
                 if is_article {
                     self.article("W2T_delta2");
@@ -199,7 +220,7 @@ impl Renderer<'_> {
                         &derivative_formula(layer.activation, &format!("a{n}")),
                         None,
                         &DIGITS.vector(fp),
-                        &format!("{}'(z_{{{}}})", latex_act(layer.activation), l + 1),
+                        &format!("{}'(z_{{{}}})", latex_act(layer.activation), num(l)),
                     );
                     if is_article {
                         self.article("sigma_prime_z1");
@@ -211,7 +232,7 @@ impl Renderer<'_> {
                                 .map(|k| {
                                     format!(
                                         "{}·W{n1},{}{}",
-                                        component("δ", l + 2, k, next.outputs),
+                                        component("δ", num(l) + 1, k, next.outputs),
                                         subscript(k + 1),
                                         subscript(j + 1)
                                     )
@@ -219,10 +240,10 @@ impl Renderer<'_> {
                                 .collect();
                             format!(
                                 "{} = ({})·{}′({}) = {}",
-                                component("δ", l + 1, j, layer.outputs),
+                                component("δ", num(l), j, layer.outputs),
                                 terms.join(" + "),
                                 act_symbol(layer.activation),
-                                component("z", l + 1, j, layer.outputs),
+                                component("z", num(l), j, layer.outputs),
                                 DIGITS.num(sample.delta[l][j])
                             )
                         })
@@ -234,11 +255,11 @@ impl Renderer<'_> {
                         &DIGITS.vector(&sample.delta[l]),
                         &format!(
                             "\\delta_{{{}}} = (W_{{{}}}^\\top \\delta_{{{}}}) \\odot {}'(z_{{{}}})",
-                            l + 1,
-                            l + 2,
-                            l + 2,
+                            num(l),
+                            num(l) + 1,
+                            num(l) + 1,
                             latex_act(layer.activation),
-                            l + 1
+                            num(l)
                         ),
                     );
                 } else {
@@ -247,25 +268,31 @@ impl Renderer<'_> {
                         &format!("J_softmax(z{n})ᵀ (W{n1}ᵀδ{n1})"),
                         None,
                         &DIGITS.vector(&sample.delta[l]),
-                        &format!("\\delta_{{{}}} = J^\\top (W_{{{}}}^\\top \\delta_{{{}}})", l + 1, l + 2, l + 2),
+                        &format!(
+                            "\\delta_{{{}}} = J^\\top (W_{{{}}}^\\top \\delta_{{{}}})",
+                            num(l),
+                            num(l) + 1,
+                            num(l) + 1
+                        ),
                     );
                 }
                 if is_article {
                     self.article("delta1");
                 }
             }
+            self.features_backward(net, sample);
         }
         self.heading(lang.pick(
             "Gradients: ∂L/∂W⁽ˡ⁾ = δ⁽ˡ⁾(a⁽ˡ⁻¹⁾)ᵀ, ∂L/∂b⁽ˡ⁾ = δ⁽ˡ⁾ (summed over samples)",
             "梯度：∂L/∂W⁽ˡ⁾ = δ⁽ˡ⁾(a⁽ˡ⁻¹⁾)ᵀ，∂L/∂b⁽ˡ⁾ = δ⁽ˡ⁾（对样本求和）",
         ));
-        for l in (0..last).rev() {
-            let n = subscript(l + 1);
+        for l in (0..=top).rev() {
+            let n = subscript(num(l));
             let layer = &net.layers[l];
-            let in_name = if l == 0 { "x".to_string() } else { format!("a{}", subscript(l)) };
+            let in_name = if num(l) == 1 { "x".to_string() } else { format!("a{}", subscript(num(l) - 1)) };
             let entries: Vec<String> = if t.samples.len() == 1 && layer.inputs * layer.outputs <= 16 {
                 let s = &t.samples[0];
-                let input = if l == 0 { &s.x } else { &s.a[l - 1] };
+                let input = if l > 0 { &s.a[l - 1] } else { s.features.last().map_or(&s.x, |f| &f.a) };
                 (0..layer.outputs)
                     .flat_map(|j| {
                         let input = input.clone();
@@ -277,7 +304,7 @@ impl Renderer<'_> {
                                 "∂L/∂W{n},{}{} = {}·{in_name}{} = {}",
                                 subscript(j + 1),
                                 subscript(i + 1),
-                                component("δ", l + 1, j, layer.outputs),
+                                component("δ", num(l), j, layer.outputs),
                                 subscript(i + 1),
                                 DIGITS.num(d * input[i])
                             )
@@ -295,8 +322,8 @@ impl Renderer<'_> {
                 &format!("[{}]", rows.join(", ")),
                 &format!(
                     "\\frac{{\\partial L}}{{\\partial W_{{{}}}}} = \\delta_{{{}}} {}^\\top",
-                    l + 1,
-                    l + 1,
+                    num(l),
+                    num(l),
                     latex_name(&in_name)
                 ),
             );
@@ -308,19 +335,20 @@ impl Renderer<'_> {
                 &format!("δ{n}"),
                 None,
                 &DIGITS.vector(&t.grad_b[l]),
-                &format!("\\frac{{\\partial L}}{{\\partial b_{{{}}}}} = \\delta_{{{}}}", l + 1, l + 1),
+                &format!("\\frac{{\\partial L}}{{\\partial b_{{{}}}}} = \\delta_{{{}}}", num(l), num(l)),
             );
             if is_article {
                 self.article(&format!("dL_db{}", l + 1));
             }
         }
+        self.features_gradients(net, t);
         self.heading(&format!(
             "{} (η = {})",
             lang.pick("Update: θ ← θ − η·∂L/∂θ", "参数更新：θ ← θ − η·∂L/∂θ"),
             DIGITS.num(p.lr)
         ));
-        for l in (0..last).rev() {
-            let n = subscript(l + 1);
+        for l in (0..=top).rev() {
+            let n = subscript(num(l));
             let rows: Vec<String> = t.updated_w[l].iter().map(|r| DIGITS.vector(r)).collect();
             self.formula(
                 &format!("W{n}"),
@@ -329,9 +357,9 @@ impl Renderer<'_> {
                 &format!("[{}]", rows.join(", ")),
                 &format!(
                     "W_{{{}}} \\leftarrow W_{{{}}} - \\eta \\frac{{\\partial L}}{{\\partial W_{{{}}}}}",
-                    l + 1,
-                    l + 1,
-                    l + 1
+                    num(l),
+                    num(l),
+                    num(l)
                 ),
             );
             if is_article {
@@ -344,14 +372,15 @@ impl Renderer<'_> {
                 &DIGITS.vector(&t.updated_b[l]),
                 &format!(
                     "b_{{{}}} \\leftarrow b_{{{}}} - \\eta \\frac{{\\partial L}}{{\\partial b_{{{}}}}}",
-                    l + 1,
-                    l + 1,
-                    l + 1
+                    num(l),
+                    num(l),
+                    num(l)
                 ),
             );
             if is_article {
                 self.article(&format!("b{}_new", l + 1));
             }
         }
+        self.features_updates(net, t);
     }
 }
