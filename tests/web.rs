@@ -32,10 +32,19 @@ fn main() {
             a_flood_of_decompression_bombs_leaves_the_server_standing,
         ),
         test("a_body_that_does_not_arrive_in_time_is_refused", a_body_that_does_not_arrive_in_time_is_refused),
+        test(
+            "a_convolutional_model_answers_with_its_feature_maps",
+            a_convolutional_model_answers_with_its_feature_maps,
+        ),
         test_needing(
             "the_page_shows_what_the_api_answers_in_a_real_browser",
             common::browser,
             the_page_shows_what_the_api_answers_in_a_real_browser,
+        ),
+        test_needing(
+            "the_page_shows_a_convolutional_model_s_feature_maps_in_a_real_browser",
+            common::browser,
+            the_page_shows_a_convolutional_model_s_feature_maps_in_a_real_browser,
         ),
     ]);
 }
@@ -467,6 +476,11 @@ fn browser_case(dir: &Path) -> (PathBuf, Vec<u8>, Option<u8>) {
         return (model, images.pixels[..784].to_vec(), Some(labels[0]));
     }
     eprintln!("browser test: random model (set NEURALNET_TEST_MNIST=1 for a trained one and an MNIST digit)");
+    browser_case_drawn(dir)
+}
+
+/// A random dense model and a drawn 7.
+fn browser_case_drawn(dir: &Path) -> (PathBuf, Vec<u8>, Option<u8>) {
     // A 7: a bar across the top and a diagonal down to the bottom.
     let seven = (0..784usize)
         .map(|i| {
@@ -479,20 +493,92 @@ fn browser_case(dir: &Path) -> (PathBuf, Vec<u8>, Option<u8>) {
     (random_model(dir, 32), seven, None)
 }
 
+/// A random convolutional model on 28×28 digits: conv 4@28×28 (same), pool, conv 6@12×12 (valid),
+/// dense 10.
+fn random_conv_model(dir: &Path) -> PathBuf {
+    let arch = Architecture::parse_spec(
+        "conv:4:3:same,pool:2,conv:6:3:valid,dense:10",
+        neuralnet::conv::Maps::new(1, 28, 28),
+        Activation::Relu,
+        Activation::Softmax,
+        neuralnet::Loss::CrossEntropy,
+    )
+    .unwrap();
+    let path = dir.join("conv.safetensors");
+    model_file::save(&Model::new(arch.build(4).unwrap(), ModelInfo::images(28, 28, 10)), &path).unwrap();
+    path
+}
+
+fn a_convolutional_model_answers_with_its_feature_maps() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = random_conv_model(dir.path());
+    let server = Server::start(&model);
+    let (status, m) = server.json("GET", "/api/model", None, b"");
+    assert_eq!(status, 200);
+    assert_eq!(m["input_maps"], json!([1, 28, 28]), "{m}");
+    assert_eq!(m["features"].as_array().map(Vec::len), Some(3), "{m}");
+    let pixels: Vec<f64> = (0..784).map(|i| if (i % 28) > 10 && (i % 28) < 15 { 1.0 } else { 0.0 }).collect();
+    let body = serde_json::to_vec(&json!({ "pixels": pixels })).unwrap();
+    let (status, v) = server.json("POST", "/api/predict", Some("application/json"), &body);
+    assert_eq!(status, 200, "{v}");
+    let shapes: Vec<Vec<u64>> = serde_json::from_value(v["shapes"].clone()).unwrap();
+    assert_eq!(shapes, [vec![4, 28, 28], vec![4, 14, 14], vec![6, 12, 12], vec![10]]);
+    let lens: Vec<usize> = v["activations"].as_array().unwrap().iter().map(|a| a.as_array().unwrap().len()).collect();
+    assert_eq!(lens, [4 * 28 * 28, 4 * 14 * 14, 6 * 12 * 12, 10]);
+    // The same maps as the library's forward pass, and the pooled maps the maxima of the first.
+    let loaded = model_file::load(&model).unwrap();
+    let x: Vec<f32> = pixels.iter().map(|&p| p as f32).collect();
+    let mut ws = neuralnet::Workspace::new(&loaded.network, 1, 1);
+    loaded.network.forward(&x, 1, &mut ws);
+    for k in 0..3 {
+        let got: Vec<f32> = serde_json::from_value(v["activations"][k].clone()).unwrap();
+        assert_eq!(got, ws.feature_a(k)[..got.len()], "layer {}", k + 1);
+    }
+    let a1: Vec<f32> = serde_json::from_value(v["activations"][0].clone()).unwrap();
+    let p1: Vec<f32> = serde_json::from_value(v["activations"][1].clone()).unwrap();
+    let window = [0, 1, 28, 29].map(|d| a1[d]);
+    assert_eq!(p1[0], window.into_iter().fold(f32::MIN, f32::max));
+    server.healthy();
+}
+
+fn the_page_shows_a_convolutional_model_s_feature_maps_in_a_real_browser(chromium: PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let model = random_conv_model(dir.path());
+    let (_, seven, _) = browser_case_drawn(dir.path());
+    let result = run_browser(&chromium, dir.path(), &model, seven, None);
+    // The input, three maps views and the output, each drawn (draw.mjs checks sizes and ink).
+    assert_eq!(result["layers"].as_array().map(Vec::len), Some(5), "{result}");
+    assert_eq!(result["layers"][1]["n"], json!(4 * 28 * 28), "{result}");
+}
+
 fn the_page_shows_what_the_api_answers_in_a_real_browser(chromium: PathBuf) {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let dir = tempfile::tempdir().unwrap();
     let (model, pixels, label) = browser_case(dir.path());
-    let digit = dir.path().join("digit.json");
+    run_browser(&chromium, dir.path(), &model, pixels, label);
+}
+
+/// Draws `pixels` on the page served for `model` with draw.mjs, checks that the page shows what the
+/// API answers, and gives draw.mjs's summary.
+fn run_browser(chromium: &Path, dir: &Path, model: &Path, pixels: Vec<u8>, label: Option<u8>) -> Value {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let digit = dir.join("digit.json");
     std::fs::write(&digit, serde_json::to_vec(&json!({ "pixels": pixels, "label": label })).unwrap()).unwrap();
-    let shot = std::env::var_os("NEURALNET_WEB_SCREENSHOT").map_or_else(|| dir.path().join("page.png"), PathBuf::from);
-    let server = Server::start(&model);
+    // NEURALNET_WEB_SCREENSHOT=web.png keeps the page as web.png (web-conv.png for a convolutional model).
+    let suffix = if model.file_stem().is_some_and(|s| s == "conv") { "-conv" } else { "" };
+    let shot = match std::env::var_os("NEURALNET_WEB_SCREENSHOT").map(PathBuf::from) {
+        Some(p) => p.with_file_name(format!(
+            "{}{suffix}.png",
+            p.file_stem().map_or("page".into(), |s| s.to_string_lossy().into_owned())
+        )),
+        None => dir.join(format!("page{suffix}.png")),
+    };
+    let server = Server::start(model);
     let out = Command::new("node")
         .arg(root.join("web/e2e/draw.mjs"))
         .arg(server.url())
         .arg(&digit)
         .arg(&shot)
-        .env("CHROMIUM", &chromium)
+        .env("CHROMIUM", chromium)
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -503,4 +589,5 @@ fn the_page_shows_what_the_api_answers_in_a_real_browser(chromium: PathBuf) {
     assert_eq!(result["page"], result["api"]);
     assert!(image::open(&shot).is_ok(), "no screenshot");
     server.healthy();
+    result
 }

@@ -7,8 +7,10 @@ const TEXT = {
     title: 'Draw a digit, watch the network read it', draw: 'Draw', undo: 'Undo', clear: 'Clear',
     hint: 'Draw one digit (0–9) with the mouse, a pen or a finger. The prediction updates as you draw.',
     padLabel: 'Drawing area', prediction: 'Prediction', network: 'Inside the network',
-    networkHint: 'Left to right: the 28×28 input as the network sees it (after the same MNIST-style preprocessing as `neuralnet predict`), then each layer\'s activations a = f(Wx + b), one square per neuron (brighter = larger; blue = negative), then the output.',
+    networkHint: 'Left to right: the 28×28 input as the network sees it (after the same MNIST-style preprocessing as `neuralnet predict`), then each layer\'s activations a = f(Wx + b), one square per neuron (brighter = larger; blue = negative), then the output. A convolutional layer shows its feature maps, one small image per channel.',
     model: 'The model', input: 'Input 28×28 (784 pixels)', hidden: (l, n, f) => `Layer ${l}: ${n} neurons, ${f}`,
+    conv: (l, c, h, w, f) => `Layer ${l}: convolution, ${c} maps of ${h}×${w}, ${f}`,
+    pool: (l, c, h, w) => `Layer ${l}: 2×2 max pooling, ${c} maps of ${h}×${w}`,
     output: (n, f) => `Output: ${n} neurons, ${f}`, active: (k, n) => `${k} of ${n} active`,
     noInk: 'No ink found yet: keep drawing.', error: 'Error', file: 'File', architecture: 'Architecture',
     activations: 'Activations', loss: 'Loss', parameters: 'Parameters', accuracy: 'Test accuracy',
@@ -18,8 +20,10 @@ const TEXT = {
     title: '写一个数字，看神经网络如何识别', draw: '书写', undo: '撤销', clear: '清空',
     hint: '用鼠标、手写笔或手指写一个数字（0–9），预测会随书写实时更新。',
     padLabel: '书写区', prediction: '预测', network: '网络内部',
-    networkHint: '从左到右：网络看到的 28×28 输入（与 `neuralnet predict` 相同的 MNIST 式预处理之后），然后是每一层的激活值 a = f(Wx + b)，每个方块是一个神经元（越亮越大，蓝色为负），最后是输出。',
+    networkHint: '从左到右：网络看到的 28×28 输入（与 `neuralnet predict` 相同的 MNIST 式预处理之后），然后是每一层的激活值 a = f(Wx + b)，每个方块是一个神经元（越亮越大，蓝色为负），最后是输出。卷积层显示它的特征图，每个通道一张小图。',
     model: '模型', input: '输入 28×28（784 个像素）', hidden: (l, n, f) => `第 ${l} 层：${n} 个神经元，${f}`,
+    conv: (l, c, h, w, f) => `第 ${l} 层：卷积，${c} 张 ${h}×${w} 特征图，${f}`,
+    pool: (l, c, h, w) => `第 ${l} 层：2×2 最大池化，${c} 张 ${h}×${w} 特征图`,
     output: (n, f) => `输出层：${n} 个神经元，${f}`, active: (k, n) => `${n} 个中 ${k} 个激活`,
     noInk: '还没有找到笔迹：请继续书写。', error: '错误', file: '文件', architecture: '结构',
     activations: '激活函数', loss: '损失函数', parameters: '参数个数', accuracy: '测试准确率',
@@ -181,26 +185,91 @@ function grid(values, cols, cell, grey) {
   return c;
 }
 
+// Feature maps, one tile per channel (C × H × W, flat), coloured as grid() colours activations.
+function mapsCanvas(values, shape) {
+  const [c, h, w] = shape;
+  const cell = Math.max(1, Math.floor(56 / Math.max(h, w)));
+  const cols = Math.ceil(Math.sqrt(c)), rows = Math.ceil(c / cols), gap = 2;
+  const canvas = el('canvas');
+  canvas.width = cols * (w * cell + gap) - gap;
+  canvas.height = rows * (h * cell + gap) - gap;
+  canvas.dataset.n = String(values.length);
+  const g = canvas.getContext('2d');
+  g.fillStyle = '#fff';
+  g.fillRect(0, 0, canvas.width, canvas.height);
+  const max = Math.max(1e-9, ...values.map(Math.abs));
+  for (let k = 0; k < c; k++) {
+    const ox = (k % cols) * (w * cell + gap), oy = Math.floor(k / cols) * (h * cell + gap);
+    g.fillStyle = '#111';
+    g.fillRect(ox, oy, w * cell, h * cell);
+    for (let i = 0; i < h * w; i++) {
+      const v = values[k * h * w + i];
+      if (v === 0) continue;
+      const s = Math.min(1, Math.abs(v) / max);
+      g.fillStyle = v > 0 ? `rgba(240,140,40,${0.08 + 0.92 * s})` : `rgba(70,130,230,${0.08 + 0.92 * s})`;
+      g.fillRect(ox + (i % w) * cell, oy + Math.floor(i / w) * cell, cell, cell);
+    }
+  }
+  return canvas;
+}
+
+// Each convolution's or pooling's output shape and activation, from the model's description
+// (`conv:C:K:same|valid:f`, `pool:2`), for the view before the first answer.
+function featureLayers() {
+  const out = [];
+  if (!model || !model.input_maps) return out;
+  let [c, h, w] = model.input_maps;
+  for (const spec of model.features || []) {
+    const parts = spec.split(':');
+    if (parts[0] === 'conv') {
+      const k = Number(parts[2]);
+      const same = parts.includes('same');
+      c = Number(parts[1]);
+      if (!same) { h = h - k + 1; w = w - k + 1; }
+      const f = parts.slice(3).filter((p) => p !== 'same' && p !== 'valid').join(':') || 'relu';
+      out.push({ kind: 'conv', shape: [c, h, w], f });
+    } else {
+      h = Math.floor(h / 2); w = Math.floor(w / 2);
+      out.push({ kind: 'pool', shape: [c, h, w] });
+    }
+  }
+  return out;
+}
+
 function renderLayers() {
   const box = document.getElementById('layers');
   if (!model) return;
   const sizes = model.sizes;
   const acts = model.activations.map(actName);
-  const input = last ? last.input : new Array(sizes[0]).fill(0);
+  const features = featureLayers();
+  const nf = features.length;
+  const input = last ? last.input : new Array(784).fill(0);
   const parts = [];
   const inputCanvas = grid(input, 28, 6, true);
   inputCanvas.id = 'layer-input';
   parts.push(figure(inputCanvas, t('input')));
+  features.forEach((f, k) => {
+    const shape = last && last.shapes ? last.shapes[k] : f.shape;
+    const n = shape[0] * shape[1] * shape[2];
+    const a = last ? last.activations[k] : new Array(n).fill(0);
+    const c = mapsCanvas(a, shape);
+    c.id = `layer-${k + 1}`;
+    c.classList.add('activation', 'maps');
+    const caption = f.kind === 'conv'
+      ? `${t('conv', k + 1, ...shape, f.f)} — ${t('active', a.filter((v) => v > 1e-6).length, n)}`
+      : t('pool', k + 1, ...shape);
+    parts.push(el('span', 'arrow', '→'), figure(c, caption));
+  });
   for (let l = 1; l < sizes.length; l++) {
-    const a = last ? last.activations[l - 1] : new Array(sizes[l]).fill(0);
+    const a = last ? last.activations[nf + l - 1] : new Array(sizes[l]).fill(0);
     const n = sizes[l];
     const outputLayer = l === sizes.length - 1;
     const cols = outputLayer ? n : Math.min(16, Math.ceil(Math.sqrt(n * 2)));
     const c = grid(a, cols, outputLayer ? 22 : n > 256 ? 8 : 12, false);
-    c.id = `layer-${l}`;
+    c.id = `layer-${nf + l}`;
     c.classList.add('activation');
     const active = a.filter((v) => v > 1e-6).length;
-    const caption = outputLayer ? t('output', n, acts[l - 1]) : `${t('hidden', l, n, acts[l - 1])} — ${t('active', active, n)}`;
+    const caption = outputLayer ? t('output', n, acts[l - 1]) : `${t('hidden', nf + l, n, acts[l - 1])} — ${t('active', active, n)}`;
     parts.push(el('span', 'arrow', '→'), figure(c, caption));
   }
   box.replaceChildren(...parts);
@@ -223,7 +292,9 @@ function renderModel() {
   if (!model) return;
   const rows = [
     [t('file'), model.file],
-    [t('architecture'), model.sizes.join(' → ')],
+    [t('architecture'), model.input_maps
+      ? [model.input_maps.join('×'), ...(model.features || []), ...model.sizes.slice(1)].join(' → ')
+      : model.sizes.join(' → ')],
     [t('activations'), model.activations.map(actName).join(', ')],
     [t('loss'), actName(model.loss)],
     [t('parameters'), model.parameters.toLocaleString(lang === 'zh' ? 'zh-CN' : 'en')],

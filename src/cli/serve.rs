@@ -399,7 +399,11 @@ struct Answer<'a> {
     prediction: usize,
     probabilities: Vec<f64>,
     input: &'a [f32],
+    /// Every layer's output in order: each convolution's and pooling's maps (flat, channels ×
+    /// rows × columns), then each dense layer's `a`.
     activations: Vec<&'a [f32]>,
+    /// The shape of each entry of `activations`: `[C, H, W]` for maps, `[n]` for a dense layer.
+    shapes: Vec<Vec<usize>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     ink: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -422,7 +426,19 @@ fn evaluate(s: &Served, pixels: &[f32], found: Option<&photo::Preprocessed>) -> 
         prediction,
         probabilities,
         input: pixels,
-        activations: (0..net.layers.len()).map(|l| &ws.a(l)[..net.layers[l].outputs]).collect(),
+        activations: (0..net.features.len())
+            .map(|k| &ws.feature_a(k)[..net.features[k].output().len()])
+            .chain((0..net.layers.len()).map(|l| &ws.a(l)[..net.layers[l].outputs]))
+            .collect(),
+        shapes: net
+            .features
+            .iter()
+            .map(|f| {
+                let m = f.output();
+                vec![m.channels, m.height, m.width]
+            })
+            .chain(net.layers.iter().map(|l| vec![l.outputs]))
+            .collect(),
         ink: found.map(|p| p.ink),
         inverted: found.map(|p| p.inverted),
     };
