@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""PyTorch reference side of scripts/bench-vs-pytorch.sh: the same MLPs in a plain eager loop.
+"""PyTorch reference side of scripts/bench-vs-pytorch.sh: the same networks (the MLPs and the
+LeNet-like convolutional network, config `lenet`) in a plain eager loop.
 
 IDX files read with numpy and preloaded as float32 tensors (pixels / 255, as neuralnet does); per
 epoch a torch.randperm and index slicing; torch.set_num_threads(T) and set_num_interop_threads(T);
@@ -9,6 +10,7 @@ Each mode prints one JSON line on stdout.
   pytorch_mlp.py train --config a|b|c --threads T --epochs E [--seed S]
   pytorch_mlp.py infer --model MODEL.safetensors --threads T      (weights of a neuralnet model)
   pytorch_mlp.py to98 --threads T [--hidden 512] [--max-epochs 20] [--seed S]
+  pytorch_mlp.py convlayers --threads 1       (each convolution of `lenet` alone: fwd, dW, dX)
 """
 
 import argparse
@@ -67,11 +69,23 @@ CONFIGS = {
     "b": dict(sizes=[784, 30, 10], act="sigmoid", out="sigmoid", loss="half_mse", opt="sgd", lr=3.0, batch=10,
               init="normal"),
     "c": dict(sizes=[784, 800, 10], act="relu", out="softmax", loss="ce", opt="momentum", lr=0.05, batch=128),
+    # conv:32:5:same,pool:2,conv:64:5:same,pool:2,dense:1024,dense:10 (issue 21).
+    "lenet": dict(sizes="lenet", act="relu", out="softmax", loss="ce", opt="adam", lr=1e-3, batch=128),
 }
+
+
+def lenet(torch):
+    """The LeNet-like network on flat 784-pixel rows (viewed as 1×28×28), logits out."""
+    nn = torch.nn
+    return nn.Sequential(nn.Unflatten(1, (1, 28, 28)), nn.Conv2d(1, 32, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Conv2d(32, 64, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                         nn.Linear(3136, 1024), nn.ReLU(), nn.Linear(1024, 10))
 
 
 def build(torch, sizes, act, out, init=None):
     nn = torch.nn
+    if sizes == "lenet":
+        return lenet(torch)
     layers = []
     for i in range(len(sizes) - 1):
         lin = nn.Linear(sizes[i], sizes[i + 1])
@@ -167,11 +181,19 @@ def load_safetensors(path):
 def mode_infer(torch, args):
     tensors, meta = load_safetensors(args.model)
     sizes = meta["sizes"]
-    model = build(torch, sizes, "relu", "softmax")
+    if meta.get("features"):
+        # The LeNet-like model: its convolutions are features.0 and features.2, its dense layers
+        # layers.0 and layers.1 (modules 1, 4, 8, 10 here, after the Unflatten).
+        model = lenet(torch)
+        names = {1: "features.0", 4: "features.2", 8: "layers.0", 10: "layers.1"}
+        sizes = ["x".join(map(str, meta["input_maps"])), *meta["features"], *sizes[1:]]
+    else:
+        model = build(torch, sizes, "relu", "softmax")
+        names = {2 * i: f"layers.{i}" for i in range(len(sizes) - 1)}
     with torch.no_grad():
-        for i in range(len(sizes) - 1):
-            model[2 * i].weight.copy_(torch.from_numpy(tensors[f"layers.{i}.weight"].copy()))
-            model[2 * i].bias.copy_(torch.from_numpy(tensors[f"layers.{i}.bias"].copy()))
+        for m, name in names.items():
+            model[m].weight.copy_(torch.from_numpy(tensors[f"{name}.weight"].copy()))
+            model[m].bias.copy_(torch.from_numpy(tensors[f"{name}.bias"].copy()))
     # neuralnet's forward ends in the softmax; so does this one.
     model = torch.nn.Sequential(*model, torch.nn.Softmax(dim=1)).eval()
     _, _, xte, yte = load_mnist(torch)
@@ -223,9 +245,47 @@ def mode_to98(torch, args):
                 epoch=hit, train_seconds=sum(seconds), epoch_seconds=seconds, test_accuracy=accs)
 
 
+def mode_convlayers(torch, args):
+    """Each convolution of `lenet` alone on 64 samples (one training thread's half batch): forward,
+    ∂L/∂W and ∂L/∂x through the same aten convolution kernels training uses."""
+    import torch.nn.functional as F
+    rows = []
+    for name, (c, h, o) in {"conv1": (1, 28, 32), "conv2": (32, 14, 64)}.items():
+        x = torch.randn(64, c, h, h)
+        w = torch.randn(o, c, 5, 5) * 0.1
+        b = torch.zeros(o)
+        g = torch.randn(64, o, h, h)
+        flop = 2.0 * o * c * 25 * h * h * 64
+        passes = {
+            "fwd": lambda: F.relu(F.conv2d(x, w, b, padding=2)),
+            "dW": lambda: torch.ops.aten.convolution_backward(g, x, w, [o], [1, 1], [2, 2], [1, 1], False, [0, 0], 1,
+                                                              [False, True, True]),
+            "dX": lambda: torch.ops.aten.convolution_backward(g, x, w, [o], [1, 1], [2, 2], [1, 1], False, [0, 0], 1,
+                                                              [True, False, False]),
+        }
+        with torch.no_grad():
+            for pass_, f in passes.items():
+                f()
+                t0, calls = time.perf_counter(), 0
+                while time.perf_counter() - t0 < 0.15:
+                    f()
+                    calls += 1
+                per = max(1, int(calls * 0.3 / (time.perf_counter() - t0)))
+                runs = []
+                for _ in range(7):
+                    t = time.perf_counter()
+                    for _ in range(per):
+                        f()
+                    runs.append((time.perf_counter() - t) / per)
+                secs = statistics.median(runs)
+                rows.append(dict(layer=name, pass_=pass_, ms=secs * 1e3, gflops=flop / secs / 1e9))
+                print(f"{name} {pass_}: {secs * 1e3:.3f} ms, {flop / secs / 1e9:.1f} GFLOP/s", file=sys.stderr)
+    return dict(rows=rows)
+
+
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("mode", choices=["train", "infer", "to98"])
+    p.add_argument("mode", choices=["train", "infer", "to98", "convlayers"])
     p.add_argument("--config", choices=sorted(CONFIGS))
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--epochs", type=int, default=3)
@@ -242,7 +302,7 @@ def main():
 
     torch.set_num_threads(args.threads)
     torch.set_num_interop_threads(args.threads)
-    result = {"train": mode_train, "infer": mode_infer, "to98": mode_to98}[args.mode](torch, args)
+    result = {"train": mode_train, "infer": mode_infer, "to98": mode_to98, "convlayers": mode_convlayers}[args.mode](torch, args)
     result.update(side="pytorch", threads=torch.get_num_threads(), torch=torch.__version__)
     print(json.dumps(result))
 

@@ -3,49 +3,13 @@
 //! Calls `neuralnet::kernels::matmul` exactly as `Dense::forward`/`Dense::backward` do, for batch
 //! 128 (and Nielsen's batch 10): `fwd` = `Z = X·Wᵀ` (batch×out×in), `dW` = `δᵀ·X` (out×in×batch),
 //! `dX` = `δ·W` (batch×in×out). With T > 1 threads the calls run inside a rayon pool of T threads,
-//! as `Trainer::install` arranges for training. Also re-measures the FMA peak (AVX-512, one core and
-//! all cores) with a register-only micro-benchmark. Prints one JSON line.
+//! as `Trainer::install` arranges for training. Also re-measures the FMA peak (one core and all
+//! cores) with `kernels::fma_peak_gflops`. Prints one JSON line.
 //!
 //! Run: `cargo run --release --example bench_gemm -- [--threads 1,2] [--min-seconds 0.1] [--reps 7]`
 
-use neuralnet::kernels::{Operand, matmul};
+use neuralnet::kernels::{Operand, fma_peak_gflops, matmul};
 use std::time::Instant;
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-fn fma_loop(iters: u64) -> f32 {
-    use std::arch::x86_64::*;
-    // 16 independent chains: enough to cover 2 FMA pipes × 4 cycles latency with room to spare.
-    let mut acc = [_mm512_set1_ps(0.0); 16];
-    let a = _mm512_set1_ps(0.999_999);
-    let b = _mm512_set1_ps(1e-7);
-    for _ in 0..iters {
-        for x in acc.iter_mut() {
-            *x = _mm512_fmadd_ps(*x, a, b);
-        }
-    }
-    let mut s = _mm512_setzero_ps();
-    for x in acc {
-        s = _mm512_add_ps(s, x);
-    }
-    _mm512_reduce_add_ps(s)
-}
-
-/// GFLOP/s of one thread running the FMA loop (None without AVX-512).
-fn fma_peak_one_thread() -> Option<f64> {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx512f") {
-        let iters = 20_000_000u64;
-        // SAFETY: AVX-512F was just detected.
-        std::hint::black_box(unsafe { fma_loop(iters / 10) });
-        let t0 = Instant::now();
-        // SAFETY: as above.
-        std::hint::black_box(unsafe { fma_loop(std::hint::black_box(iters)) });
-        let dt = t0.elapsed().as_secs_f64();
-        return Some((iters * 16 * 16 * 2) as f64 / dt / 1e9);
-    }
-    None
-}
 
 struct Shape {
     name: String,
@@ -122,11 +86,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let peak1 = fma_peak_one_thread();
+    let peak1 = fma_peak_gflops();
     // All cores at once: one FMA loop per pool thread, summed.
     let peak_all = {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(cores).build()?;
-        let per: Vec<Option<f64>> = pool.broadcast(|_| fma_peak_one_thread());
+        let per: Vec<Option<f64>> = pool.broadcast(|_| fma_peak_gflops());
         per.into_iter().sum::<Option<f64>>()
     };
 

@@ -10,7 +10,8 @@
 #   BENCH_OUT             output directory (default target/bench)
 #   BENCH_REPS            repetitions per side and setting (default 3)
 #   BENCH_THREADS         thread counts (default 1,2)
-#   BENCH_ONLY            subset of a,b,c,infer,to98,gemm (default all)
+#   BENCH_ONLY            subset of a,b,c,l,infer,to98,gemm,convlayers (default all; l: the LeNet-like
+#                         convolutional network, convlayers: its convolutions alone)
 # Extra arguments go to bench/driver.py (e.g. --ours-to98 "--hidden 256 ...").
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -50,6 +51,6 @@ fi
   echo "load before: $(uptime)"
 } | tee "$OUT_DIR/environment.txt" >&2
 "$VENV/bin/python" bench/driver.py --release-dir target/release --out-dir "$OUT_DIR" \
-  --reps "${BENCH_REPS:-3}" --threads "${BENCH_THREADS:-1,2}" --only "${BENCH_ONLY:-a,b,c,infer,to98,gemm}" "$@" \
+  --reps "${BENCH_REPS:-3}" --threads "${BENCH_THREADS:-1,2}" --only "${BENCH_ONLY:-a,b,c,l,infer,to98,gemm,convlayers}" "$@" \
   | tee "$OUT_DIR/table.md"
 echo "load after: $(uptime)" | tee -a "$OUT_DIR/environment.txt" >&2

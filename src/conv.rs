@@ -109,19 +109,34 @@ pub struct Conv2d<T> {
     pub activation: Activation,
 }
 
-/// The buffers one sample's fast path needs, allocated once: the unfolded patches and their
-/// gradient.
+/// How many values [`Conv2d::im2col`] copies at once: whole vector registers, so that a short row
+/// of a map is one or two moves rather than a call to `memcpy`. Its buffers end in this much slack.
+const CHUNK: usize = 16;
+
+/// The buffers one sample's fast path needs, allocated once: the unfolded patches of the input
+/// (and, for backward, of δ), one map with its zero border, and the flipped kernels.
 #[derive(Clone, Debug, Default)]
 pub struct ConvScratch<T> {
     cols: Vec<T>,
     dcols: Vec<T>,
+    plane: Vec<T>,
+    flipped: Vec<T>,
 }
 
 impl<T: Float> ConvScratch<T> {
-    /// Room for `conv`'s patches (and their gradient when `backward`).
+    /// Room for `conv`'s patches (and δ's and the flipped kernels when `backward`).
     pub fn new(conv: &Conv2d<T>, backward: bool) -> Self {
-        let n = conv.patch_len() * conv.output().area();
-        Self { cols: vec![T::zero(); n], dcols: if backward { vec![T::zero(); n] } else { Vec::new() } }
+        let (inp, out, k) = (conv.input, conv.output(), conv.kernel);
+        let n = conv.patch_len() * out.area();
+        let plane = |m: Maps, pad: usize| (m.height + 2 * pad) * (m.width + 2 * pad);
+        let mut planes = plane(inp, conv.pad());
+        let (mut dcols, mut flipped) = (Vec::new(), Vec::new());
+        if backward {
+            planes = planes.max(plane(out, conv.back_pad()));
+            dcols = vec![T::zero(); conv.out_channels * k * k * inp.area() + CHUNK];
+            flipped = vec![T::zero(); conv.weights.len()];
+        }
+        Self { cols: vec![T::zero(); n + CHUNK], dcols, plane: vec![T::zero(); planes + CHUNK], flipped }
     }
 }
 
@@ -174,6 +189,12 @@ impl<T: Float> Conv2d<T> {
     /// Zeros added on each side.
     pub fn pad(&self) -> usize {
         self.padding.width(self.kernel)
+    }
+
+    /// The border that turns `∂L/∂x` into a convolution of δ: `k − 1 − P` (δ's maps with this
+    /// border, unfolded by `k × k`, give back the input's size).
+    fn back_pad(&self) -> usize {
+        self.kernel - 1 - self.pad()
     }
 
     /// The output's shape (one sample).
@@ -273,71 +294,21 @@ impl<T: Float> Conv2d<T> {
         }
     }
 
-    /// One sample's patches: `cols[(c·k + p)·k + q][i·W′ + j] = x[c, i+p−P, j+q−P]` (0 outside).
-    fn im2col(&self, xs: &[T], cols: &mut [T]) {
-        let (inp, out, k, pad) = (self.input, self.output(), self.kernel, self.pad());
-        for c in 0..inp.channels {
-            for p in 0..k {
-                for q in 0..k {
-                    let row = &mut cols[((c * k + p) * k + q) * out.area()..][..out.area()];
-                    for i in 0..out.height {
-                        let dst = &mut row[i * out.width..(i + 1) * out.width];
-                        let Some(y) = (i + p).checked_sub(pad).filter(|&y| y < inp.height) else {
-                            dst.iter_mut().for_each(|v| *v = T::zero());
-                            continue;
-                        };
-                        let src = &xs[(c * inp.height + y) * inp.width..][..inp.width];
-                        // Output columns j read input column j + q − pad: those inside copy.
-                        let first = pad.saturating_sub(q).min(out.width);
-                        let last = (inp.width + pad).saturating_sub(q).min(out.width).max(first);
-                        dst[..first].iter_mut().for_each(|v| *v = T::zero());
-                        dst[first..last].copy_from_slice(&src[first + q - pad..last + q - pad]);
-                        dst[last..].iter_mut().for_each(|v| *v = T::zero());
-                    }
-                }
-            }
-        }
-    }
-
-    /// Adds the patches' gradient back onto one sample's input gradient (the inverse walk of
-    /// [`Self::im2col`]; `gx` is not cleared).
-    fn col2im(&self, dcols: &[T], gx: &mut [T]) {
-        let (inp, out, k, pad) = (self.input, self.output(), self.kernel, self.pad());
-        for c in 0..inp.channels {
-            for p in 0..k {
-                for q in 0..k {
-                    let row = &dcols[((c * k + p) * k + q) * out.area()..][..out.area()];
-                    for i in 0..out.height {
-                        let Some(y) = (i + p).checked_sub(pad).filter(|&y| y < inp.height) else {
-                            continue;
-                        };
-                        let src = &row[i * out.width..(i + 1) * out.width];
-                        let dst = &mut gx[(c * inp.height + y) * inp.width..][..inp.width];
-                        let first = pad.saturating_sub(q).min(out.width);
-                        let last = (inp.width + pad).saturating_sub(q).min(out.width).max(first);
-                        for (d, s) in dst[first + q - pad..last + q - pad].iter_mut().zip(&src[first..last]) {
-                            *d += *s;
-                        }
-                    }
-                }
-            }
-        }
-    }
-
     /// The fast path of [`Self::forward_reference`]: per sample, the patches unfolded and one
     /// product `Z = W·X̂` (O × C·k·k times C·k·k × H′W′), then `+ b`, `f`.
     pub fn forward(&self, x: &[T], batch: usize, z: &mut [T], a: &mut [T], scratch: &mut ConvScratch<T>) {
         let (inp, out) = (self.input, self.output());
         let (m, kk) = (out.area(), self.patch_len());
         for n in 0..batch {
-            self.im2col(&x[n * inp.len()..(n + 1) * inp.len()], &mut scratch.cols);
+            let xs = &x[n * inp.len()..(n + 1) * inp.len()];
+            unfold(xs, inp, self.kernel, self.pad(), out, &mut scratch.cols, &mut scratch.plane);
             let zs = &mut z[n * out.len()..(n + 1) * out.len()];
             matmul(
                 self.out_channels,
                 m,
                 kk,
                 Operand::plain(&self.weights),
-                Operand::plain(&scratch.cols),
+                Operand::plain(&scratch.cols[..kk * m]),
                 zs,
                 false,
                 1,
@@ -347,8 +318,10 @@ impl<T: Float> Conv2d<T> {
         }
     }
 
-    /// The fast path of [`Self::backward_reference`]: per sample, `∂L/∂W += δ·X̂ᵀ` and
-    /// `∂L/∂X̂ = Wᵀ·δ` folded back onto the image. `scratch` must have been made for backward.
+    /// The fast path of [`Self::backward_reference`]: per sample, `∂L/∂W += δ·X̂ᵀ` and, when asked,
+    /// `∂L/∂x` as the convolution it is: δ with a border of `k − 1 − P`, unfolded, times the kernels
+    /// flipped (`W̃[c, (o·k + p)·k + q] = W[o, c, k−1−p, k−1−q]`), one product written straight into
+    /// the input's gradient. `scratch` must have been made for backward.
     #[allow(clippy::too_many_arguments)]
     pub fn backward(
         &self,
@@ -360,24 +333,70 @@ impl<T: Float> Conv2d<T> {
         mut grad_x: Option<&mut [T]>,
         scratch: &mut ConvScratch<T>,
     ) {
-        let (inp, out) = (self.input, self.output());
+        let (inp, out, k) = (self.input, self.output(), self.kernel);
         let (m, kk, o) = (out.area(), self.patch_len(), self.out_channels);
         grad_b.iter_mut().for_each(|g| *g = T::zero());
         if batch == 0 {
             grad_w.iter_mut().for_each(|g| *g = T::zero());
         }
+        let back = o * k * k;
+        if grad_x.is_some() {
+            for (oc, per_out) in self.weights.chunks_exact(inp.channels * k * k).enumerate() {
+                for (c, kernel) in per_out.chunks_exact(k * k).enumerate() {
+                    for (pq, &w) in kernel.iter().enumerate() {
+                        scratch.flipped[c * back + oc * k * k + (k * k - 1 - pq)] = w;
+                    }
+                }
+            }
+        }
         for n in 0..batch {
             let ds = &delta[n * out.len()..(n + 1) * out.len()];
-            self.im2col(&x[n * inp.len()..(n + 1) * inp.len()], &mut scratch.cols);
-            matmul(o, kk, m, Operand::plain(ds), Operand::t(&scratch.cols), grad_w, n > 0, 1);
+            let xs = &x[n * inp.len()..(n + 1) * inp.len()];
+            unfold(xs, inp, k, self.pad(), out, &mut scratch.cols, &mut scratch.plane);
+            matmul(o, kk, m, Operand::plain(ds), Operand::t(&scratch.cols[..kk * m]), grad_w, n > 0, 1);
             for (gb, dr) in grad_b.iter_mut().zip(ds.chunks_exact(m)) {
                 *gb += dr.iter().fold(T::zero(), |s, &v| s + v);
             }
             if let Some(gx) = grad_x.as_deref_mut() {
-                matmul(kk, m, o, Operand::t(&self.weights), Operand::plain(ds), &mut scratch.dcols, false, 1);
+                let at = Maps::new(1, inp.height, inp.width);
+                unfold(ds, out, k, self.back_pad(), at, &mut scratch.dcols, &mut scratch.plane);
                 let gs = &mut gx[n * inp.len()..(n + 1) * inp.len()];
-                gs.iter_mut().for_each(|g| *g = T::zero());
-                self.col2im(&scratch.dcols, gs);
+                let (flipped, dcols) = (&scratch.flipped, &scratch.dcols[..back * inp.area()]);
+                matmul(inp.channels, inp.area(), back, Operand::plain(flipped), Operand::plain(dcols), gs, false, 1);
+            }
+        }
+    }
+}
+
+/// One sample's patches: `cols[(c·k + p)·k + q][i·W′ + j] = x[c, i+p−P, j+q−P]` (0 outside), for
+/// maps `input` unfolded by `k × k` with a border of `pad` into `out`'s rows and columns.
+///
+/// Each input map is first copied inside its zero border (`plane`), so that every row of patches
+/// is a run of `W′` values of the plane with no bounds to test. The runs are copied [`CHUNK`] values
+/// at a time, running past their end into the next run (written next, in increasing address order)
+/// or into the slack at the end of `cols`.
+fn unfold<T: Float>(xs: &[T], input: Maps, k: usize, pad: usize, out: Maps, cols: &mut [T], plane: &mut [T]) {
+    let pw = input.width + 2 * pad;
+    let chunks = out.width.div_ceil(CHUNK) * CHUNK;
+    debug_assert!(cols.len() >= input.channels * k * k * out.area() + CHUNK);
+    debug_assert!(plane.len() >= (input.height + 2 * pad) * pw + CHUNK);
+    for c in 0..input.channels {
+        for (y, row) in plane.chunks_exact_mut(pw).take(input.height + 2 * pad).enumerate() {
+            row.fill(T::zero());
+            if let Some(y) = y.checked_sub(pad).filter(|&y| y < input.height) {
+                row[pad..pad + input.width].copy_from_slice(&xs[(c * input.height + y) * input.width..][..input.width]);
+            }
+        }
+        for p in 0..k {
+            for q in 0..k {
+                let base = ((c * k + p) * k + q) * out.area();
+                for i in 0..out.height {
+                    let src = &plane[(i + p) * pw + q..];
+                    let dst = &mut cols[base + i * out.width..];
+                    for j in (0..chunks).step_by(CHUNK) {
+                        dst[j..j + CHUNK].copy_from_slice(&src[j..j + CHUNK]);
+                    }
+                }
             }
         }
     }
@@ -443,6 +462,9 @@ mod tests {
                 }
             }
         }
+        // Rows longer than one copy chunk (16 and 33 columns), taller than wide and wider than tall.
+        v.push((layer(2, 19, 20, 3, 3, Padding::Same, "tanh"), 2));
+        v.push((layer(1, 4, 35, 2, 3, Padding::Valid, "tanh"), 2));
         v
     }
 

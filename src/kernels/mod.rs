@@ -12,12 +12,14 @@
 //! * [`sparse_train`]: training's first-layer product that skips zero inputs ([`matmul_sparse_x_wt`]).
 //! * [`elementwise`]: element-wise passes (the exponential).
 //! * [`reductions`]: [`count_not_equal`], [`sum_squares`].
+//! * [`peak`]: the core's measured FMA peak, for the benchmarks' shares of peak ([`fma_peak_gflops`]).
 //! * [`subnormal`]: subnormal floats flushed to zero on the threads that train ([`FlushToZero`]).
 
 pub mod cpu;
 pub mod elementwise;
 pub mod float;
 pub mod gemm;
+pub mod peak;
 pub mod reductions;
 pub mod sparse_infer;
 pub mod sparse_train;
@@ -27,6 +29,7 @@ pub(crate) use cpu::simd_fn;
 pub use cpu::{Isa, simd};
 pub use float::Float;
 pub use gemm::{Operand, PARALLEL_MIN_FLOP, matmul, matmul_at_b_rows, warm_up_threads};
+pub use peak::fma_peak_gflops;
 pub use reductions::{count_not_equal, sum_squares};
 #[doc(hidden)]
 pub use sparse_infer::sparse_tiles_on;
