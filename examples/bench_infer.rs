@@ -109,7 +109,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "{}",
         serde_json::json!({
             "side": "neuralnet",
-            "path": if args.dense { "dense" } else { "sparse-input first layer" },
+            "path": if !net.features.is_empty() { "convolutional (Network::forward)" } else if args.dense { "dense" } else { "sparse-input first layer" },
             "threads": args.threads,
             "sizes": net.sizes(),
             "batch": batch,
