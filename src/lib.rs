@@ -11,7 +11,8 @@
 //! Batch layout: a batch is stored row-major, **one sample per row** (batch × features), so the fast
 //! path computes `Z = X·Wᵀ + 𝟙bᵀ`, the transpose of the article's column form, with the same `W`.
 //! The [`trace`] module is the article's column-vector form, one sample at a time, in plain loops.
-//! Layer `l` of the article is `layers[l − 1]` in code (indices start at 0).
+//! Layer `l` of the article is `layers[l − 1]` in code (indices start at 0). [`playground`] is a
+//! network learning a 2-D data set ([`data::toy`]) step by step, every number of it within reach.
 //!
 //! ```
 //! use neuralnet::{Activation, Architecture, Init, Loss, Network, Optimizer, TrainConfig, Dataset, train};
@@ -55,6 +56,7 @@ pub mod metrics;
 pub mod model_file;
 pub mod network;
 pub mod optimizer;
+pub mod playground;
 pub mod plot;
 pub mod pool;
 pub mod predictor;

@@ -8,16 +8,17 @@
 
 mod common;
 
+use common::http::{Server, read_response};
 use common::prereq::{self, test, test_needing};
 use common::{bin, random_model};
 use neuralnet::dataset::Normalization;
 use neuralnet::model_file::{self, Model, ModelInfo};
 use neuralnet::{Activation, Architecture, Init, Network};
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 fn main() {
@@ -49,95 +50,6 @@ fn main() {
     ]);
 }
 
-/// A running `neuralnet serve`, stopped on drop.
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Server {
-    fn start(model: &Path) -> Self {
-        Self::start_with(model, &[])
-    }
-
-    fn start_with(model: &Path, args: &[&str]) -> Self {
-        let mut child = Command::new(bin())
-            .arg("serve")
-            .arg(model)
-            .args(["--port", "0"])
-            .args(args)
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let line = lines.next().expect("serve printed nothing").unwrap();
-        let addr = line.split("http://").nth(1).and_then(|s| s.split('/').next()).expect(&line).parse().unwrap();
-        // Keep draining stderr so the server never blocks on it.
-        std::thread::spawn(move || lines.for_each(drop));
-        Self { child, addr }
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}/", self.addr)
-    }
-
-    /// One request on a fresh connection: (status, JSON or text body).
-    fn request(&self, method: &str, path: &str, content_type: Option<&str>, body: &[u8]) -> (u16, Vec<u8>) {
-        let mut s = TcpStream::connect(self.addr).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-        let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n", self.addr);
-        if let Some(ct) = content_type {
-            head += &format!("Content-Type: {ct}\r\nContent-Length: {}\r\n", body.len());
-        }
-        head += "\r\n";
-        s.write_all(head.as_bytes()).unwrap();
-        let _ = s.write_all(body); // the server may answer (413) before reading it all
-        read_response(s)
-    }
-
-    fn json(&self, method: &str, path: &str, content_type: Option<&str>, body: &[u8]) -> (u16, Value) {
-        let (status, body) = self.request(method, path, content_type, body);
-        let v = serde_json::from_slice(&body).unwrap_or_else(|e| {
-            panic!("{method} {path}: {status}, not JSON ({e}): {}", String::from_utf8_lossy(&body))
-        });
-        (status, v)
-    }
-
-    fn healthy(&self) {
-        assert_eq!(self.json("GET", "/healthz", None, b""), (200, json!({"status": "ok"})));
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn read_response(mut s: TcpStream) -> (u16, Vec<u8>) {
-    let mut raw = Vec::new();
-    let _ = s.read_to_end(&mut raw);
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("no HTTP response");
-    let head = String::from_utf8_lossy(&raw[..split]).to_string();
-    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-    let mut body = raw[split + 4..].to_vec();
-    if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
-        let mut out = Vec::new();
-        let mut rest = &body[..];
-        while let Some(eol) = rest.windows(2).position(|w| w == b"\r\n") {
-            let n = usize::from_str_radix(std::str::from_utf8(&rest[..eol]).unwrap().trim(), 16).unwrap();
-            if n == 0 {
-                break;
-            }
-            out.extend_from_slice(&rest[eol + 2..eol + 2 + n]);
-            rest = &rest[eol + 4 + n..];
-        }
-        body = out;
-    }
-    (status, body)
-}
-
 fn png(width: u32, height: u32, f: impl Fn(u32, u32) -> u8) -> Vec<u8> {
     let img = image::GrayImage::from_fn(width, height, |x, y| image::Luma([f(x, y)]));
     let mut out = std::io::Cursor::new(Vec::new());
@@ -162,7 +74,7 @@ fn error_of(server: &Server, method: &str, path: &str, content_type: Option<&str
 fn api_answers_and_refuses_bad_requests_with_json_errors() {
     let dir = tempfile::tempdir().unwrap();
     let model = random_model(dir.path(), 16);
-    let server = Server::start(&model);
+    let server = Server::serve(&model, &[]);
     server.healthy();
 
     // The page and its two files, self-contained.
@@ -358,7 +270,7 @@ fn post_at_once(server: &Server, n: usize, body: &[u8]) -> Vec<(u16, String)> {
 fn a_flood_of_decompression_bombs_leaves_the_server_standing() {
     let dir = tempfile::tempdir().unwrap();
     let model = random_model(dir.path(), 16);
-    let server = Server::start(&model);
+    let server = Server::serve(&model, &[]);
     let bomb = common::png_bomb(7000, 7000, 4, 16, 0xff);
     assert!(bomb.len() < 500_000, "{} bytes", bomb.len());
     // 5,700² RGBA pixels at 8 bits: 130 MB decoded, just under the 128 MiB limit.
@@ -420,7 +332,7 @@ fn a_flood_of_decompression_bombs_leaves_the_server_standing() {
 fn a_body_that_does_not_arrive_in_time_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let model = random_model(dir.path(), 16);
-    let server = Server::start_with(&model, &["--body-timeout", "1"]);
+    let server = Server::serve(&model, &["--body-timeout", "1"]);
     let mut s = TcpStream::connect(server.addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     let head = "POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: 100000\r\n\r\n";
@@ -512,7 +424,7 @@ fn random_conv_model(dir: &Path) -> PathBuf {
 fn a_convolutional_model_answers_with_its_feature_maps() {
     let dir = tempfile::tempdir().unwrap();
     let model = random_conv_model(dir.path());
-    let server = Server::start(&model);
+    let server = Server::serve(&model, &[]);
     let (status, m) = server.json("GET", "/api/model", None, b"");
     assert_eq!(status, 200);
     assert_eq!(m["input_maps"], json!([1, 28, 28]), "{m}");
@@ -572,7 +484,7 @@ fn run_browser(chromium: &Path, dir: &Path, model: &Path, pixels: Vec<u8>, label
         )),
         None => dir.join(format!("page{suffix}.png")),
     };
-    let server = Server::start(model);
+    let server = Server::serve(model, &[]);
     let out = Command::new("node")
         .arg(root.join("web/e2e/draw.mjs"))
         .arg(server.url())

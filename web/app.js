@@ -4,7 +4,7 @@
 
 const TEXT = {
   en: {
-    title: 'Draw a digit, watch the network read it', draw: 'Draw', undo: 'Undo', clear: 'Clear',
+    title: 'Draw a digit, watch the network read it', playground: 'Playground: watch a network learn →', draw: 'Draw', undo: 'Undo', clear: 'Clear',
     hint: 'Draw one digit (0–9) with the mouse, a pen or a finger. The prediction updates as you draw.',
     padLabel: 'Drawing area', prediction: 'Prediction', network: 'Inside the network',
     networkHint: 'Left to right: the 28×28 input as the network sees it (after the same MNIST-style preprocessing as `neuralnet predict`), then each layer\'s activations a = f(Wx + b), one square per neuron (brighter = larger; blue = negative), then the output. A convolutional layer shows its feature maps, one small image per channel.',
@@ -17,7 +17,7 @@ const TEXT = {
     unknown: 'not recorded', normalization: 'Input scaling', training: 'Training', confidence: (p) => `(${p}% sure)`,
   },
   zh: {
-    title: '写一个数字，看神经网络如何识别', draw: '书写', undo: '撤销', clear: '清空',
+    title: '写一个数字，看神经网络如何识别', playground: '训练场：看网络如何学习 →', draw: '书写', undo: '撤销', clear: '清空',
     hint: '用鼠标、手写笔或手指写一个数字（0–9），预测会随书写实时更新。',
     padLabel: '书写区', prediction: '预测', network: '网络内部',
     networkHint: '从左到右：网络看到的 28×28 输入（与 `neuralnet predict` 相同的 MNIST 式预处理之后），然后是每一层的激活值 a = f(Wx + b)，每个方块是一个神经元（越亮越大，蓝色为负），最后是输出。卷积层显示它的特征图，每个通道一张小图。',

@@ -10,6 +10,7 @@ mod fetch;
 mod info;
 mod lang;
 mod neuron;
+mod playground;
 mod plot;
 mod predict;
 mod serve;
@@ -47,6 +48,8 @@ enum Command {
     Predict(predict::PredictArgs),
     /// A page to draw digits on, with every layer shown live, and its JSON API (loopback by default).
     Serve(serve::ServeArgs),
+    /// Watch a small network learn a 2-D data set, neuron by neuron, with every number (a page).
+    Playground(playground::PlaygroundArgs),
 }
 
 /// Runs the parsed command.
@@ -62,5 +65,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Plot(a) => plot::run(a),
         Command::Predict(a) => predict::run(a),
         Command::Serve(a) => serve::run(a),
+        Command::Playground(a) => playground::run(a),
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! Routes: `GET /` (the page; `web/` is embedded in the binary, nothing is fetched from elsewhere),
 //! `POST /api/predict` (JSON pixels, or a PNG/JPEG upload preprocessed exactly as `predict` does),
-//! `GET /api/model` (architecture and metadata), `GET /healthz`. Every error is a JSON object
+//! `GET /api/model` (architecture and metadata), `GET /healthz`, and the playground under
+//! `/playground/` (see `neuralnet playground`). Every error is a JSON object
 //! `{"error": …, "status": …}` with a 4xx status (5xx only for a bug); no input can stop the server.
 //!
 //! Memory is bounded whatever clients send: request bodies held at once share a budget
@@ -131,6 +132,7 @@ fn app(state: Arc<Served>) -> Router {
         .route("/healthz", get(|| async { axum::Json(json!({"status": "ok"})) }))
         .route("/api/model", get(|State(s): State<Arc<Served>>| async move { axum::Json(s.description.clone()) }))
         .route("/api/predict", post(predict).layer(DefaultBodyLimit::max(IMAGE_LIMIT)))
+        .merge(super::playground::routes("/playground", Arc::default()))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such page or endpoint") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "this method is not allowed here")

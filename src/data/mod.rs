@@ -8,5 +8,6 @@ pub mod idx;
 pub mod mnist;
 pub mod photo;
 pub mod table;
+pub mod toy;
 
 pub use error::{CsvError, DataError};

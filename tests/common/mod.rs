@@ -6,6 +6,7 @@
 
 pub mod binary;
 pub mod bomb;
+pub mod http;
 pub mod photos;
 pub mod prereq;
 
