@@ -18,7 +18,8 @@
 //! [`Conv2d::backward_reference`] are the formulas above as nested loops; [`Conv2d::forward`] and
 //! [`Conv2d::backward`] unfold each sample's input into a matrix of patches (`im2col`: one column
 //! per output position, one row per (c, p, q)) so that each sum is one matrix product, `Z = W·X̂`,
-//! `∂L/∂W += δ·X̂ᵀ`, `∂L/∂X̂ = Wᵀ·δ` folded back onto the image (`col2im`).
+//! `∂L/∂W += δ·X̂ᵀ`; and `∂L/∂x`, the full convolution of δ with the flipped kernel, is computed as
+//! exactly that: δ bordered by `k − 1 − P`, unfolded the same way, times the flipped kernels.
 
 use crate::activation::Activation;
 use crate::error::{Error, Result};
@@ -109,7 +110,7 @@ pub struct Conv2d<T> {
     pub activation: Activation,
 }
 
-/// How many values [`Conv2d::im2col`] copies at once: whole vector registers, so that a short row
+/// How many values [`unfold`] copies at once: whole vector registers, so that a short row
 /// of a map is one or two moves rather than a call to `memcpy`. Its buffers end in this much slack.
 const CHUNK: usize = 16;
 

@@ -93,6 +93,18 @@ fn sessions_step_stream_and_answer_numbers() {
         assert!(n > 0, "the first stream was not ended");
         got += &String::from_utf8_lossy(&buf[..n]);
     }
+    // Pause ends the stream too, and answers a state that no later frame moves on.
+    let (status, paused) = server.json("POST", &format!("/api/sessions/{id}/pause"), None, b"");
+    assert_eq!(status, 200, "{paused}");
+    let mut rest = String::new();
+    while !rest.ends_with("0\r\n\r\n") {
+        let n = c2.read(&mut buf).unwrap();
+        assert!(n > 0, "pause did not end the stream");
+        rest += &String::from_utf8_lossy(&buf[..n]);
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    let (_, later) = server.json("GET", &format!("/api/sessions/{id}/state"), None, b"");
+    assert_eq!(later["step"], paused["step"]);
     drop((c, c2));
     let (_, s) = server.json("GET", &format!("/api/sessions/{id}/state"), None, b"");
     assert!(s["step"].as_u64().unwrap() >= 8 + 9, "{}", s["step"]);
@@ -129,6 +141,13 @@ fn bad_setups_and_too_many_sessions_are_refused() {
     assert_eq!(status, 422, "{e}");
     let (status, _) = server.json("GET", &format!("/api/sessions/{id}/point?i=100000"), None, b"");
     assert_eq!(status, 422);
+    // Malformed paths and queries get JSON errors too.
+    let (status, e) = server.json("GET", "/api/sessions/abc/state", None, b"");
+    assert!(status == 400 && e["error"].as_str().unwrap().contains("bad session id"), "{status} {e}");
+    let (status, e) = server.json("GET", &format!("/api/sessions/{id}/point?set=train"), None, b"");
+    assert!(status == 400 && e["error"].as_str().unwrap().contains('i'), "{status} {e}");
+    let (status, e) = server.json("GET", &format!("/api/sessions/{id}/link?layer=x&to=0"), None, b"");
+    assert_eq!(status, 400, "{e}");
     // Sixteen sessions at most.
     for _ in 1..16 {
         create(&server, &json!({"points": 20, "batch": 5}));

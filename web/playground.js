@@ -468,11 +468,12 @@ $('article').addEventListener('click', () => {
   setup = { ...DEFAULT, data: 'article', hidden: [2], activation: 'sigmoid', lr: 0.1, batch: 1, test_ratio: 0, points: 1, seed: setup.seed };
   start();
 });
-// Pausing shows the server's state: the stream may have taken a step the page never received.
+// Pausing ends the stream on the server and shows the server's state: the stream may have taken a
+// step the page never received.
 $('play').addEventListener('click', async () => {
   if (!source) return play();
   pause();
-  show(await api('GET', `api/sessions/${session.id}/state`));
+  show(await api('POST', `api/sessions/${session.id}/pause`));
 });
 $('step').addEventListener('click', () => stepOnce());
 $('reset').addEventListener('click', async () => { pause(); show(await api('POST', `api/sessions/${session.id}/reset`)); });

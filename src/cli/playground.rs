@@ -4,7 +4,8 @@
 //!
 //! Routes (relative to where the playground is mounted: `/` here, `/playground/` under `serve`):
 //! the page and its two files; `POST api/sessions` (a setup) → a session and its state;
-//! `GET api/sessions/ID/state`, `POST …/step` (`{"steps": k}`), `POST …/reset`, `POST …/close`;
+//! `GET api/sessions/ID/state`, `POST …/step` (`{"steps": k}`), `POST …/reset`, `POST …/close`,
+//! `POST …/pause` (ends the stream, answers the state with every step it took);
 //! `GET …/stream?steps=k` (server-sent events, one state per frame, k steps each, while the page
 //! listens); `GET …/point?set=train|test&i=N` (one point's z, a, δ: `explain`'s JSON);
 //! `GET …/link?layer=L&to=J[&from=I]` (a weight or bias, its gradient on the next batch and the
@@ -15,10 +16,12 @@
 //! neurons, 1,000 points); a request body is at most 16 KiB; a stream sends at most 30 frames a
 //! second of at most [`MAX_STEPS`] steps each.
 
+use super::common::asset;
 use anyhow::{Context, Result};
 use axum::Router;
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -99,6 +102,12 @@ impl Sessions {
         Some(Arc::clone(&e.session))
     }
 
+    /// Whether `stream` is still the session's stream (asked with the session locked, so that a
+    /// pause, which ends the stream before it locks the session, sees every step the stream took).
+    fn is_stream(&self, id: u64, stream: u64) -> bool {
+        self.map.lock().unwrap_or_else(|e| e.into_inner()).get(&id).is_some_and(|e| e.stream == stream)
+    }
+
     /// Ends the sessions idle for longer than [`IDLE`].
     fn sweep(&self) {
         let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
@@ -159,25 +168,12 @@ pub fn routes<S: Clone + Send + Sync + 'static>(prefix: &str, sessions: Shared) 
         .route(&p("/api/sessions/{id}/step"), post(step))
         .route(&p("/api/sessions/{id}/reset"), post(reset))
         .route(&p("/api/sessions/{id}/close"), post(close))
+        .route(&p("/api/sessions/{id}/pause"), post(pause))
         .route(&p("/api/sessions/{id}/stream"), get(stream))
         .route(&p("/api/sessions/{id}/point"), get(point))
         .route(&p("/api/sessions/{id}/link"), get(link))
         .layer(DefaultBodyLimit::max(16 << 10))
         .with_state(sessions)
-}
-
-/// An embedded file, loaded only from this server.
-fn asset(content_type: &'static str, body: &'static str) -> Response {
-    let mut response = body.into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'self'; img-src 'self' data: blob:; style-src 'self'"),
-    );
-    response
 }
 
 /// A JSON error `{"error", "status"}`.
@@ -191,6 +187,16 @@ impl IntoResponse for ApiError {
 
 fn bad(e: impl std::fmt::Display) -> ApiError {
     ApiError(StatusCode::UNPROCESSABLE_ENTITY, e.to_string())
+}
+
+/// The session id of the path, or a JSON error naming what is wrong with it.
+fn id_of(path: Result<Path<u64>, PathRejection>) -> Result<u64, ApiError> {
+    path.map(|Path(id)| id).map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("bad session id: {}", e.body_text())))
+}
+
+/// The query's fields, or a JSON error naming what is wrong with them.
+fn query_of<T>(query: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
+    query.map(|Query(q)| q).map_err(|e| ApiError(StatusCode::BAD_REQUEST, e.body_text()))
 }
 
 /// A number kept to 4 decimals: enough for a picture, a third of the bytes.
@@ -289,7 +295,11 @@ async fn create(State(sessions): State<Shared>, body: axum::body::Bytes) -> Resu
     Ok((StatusCode::CREATED, axum::Json(state)).into_response())
 }
 
-async fn state(State(sessions): State<Shared>, Path(id): Path<u64>) -> Result<axum::Json<Value>, ApiError> {
+async fn state(
+    State(sessions): State<Shared>,
+    path: Result<Path<u64>, PathRejection>,
+) -> Result<axum::Json<Value>, ApiError> {
+    let id = id_of(path)?;
     with_session(&sessions, id, |s| Ok(state_json(s, true))).await
 }
 
@@ -314,15 +324,18 @@ fn check_steps(steps: usize) -> Result<usize, ApiError> {
 
 async fn step(
     State(sessions): State<Shared>,
-    Path(id): Path<u64>,
+    path: Result<Path<u64>, PathRejection>,
     body: axum::body::Bytes,
 ) -> Result<axum::Json<Value>, ApiError> {
+    let id = id_of(path)?;
     let n = if body.is_empty() {
         1
     } else {
         serde_json::from_slice::<Steps>(&body).map_err(|e| bad(format!("expected {{\"steps\": k}}: {e}")))?.steps
     };
     let n = check_steps(n)?;
+    // A step by hand pauses: the stream, if any, ends before the session is stepped.
+    sessions.new_stream(id)?;
     with_session(&sessions, id, move |s| {
         for _ in 0..n {
             s.step();
@@ -332,7 +345,12 @@ async fn step(
     .await
 }
 
-async fn reset(State(sessions): State<Shared>, Path(id): Path<u64>) -> Result<axum::Json<Value>, ApiError> {
+async fn reset(
+    State(sessions): State<Shared>,
+    path: Result<Path<u64>, PathRejection>,
+) -> Result<axum::Json<Value>, ApiError> {
+    let id = id_of(path)?;
+    sessions.new_stream(id)?;
     with_session(&sessions, id, |s| {
         *s = Session::new(s.setup().clone()).map_err(bad)?;
         Ok(state_json(s, true))
@@ -340,7 +358,18 @@ async fn reset(State(sessions): State<Shared>, Path(id): Path<u64>) -> Result<ax
     .await
 }
 
-async fn close(State(sessions): State<Shared>, Path(id): Path<u64>) -> StatusCode {
+/// Ends the session's stream and answers its state, every step the stream took included.
+async fn pause(
+    State(sessions): State<Shared>,
+    path: Result<Path<u64>, PathRejection>,
+) -> Result<axum::Json<Value>, ApiError> {
+    let id = id_of(path)?;
+    sessions.new_stream(id)?;
+    with_session(&sessions, id, |s| Ok(state_json(s, true))).await
+}
+
+async fn close(State(sessions): State<Shared>, path: Result<Path<u64>, PathRejection>) -> StatusCode {
+    let Ok(id) = id_of(path) else { return StatusCode::BAD_REQUEST };
     let removed = sessions.map.lock().unwrap_or_else(|e| e.into_inner()).remove(&id).is_some();
     if removed { StatusCode::NO_CONTENT } else { StatusCode::NOT_FOUND }
 }
@@ -356,9 +385,11 @@ struct StreamQuery {
 /// until the page stops listening, the session ends or another stream of it starts.
 async fn stream(
     State(sessions): State<Shared>,
-    Path(id): Path<u64>,
-    Query(q): Query<StreamQuery>,
+    path: Result<Path<u64>, PathRejection>,
+    query: Result<Query<StreamQuery>, QueryRejection>,
 ) -> Result<Sse<impl futures_util::Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let id = id_of(path)?;
+    let q = query_of(query)?;
     let n = check_steps(q.steps)?;
     let stream = sessions.new_stream(id)?;
     let frames = futures_util::stream::unfold(
@@ -366,15 +397,19 @@ async fn stream(
         move |(sessions, mut tick)| async move {
             tick.tick().await;
             let session = sessions.for_stream(id, stream)?;
+            let shared = Arc::clone(&sessions);
             let v = tokio::task::spawn_blocking(move || {
                 let mut s = session.lock().unwrap_or_else(|e| e.into_inner());
+                if !shared.is_stream(id, stream) {
+                    return None;
+                }
                 for _ in 0..n {
                     s.step();
                 }
-                state_json(&s, false)
+                Some(state_json(&s, false))
             })
             .await
-            .ok()?;
+            .ok()??;
             Some((Ok(Event::default().event("state").data(v.to_string())), (sessions, tick)))
         },
     );
@@ -391,9 +426,11 @@ struct PointQuery {
 
 async fn point(
     State(sessions): State<Shared>,
-    Path(id): Path<u64>,
-    Query(q): Query<PointQuery>,
+    path: Result<Path<u64>, PathRejection>,
+    query: Result<Query<PointQuery>, QueryRejection>,
 ) -> Result<axum::Json<Value>, ApiError> {
+    let id = id_of(path)?;
+    let q = query_of(query)?;
     let test = match q.set.as_deref() {
         None | Some("train") => false,
         Some("test") => true,
@@ -420,8 +457,10 @@ struct LinkQuery {
 
 async fn link(
     State(sessions): State<Shared>,
-    Path(id): Path<u64>,
-    Query(q): Query<LinkQuery>,
+    path: Result<Path<u64>, PathRejection>,
+    query: Result<Query<LinkQuery>, QueryRejection>,
 ) -> Result<axum::Json<Value>, ApiError> {
+    let id = id_of(path)?;
+    let q = query_of(query)?;
     with_session(&sessions, id, move |s| Ok(json!(s.link(q.layer, q.to, q.from).map_err(bad)?))).await
 }

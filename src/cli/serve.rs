@@ -12,6 +12,7 @@
 //! (`MAX_DECODED_BYTES`). A request that cannot get its share within
 //! [`QUEUE_WAIT`] is answered 503 with `Retry-After`; nothing queues without limit.
 
+use super::common::asset;
 use anyhow::{Context, Result};
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -138,20 +139,6 @@ fn app(state: Arc<Served>) -> Router {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "this method is not allowed here")
         })
         .with_state(state)
-}
-
-/// An embedded file; the page may load only from this server (no CDN, works offline).
-fn asset(content_type: &'static str, body: &'static str) -> Response {
-    let mut response = body.into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'self'; img-src 'self' data: blob:; style-src 'self'"),
-    );
-    response
 }
 
 /// `GET /api/model`: the model file's metadata, its parameter count and file name.
