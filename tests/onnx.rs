@@ -23,6 +23,7 @@ fn main() {
         test("a_file_that_is_not_a_model_is_refused_and_nothing_is_written", not_a_model_is_refused),
         test_needing("every_activation_as_hidden_and_output_layer", python_onnx, every_activation),
         test_needing("table_classifier_and_regressor_with_text_columns_and_impute", python_onnx, tables),
+        test_needing("a_convolutional_network_in_onnx_runtime_and_the_reference_runtime", python_onnx, convolutional),
         test_needing("the_default_mnist_model_in_onnx_runtime_and_the_reference_runtime", mnist_and_python, mnist),
     ]);
 }
@@ -148,6 +149,42 @@ fn every_activation(_: ()) {
         assert!(f64_of(&r, "reference_max_abs_diff") <= 1e-5, "{f}: {r}");
         assert_eq!(f64_of(&r, "label_mismatches"), 0.0, "{f}: {r}");
     }
+}
+
+/// A convolutional network on 1×12×10 images (not square, both paddings, pooling with an odd size
+/// floored, several activations): ONNX Runtime's and the reference runtime's probabilities against
+/// the library's.
+fn convolutional(_: ()) {
+    let d = tempfile::tempdir().unwrap();
+    let arch = Architecture::parse_spec(
+        "conv:3:3:same:tanh,pool:2,conv:4:3:valid:relu,pool:2,dense:6:sigmoid,dense:4",
+        neuralnet::conv::Maps::new(1, 12, 10),
+        Activation::Relu,
+        Activation::Softmax,
+        Loss::CrossEntropy,
+    )
+    .unwrap();
+    let mut net: Network<f32> = arch.build(5).unwrap();
+    for (t, tensor) in net.tensors_mut().enumerate() {
+        tensor.iter_mut().enumerate().for_each(|(i, v)| *v = (((i * 37 + t * 11) % 19) as f32 - 9.0) / 12.0);
+    }
+    let rows = 64;
+    let pixels: Vec<f32> = (0..rows * 120).map(|j| ((j * 53 + j / 7) % 256) as f32).collect();
+    let x: Vec<f32> = pixels.iter().map(|p| p / 255.0).collect();
+    let mut ws = Workspace::new(&net, rows, 1);
+    let out = net.forward(&x, rows, &mut ws).to_vec();
+    let want: Vec<f32> = out.chunks(4).flat_map(|o| probabilities(&net, o)).map(|p| p as f32).collect();
+    let model = d.path().join("conv.safetensors");
+    model_file::save(&Model::new(net, ModelInfo::images(12, 10, 4)), &model).unwrap();
+    let onnx = export(&model);
+    let (px, ex) = (d.path().join("x.f32"), d.path().join("p.f32"));
+    write_f32(&px, &pixels);
+    write_f32(&ex, &want);
+    let r = check(&["images", onnx.to_str().unwrap(), px.to_str().unwrap(), ex.to_str().unwrap(), "-"]);
+    eprintln!("convolutional: {r}");
+    assert!(f64_of(&r, "max_abs_diff") <= 1e-5, "{r}");
+    assert!(f64_of(&r, "reference_max_abs_diff") <= 1e-5, "{r}");
+    assert_eq!(f64_of(&r, "label_mismatches"), 0.0, "{r}");
 }
 
 /// Rows of a table with two numeric and two text columns, some cells missing, and an identifier

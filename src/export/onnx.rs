@@ -28,6 +28,8 @@ use crate::activation::Activation;
 use crate::data::table::{Column, MISSING_MARKERS, Tabular, Task};
 use crate::error::{Error, Result};
 use crate::model_file::{Model, write_atomic};
+use crate::network::Feature;
+use crate::pool::POOL;
 use prost::Message;
 use std::path::Path;
 
@@ -176,9 +178,35 @@ fn activation(g: &mut Graph, z: &str, f: Activation) -> String {
     }
 }
 
-/// The network's layers on `x` (float32 `[batch, inputs]`); returns the output's name.
+/// The network's layers on `x` (float32 `[batch, inputs]`); returns the output's name. A
+/// convolutional part reads the row as maps (`Reshape` to `[batch, C, H, W]`), runs `Conv` (W as
+/// out × in × k × k, the same layout as ours and PyTorch's; `pads` P on every side) with its
+/// activation and `MaxPool` (2×2, stride 2, odd sizes floored as ours), and `Flatten`s the last maps
+/// in (channel, row, column) order for the dense layers.
 fn layers(g: &mut Graph, model: &Model, x: &str) -> String {
     let mut a = x.to_string();
+    if let Some(m) = model.network.input_maps() {
+        let shape = g.i64s(&[4], &[-1, m.channels as i64, m.height as i64, m.width as i64]);
+        a = g.op("Reshape", &[&a, &shape], vec![]);
+        for f in &model.network.features {
+            match f {
+                Feature::Conv(c) => {
+                    let (k, p) = (c.kernel as i64, c.pad() as i64);
+                    let w = g.f32s(&[c.out_channels, c.input.channels, c.kernel, c.kernel], &c.weights);
+                    let b = g.f32s(&[c.out_channels], &c.bias);
+                    let attributes =
+                        vec![ints("kernel_shape", &[k, k]), ints("pads", &[p, p, p, p]), ints("strides", &[1, 1])];
+                    let z = g.op("Conv", &[&a, &w, &b], attributes);
+                    a = activation(g, &z, c.activation);
+                }
+                Feature::Pool(_) => {
+                    let (k, s) = (POOL as i64, POOL as i64);
+                    a = g.op("MaxPool", &[&a], vec![ints("kernel_shape", &[k, k]), ints("strides", &[s, s])]);
+                }
+            }
+        }
+        a = g.op("Flatten", &[&a], vec![int("axis", 1)]);
+    }
     for layer in &model.network.layers {
         let (n_out, n_in) = (layer.outputs, layer.inputs);
         // Wᵀ, inputs × outputs, so that a row of inputs times it is the row of z.
@@ -369,14 +397,6 @@ pub fn signature(model: &Model) -> Result<(Vec<Port>, Vec<Port>)> {
 fn build(model: &Model) -> Result<ModelProto> {
     let info = &model.info;
     let net = &model.network;
-    if !net.features.is_empty() {
-        return Err(Error::InvalidValue {
-            what: "model".into(),
-            message: "it has convolutional layers, which the ONNX export does not write yet (fully connected \
-                      networks only); the model file itself keeps every tensor, named as documented in model_file"
-                .into(),
-        });
-    }
     let (inputs_n, outputs_n) = (net.inputs(), net.outputs());
     let mut g = Graph::default();
     let mut inputs = Vec::new();
@@ -463,7 +483,7 @@ fn build(model: &Model) -> Result<ModelProto> {
     if let Some(a) = info.test_accuracy {
         meta.push(("test_accuracy".into(), a.to_string()));
     }
-    meta.push(("architecture".into(), net.sizes().iter().map(|s| s.to_string()).collect::<Vec<_>>().join("-")));
+    meta.push(("architecture".into(), info.architecture.describe()));
     let mut opset_import = vec![OperatorSetIdProto { domain: Some(String::new()), version: Some(OPSET) }];
     if g.uses_ml {
         opset_import.push(OperatorSetIdProto { domain: Some(ML.into()), version: Some(ML_OPSET) });
