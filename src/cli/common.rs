@@ -1,5 +1,5 @@
 //! What several subcommands share: the output format flag, the thread-pool size, [`say!`], and
-//! how the pages of `serve` and `playground` send their embedded files ([`asset`]).
+//! what the servers of `serve` and `playground` share ([`serve_http`], [`asset`]).
 
 use clap::ValueEnum;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -59,4 +59,34 @@ pub fn asset(content_type: &'static str, body: &'static str) -> axum::response::
         HeaderValue::from_static("default-src 'self'; img-src 'self' data: blob:; style-src 'self'"),
     );
     response
+}
+
+/// Serves the router `app` makes (inside the runtime, so that it may start tasks) on `host:port`
+/// until Ctrl-C, with at most `blocking` threads for blocking work (a few threads, a few allocator
+/// arenas); `banner` is what to print once listening, given the address.
+pub fn serve_http(
+    host: &str,
+    port: u16,
+    blocking: usize,
+    banner: impl FnOnce(std::net::SocketAddr) -> String,
+    app: impl FnOnce() -> axum::Router,
+) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .max_blocking_threads(blocking)
+        .enable_all()
+        .build()
+        .context("cannot start the runtime")?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind((host, port))
+            .await
+            .with_context(|| format!("cannot listen on {host}:{port}"))?;
+        eprintln!("{}", banner(listener.local_addr()?));
+        axum::serve(listener, app())
+            .with_graceful_shutdown(async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await
+            .context("the server stopped")
+    })
 }

@@ -17,7 +17,7 @@
 //! second of at most [`MAX_STEPS`] steps each.
 
 use super::common::asset;
-use anyhow::{Context, Result};
+use anyhow::Result;
 use axum::Router;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
@@ -116,25 +116,13 @@ impl Sessions {
 }
 
 pub fn run(args: PlaygroundArgs) -> Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .max_blocking_threads(4)
-        .enable_all()
-        .build()
-        .context("cannot start the runtime")?;
-    runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind((args.host.as_str(), args.port))
-            .await
-            .with_context(|| format!("cannot listen on {}:{}", args.host, args.port))?;
-        let addr = listener.local_addr()?;
-        eprintln!("playground on http://{addr}/ (Ctrl-C to stop)");
-        let sessions: Shared = Arc::default();
-        axum::serve(listener, routes("", Arc::clone(&sessions)))
-            .with_graceful_shutdown(async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
-            .await
-            .context("the server stopped")
-    })
+    super::common::serve_http(
+        &args.host,
+        args.port,
+        4,
+        |addr| format!("playground on http://{addr}/ (Ctrl-C to stop)"),
+        || routes("", Arc::default()),
+    )
 }
 
 /// The playground's routes under `prefix` (`""` or `/playground`), with their own sessions and a

@@ -13,7 +13,7 @@
 //! [`QUEUE_WAIT`] is answered 503 with `Retry-After`; nothing queues without limit.
 
 use super::common::asset;
-use anyhow::{Context, Result};
+use anyhow::Result;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Request, State};
@@ -104,25 +104,15 @@ pub fn run(args: ServeArgs) -> Result<()> {
         work: Arc::new(Semaphore::new(slots)),
         body_timeout: Duration::from_secs(args.body_timeout),
     });
-    // Blocking threads only ever run the work slots' jobs: a few threads, a few allocator arenas.
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .max_blocking_threads(slots)
-        .enable_all()
-        .build()
-        .context("cannot start the runtime")?;
-    runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind((args.host.as_str(), args.port))
-            .await
-            .with_context(|| format!("cannot listen on {}:{}", args.host, args.port))?;
-        let addr = listener.local_addr()?;
-        eprintln!("serving {} on http://{addr}/ (Ctrl-C to stop)", args.model.display());
-        axum::serve(listener, app(state))
-            .with_graceful_shutdown(async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
-            .await
-            .context("the server stopped")
-    })
+    // Blocking threads only ever run the work slots' jobs.
+    let model_path = args.model.display().to_string();
+    super::common::serve_http(
+        &args.host,
+        args.port,
+        slots,
+        |addr| format!("serving {model_path} on http://{addr}/ (Ctrl-C to stop)"),
+        || app(state),
+    )
 }
 
 fn app(state: Arc<Served>) -> Router {
