@@ -46,8 +46,9 @@ fn a_convolutional_network_trains_evaluates_and_describes_itself() {
         .assert()
         .success()
         .stdout(predicate::str::contains("format version: 2"))
-        .stdout(predicate::str::contains("conv: W 4×1×3×3, b 4, same padding, activation relu → 4×10×10"))
-        .stdout(predicate::str::contains("pool: 2×2 max → 4×5×5"))
+        .stdout(predicate::str::contains("layer 1: conv: W 4×1×3×3, b 4, same padding, activation relu → 4×10×10"))
+        .stdout(predicate::str::contains("layer 2: pool: 2×2 max → 4×5×5"))
+        .stdout(predicate::str::contains("layer 4: W 12×54, b 12, activation relu"))
         .stdout(predicate::str::contains(
             "exportable:     ONNX (neuralnet export): inputs pixels float32 [batch, 100]",
         ));

@@ -44,10 +44,12 @@ pub fn run(args: InfoArgs) -> Result<()> {
     println!("model file:     {}", args.model.display());
     println!("format version: {}", model_file::version_for(&m.network));
     println!("architecture:   {} ({} parameters)", info.architecture.describe(), m.network.parameter_count());
-    for f in &m.network.features {
+    // Layers are numbered over the whole network, convolution and pooling first, as `explain` does.
+    for (k, f) in m.network.features.iter().enumerate() {
         match f {
             Feature::Conv(c) => println!(
-                "  conv: W {}×{}×{}×{}, b {}, {} padding, activation {} → {}",
+                "  layer {}: conv: W {}×{}×{}×{}, b {}, {} padding, activation {} → {}",
+                k + 1,
                 c.out_channels,
                 c.input.channels,
                 c.kernel,
@@ -57,11 +59,12 @@ pub fn run(args: InfoArgs) -> Result<()> {
                 c.activation,
                 c.output()
             ),
-            Feature::Pool(p) => println!("  pool: 2×2 max → {}", p.output()),
+            Feature::Pool(p) => println!("  layer {}: pool: 2×2 max → {}", k + 1, p.output()),
         }
     }
+    let first = m.network.features.len() + 1;
     for (i, l) in m.network.layers.iter().enumerate() {
-        println!("  layer {}: W {}×{}, b {}, activation {}", i + 1, l.outputs, l.inputs, l.outputs, l.activation);
+        println!("  layer {}: W {}×{}, b {}, activation {}", first + i, l.outputs, l.inputs, l.outputs, l.activation);
     }
     println!("loss:           {}", info.architecture.loss);
     let n = &info.normalization;
