@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{neuralnet, write_tiny_dataset};
+use common::{eval_json, neuralnet, write_tiny_dataset};
 use predicates::prelude::*;
 
 #[test]
@@ -44,16 +44,7 @@ fn train_eval_info_on_tiny_images_with_three_classes() {
         assert!(first.get(key).is_some(), "metrics line lacks {key}: {first}");
     }
 
-    let out = neuralnet()
-        .arg("eval")
-        .arg(&model)
-        .arg("--data-dir")
-        .arg(dir.path())
-        .args(["--format", "json"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout holds only JSON");
+    let v = eval_json(&model, dir.path());
     let acc = v["accuracy"].as_f64().unwrap();
     assert!(acc > 0.9, "accuracy {acc}");
     assert_eq!(v["confusion"].as_array().unwrap().len(), 3);

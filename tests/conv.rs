@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{neuralnet, write_tiny_dataset};
+use common::{eval_json, neuralnet, write_tiny_dataset};
 use predicates::prelude::*;
 use std::path::Path;
 
@@ -28,16 +28,7 @@ fn a_convolutional_network_trains_evaluates_and_describes_itself() {
         .success()
         .stderr(predicate::str::contains("1×10×10 → conv:4:3:same,pool:2,conv:6:3:valid,dense:12,dense:3"))
         .stderr(predicate::str::contains("test accuracy"));
-    let out = neuralnet()
-        .arg("eval")
-        .arg(&one)
-        .arg("--data-dir")
-        .arg(dir.path())
-        .args(["--format", "json"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = eval_json(&one, dir.path());
     let acc = v["accuracy"].as_f64().unwrap();
     assert!(acc > 0.9, "accuracy {acc}");
     neuralnet()

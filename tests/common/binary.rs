@@ -14,6 +14,14 @@ pub fn neuralnet() -> assert_cmd::Command {
     assert_cmd::Command::new(bin())
 }
 
+/// `neuralnet eval MODEL --data-dir DIR --format json`, which must succeed; its JSON.
+pub fn eval_json(model: &Path, data_dir: &Path) -> serde_json::Value {
+    let out = neuralnet().arg("eval").arg(model).arg("--data-dir").arg(data_dir).args(["--format", "json"]).output();
+    let out = out.unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("stdout holds only JSON")
+}
+
 /// A 784-`hidden`-10 digit model with random weights, saved as `dir/random.safetensors`: enough to
 /// exercise a command's plumbing.
 pub fn random_model(dir: &Path, hidden: usize) -> PathBuf {
