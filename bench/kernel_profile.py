@@ -24,9 +24,10 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from driver import CLI, DESCR  # noqa: E402  (the same command lines as the benchmark)
+from driver import CLI, CONFIG_NAME, DESCR  # noqa: E402  (the same command lines as the benchmark)
 
-# First match wins; matched against "symbol (library)".
+# First match wins; matched against "symbol (library)". The convolutional network's own kernels
+# come first for "l" (CONV_CATEGORIES).
 CATEGORIES = {
     "neuralnet": [
         (r"sparse_train|sparse_x_wt", "sparse first layer X·Wᵀ"),
@@ -46,11 +47,22 @@ CATEGORIES = {
         (r"c10::|at::|torch::|malloc|free|_int_|libstdc\+\+|libc\.so", "framework (dispatch, autograd, allocation)"),
     ],
 }
+CONV_CATEGORIES = {
+    "neuralnet": [
+        (r"conv::unfold", "convolution: patches unfolded"),
+        (r"pool::", "max pooling"),
+        (r"conv::|kernels::reductions::sum", "convolution: bias, f(z), ∂L/∂b, flipped kernels"),
+    ],
+    "pytorch": [
+        (r"\[JIT\]|dnnl|mkldnn|ideep", "convolution (oneDNN)"),
+        (r"max_pool", "max pooling"),
+    ],
+}
 COMMON = [(r"\[kernel", "operating system (page faults, scheduling)")]
 
 
-def category(side, where):
-    for pattern, name in COMMON + CATEGORIES[side]:
+def category(side, config, where):
+    for pattern, name in COMMON + (CONV_CATEGORIES[side] if config == "l" else []) + CATEGORIES[side]:
         if re.search(pattern, where):
             return name
     return "other"
@@ -66,14 +78,14 @@ def samples(data):
             yield float(m.group(1)), m.group(2)
 
 
-def profile(side, data, spans, freq):
+def profile(side, config, data, spans, freq):
     """Seconds per epoch of each category over the epochs after the first, and the symbol of the
     GEMM category with the most samples."""
     spans = spans[1:]
     counts, total, gemm_symbols = {}, 0, {}
     for t, where in samples(data):
         if any(a <= t <= b for a, b in spans):
-            c = category(side, where)
+            c = category(side, config, where)
             counts[c] = counts.get(c, 0) + 1
             total += 1
             if c == "GEMM":
@@ -114,7 +126,7 @@ def run_ours(args, data):
 
 
 def run_torch(args, data):
-    cmd = [sys.executable, os.path.join(HERE, "pytorch_mlp.py"), "train", "--config", args.config, "--threads", "1",
+    cmd = [sys.executable, os.path.join(HERE, "pytorch_mlp.py"), "train", "--config", CONFIG_NAME.get(args.config, args.config), "--threads", "1",
            "--epochs", str(args.epochs)]
     p = perf_record(data, args.freq, cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     out, _ = p.communicate()
@@ -123,28 +135,35 @@ def run_torch(args, data):
     return json.loads(out.strip().splitlines()[-1])["epoch_spans"], " ".join(cmd)
 
 
-def gemm_flops(sizes, n, side):
-    """The FLOPs of an epoch's matrix products (n samples): each layer's forward, ∂L/∂W and, above
-    the first, ∂L/∂x, each 2·n·inputs·outputs. Returns (GEMM, sparse): neuralnet's first-layer
-    forward is its sparse kernel, counted apart at the dense product's FLOPs."""
+def flops(config, side, n=60000):
+    """The FLOPs of an epoch's products (n samples), by category: each dense layer's forward,
+    ∂L/∂W and, above the input, ∂L/∂x, each 2·n·inputs·outputs; each convolution's the same with
+    2·n·O·C·k²·H·W. neuralnet's first dense layer of an MLP runs its forward in the sparse kernel,
+    counted at the dense product's FLOPs."""
+    if config == "l":
+        c1, c2 = 2 * 32 * 1 * 25 * 28 * 28, 2 * 64 * 32 * 25 * 14 * 14
+        dense = 3 * 2 * (3136 * 1024 + 1024 * 10)
+        conv = 2 * c1 + 3 * c2  # the first convolution's input needs no gradient
+        if side == "neuralnet":
+            return {"GEMM": n * (conv + dense)}
+        return {"convolution (oneDNN)": n * conv, "GEMM": n * dense}
+    sizes = [int(v) for v in CLI[config][1].split(",")]
     first = 2 * n * sizes[0] * sizes[1]
     rest = sum(3 * 2 * n * a * b for a, b in zip(sizes[1:], sizes[2:]))
     if side == "neuralnet":
-        return first + rest, first
-    return 2 * first + rest, 0
+        return {"GEMM": first + rest, "sparse first layer X·Wᵀ": first}
+    return {"GEMM": 2 * first + rest}
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--release-dir", default="target/release")
     ap.add_argument("--out-dir", default="target/bench")
-    ap.add_argument("--config", default="a", choices=["a", "c"])
+    ap.add_argument("--config", default="a", choices=["a", "c", "l"])
     ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--freq", type=int, default=1999)
     args = ap.parse_args()
     os.makedirs(args.out_dir, exist_ok=True)
-    sizes = [int(s) for s in CLI[args.config][1].split(",")]
-    n = 60000
 
     g = subprocess.run([os.path.join(args.release_dir, "examples", "bench_gemm"), "--threads", "1", "--reps", "3",
                         "--min-seconds", "0.05"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
@@ -155,7 +174,7 @@ def main():
     for side, run in (("neuralnet", run_ours), ("pytorch", run_torch)):
         data = os.path.join(args.out_dir, f"perf-{side}-{args.config}.data")
         spans, cmd = run(args, data)
-        per, sampled, wall, top = profile(side, data, spans, args.freq)
+        per, sampled, wall, top = profile(side, args.config, data, spans, args.freq)
         result["sides"][side] = {"command": cmd, "epoch_seconds": wall, "sampled_seconds": sampled, "categories": per,
                                  "top_gemm_symbol": top, "top_gemm_width": vector_width(data, top) if top else None}
 
@@ -169,10 +188,9 @@ def main():
     names = sorted(set(ours) | set(theirs), key=lambda c: -(ours.get(c, 0) + theirs.get(c, 0)))
     rate = {}
     for side, cats in (("neuralnet", ours), ("pytorch", theirs)):
-        dense, sparse = gemm_flops(sizes, n, side)
-        rate[side, "GEMM"] = dense / cats["GEMM"] / 1e9 if cats.get("GEMM") else None
-        if sparse and cats.get("sparse first layer X·Wᵀ"):
-            rate[side, "sparse first layer X·Wᵀ"] = sparse / cats["sparse first layer X·Wᵀ"] / 1e9
+        for c, f in flops(args.config, side).items():
+            if cats.get(c):
+                rate[side, c] = f / cats[c] / 1e9
 
     def fmt_rate(side, c):
         r = rate.get((side, c))

@@ -6,7 +6,8 @@
 # measured FMA peak. Markdown tables on stdout, raw numbers in $OUT_DIR/profile-CONFIG.json.
 # See BENCHMARKS.md, "Kernel by kernel" (issue 18).
 #
-# Usage: scripts/profile-kernels.sh [CONFIG ...]   (a and/or c; default both)
+# Usage: scripts/profile-kernels.sh [CONFIG ...]   (a, c, l; default a and c. l, the LeNet-like
+#        convolutional network, takes about 40 s per epoch and side: PROFILE_EPOCHS=3 is enough)
 # Environment: NEURALNET_BENCH_VENV, NEURALNET_DATA_DIR and BENCH_OUT as for
 # scripts/bench-vs-pytorch.sh; PROFILE_EPOCHS (default 5; the first is left out).
 set -euo pipefail

@@ -23,7 +23,7 @@
 
 use crate::activation::Activation;
 use crate::error::{Error, Result};
-use crate::kernels::{Float, Operand, matmul};
+use crate::kernels::{Float, Operand, matmul, sum};
 
 /// How the border is treated.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -356,7 +356,7 @@ impl<T: Float> Conv2d<T> {
             unfold(xs, inp, k, self.pad(), out, &mut scratch.cols, &mut scratch.plane);
             matmul(o, kk, m, Operand::plain(ds), Operand::t(&scratch.cols[..kk * m]), grad_w, n > 0, 1);
             for (gb, dr) in grad_b.iter_mut().zip(ds.chunks_exact(m)) {
-                *gb += dr.iter().fold(T::zero(), |s, &v| s + v);
+                *gb += sum(dr);
             }
             if let Some(gx) = grad_x.as_deref_mut() {
                 let at = Maps::new(1, inp.height, inp.width);

@@ -690,17 +690,23 @@ impl<T: Float> Network<T> {
             match f {
                 Feature::Conv(c) => {
                     conv -= 1;
-                    for ((gi, &zi), &ai) in g.iter_mut().zip(&ws.feature_z[k][..batch * lo]).zip(&ws.feature_a[k]) {
-                        *gi *= c.activation.derivative(zi, ai);
-                    }
-                    let (g0, g1) = g.split_at(h * lo);
+                    // δ = ∂L/∂a ⊙ f′(z), each half on its own thread, then the half's gradients.
+                    let (z0, z1) = ws.feature_z[k][..batch * lo].split_at(h * lo);
+                    let (a0, a1) = ws.feature_a[k][..batch * lo].split_at(h * lo);
+                    let (g0, g1) = g.split_at_mut(h * lo);
                     let (gw, gb) = (&mut grads.conv_weights[conv], &mut grads.conv_bias[conv]);
                     let (gw1, gb1) = &mut ws.half_grads[k];
                     let [s0, s1] = &mut ws.patches[k];
                     both(
                         threads,
-                        || c.backward(x0, g0, h, gw, gb, gx0, s0),
-                        || c.backward(x1, g1, batch - h, gw1, gb1, gx1, s1),
+                        || {
+                            c.activation.backprop_rows(z0, a0, g0, lo);
+                            c.backward(x0, g0, h, gw, gb, gx0, s0)
+                        },
+                        || {
+                            c.activation.backprop_rows(z1, a1, g1, lo);
+                            c.backward(x1, g1, batch - h, gw1, gb1, gx1, s1)
+                        },
                     );
                     // The halves' sums added in a fixed order: the same bits on one thread or two.
                     for (p, q) in gw.iter_mut().zip(gw1.iter()).chain(gb.iter_mut().zip(gb1.iter())) {

@@ -11,7 +11,7 @@
 //! * [`sparse_infer`]: inference's first-layer product that skips blank inputs ([`matmul_sparse_rows`]).
 //! * [`sparse_train`]: training's first-layer product that skips zero inputs ([`matmul_sparse_x_wt`]).
 //! * [`elementwise`]: element-wise passes (the exponential).
-//! * [`reductions`]: [`count_not_equal`], [`sum_squares`].
+//! * [`reductions`]: [`count_not_equal`], [`sum`], [`sum_squares`].
 //! * [`peak`]: the core's measured FMA peak, for the benchmarks' shares of peak ([`fma_peak_gflops`]).
 //! * [`subnormal`]: subnormal floats flushed to zero on the threads that train ([`FlushToZero`]).
 
@@ -30,7 +30,7 @@ pub use cpu::{Isa, simd};
 pub use float::Float;
 pub use gemm::{Operand, PARALLEL_MIN_FLOP, matmul, matmul_at_b_rows, warm_up_threads};
 pub use peak::fma_peak_gflops;
-pub use reductions::{count_not_equal, sum_squares};
+pub use reductions::{count_not_equal, sum, sum_squares};
 #[doc(hidden)]
 pub use sparse_infer::sparse_tiles_on;
 pub use sparse_infer::{SPARSE_TILE, matmul_sparse_rows};

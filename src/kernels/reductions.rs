@@ -1,4 +1,4 @@
-//! Reductions over a slice, vectorised: how many entries differ from a value, a sum of squares.
+//! Reductions over a slice, vectorised: how many entries differ from a value, a sum, a sum of squares.
 
 use super::cpu::{simd, simd_fn};
 use super::float::Float;
@@ -21,6 +21,25 @@ fn count_not_equal_kernel<T: Float>(x: &[T], c: T) -> usize {
         }
         counts.iter().map(|&n| n as usize).sum::<usize>() + rest
     }
+}
+
+simd_fn! {
+    /// `Σ xᵢ`, vectorised: 16 running sums, added together at the end (a fixed order, so the
+    /// same bits on every run; not the left-to-right order of a plain loop).
+    pub fn sum<T: Float>(x: &[T]) -> T = sum_kernel;
+}
+
+#[inline(always)]
+fn sum_kernel<T: Float>(x: &[T]) -> T {
+    let mut acc = [T::zero(); 16];
+    let chunks = x.chunks_exact(16);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for i in 0..16 {
+            acc[i] += c[i];
+        }
+    }
+    acc.iter().copied().sum::<T>() + rest.iter().copied().sum::<T>()
 }
 
 /// `Σ xᵢ²`, vectorised (for gradient norms).
@@ -52,6 +71,14 @@ mod tests {
         }
         // An unordered compare: a NaN differs from everything.
         assert_eq!(count_not_equal(&[f64::NAN, 1.0, 1.0], 1.0), 1);
+    }
+
+    #[test]
+    fn sum_adds_every_entry() {
+        for len in [0, 7, 16, 53] {
+            let x: Vec<f64> = (0..len).map(|i| (i as f64 - 20.0) * 0.25).collect();
+            assert_eq!(sum(&x), x.iter().sum::<f64>(), "len {len}");
+        }
     }
 
     #[test]
