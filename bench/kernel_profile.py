@@ -26,7 +26,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from driver import CLI, CONFIG_NAME, DESCR  # noqa: E402  (the same command lines as the benchmark)
 
-# First match wins; matched against "symbol (library)". The convolutional network's own kernels
+# First match wins; matched against "symbol (library)". Code generated at run time (oneDNN's JIT
+# kernels) has no symbol: perf names it "[unknown] (/tmp/perf-PID.map)". The convolutional network's own kernels
 # come first for "l" (CONV_CATEGORIES).
 CATEGORIES = {
     "neuralnet": [
@@ -39,7 +40,7 @@ CATEGORIES = {
         (r"rayon|crossbeam|futex|sched_yield", "thread hand-offs"),
     ],
     "pytorch": [
-        (r"gemm|mkl_blas|dnnl|\[JIT\]|jit_", "GEMM"),
+        (r"gemm|mkl_blas|dnnl|\[JIT\]|perf-\d+\.map|jit_", "GEMM"),
         (r"index_kernel|index_select|gather|memmove|memcpy|copy_kernel|randperm", "batch assembly, copies"),
         (r"addcdiv|addcmul|lerp|[sS]qrt|adam|sgd|_foreach", "optimizer update"),
         (r"at::native|mkl_vml|libm\.so|sleef|Sleef", "element-wise (activation, softmax, loss, optimizer)"),
@@ -54,7 +55,7 @@ CONV_CATEGORIES = {
         (r"conv::|kernels::reductions::sum", "convolution: bias, f(z), ∂L/∂b, flipped kernels"),
     ],
     "pytorch": [
-        (r"\[JIT\]|dnnl|mkldnn|ideep", "convolution (oneDNN)"),
+        (r"\[JIT\]|perf-\d+\.map|dnnl|mkldnn|ideep", "convolution (oneDNN)"),
         (r"max_pool", "max pooling"),
     ],
 }
