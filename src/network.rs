@@ -182,6 +182,17 @@ impl<T: Float> Workspace<T> {
         (&prev[l - 1], &mut self.z[l], &mut cur[0])
     }
 
+    /// The first layer's sparse-input scratch (empty for a convolutional network), for a weight
+    /// gradient taken outside [`Network::loss_and_gradients`].
+    pub(crate) fn sparse_mut(&mut self) -> &mut SparseScratch<T> {
+        &mut self.sparse
+    }
+
+    /// See [`Workspace::sparse_mut`].
+    pub(crate) fn sparse(&self) -> &SparseScratch<T> {
+        &self.sparse
+    }
+
     /// The largest batch these buffers hold.
     pub fn capacity(&self) -> usize {
         self.capacity
@@ -648,7 +659,17 @@ impl<T: Float> Network<T> {
             } else {
                 None
             };
-            let grad_w = (!skip_weights.get(l).copied().unwrap_or(false)).then_some(&mut grads.weights[l][..]);
+            let mut grad_w = (!skip_weights.get(l).copied().unwrap_or(false)).then_some(&mut grads.weights[l][..]);
+            // As in the forward pass, the first layer's ∂L/∂W skips the zero inputs on one thread.
+            if l == 0
+                && nf == 0
+                && ws.threads == 1
+                && batch >= SPARSE_MIN_ROWS
+                && let Some(gw) = grad_w.as_deref_mut()
+                && layer.backward_weights_sparse(input, &here[0], batch, gw, &mut ws.sparse)
+            {
+                grad_w = None;
+            }
             layer.backward(input, &here[0], batch, grad_w, &mut grads.bias[l], grad_x, ws.threads);
             if l > 0 {
                 let m = batch * layer.inputs;

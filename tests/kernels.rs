@@ -6,7 +6,9 @@
 //! skipped, so this file runs its own harness (libtest-mimic; `harness = false` in Cargo.toml).
 
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
-use neuralnet::kernels::{Isa, Operand, SparseScratch, matmul, matmul_sparse_x_wt, sparse_tiles_on};
+use neuralnet::kernels::{
+    Isa, Operand, SparseScratch, matmul, matmul_sparse_dt_x, matmul_sparse_x_wt, sparse_tiles_on,
+};
 
 fn main() {
     let args = Arguments::from_args();
@@ -22,6 +24,10 @@ fn main() {
     trials.push(Trial::ignorable_test("sparse_x_wt::avx512f::f32", || match missing_avx512f() {
         Some(reason) => Ok(Completion::ignored_with(reason)),
         None => sparse_x_times_w_transposed_matches_the_dense_product().map(|()| Completion::Completed),
+    }));
+    trials.push(Trial::ignorable_test("sparse_dt_x::avx512f::f32", || match missing_avx512f() {
+        Some(reason) => Ok(Completion::ignored_with(reason)),
+        None => sparse_weight_gradient_sums_in_row_order().map(|()| Completion::Completed),
     }));
     libtest_mimic::run(&args, trials).exit();
 }
@@ -142,6 +148,63 @@ fn sparse_x_times_w_transposed_matches_the_dense_product() -> Result<(), Failed>
         if matmul_sparse_x_wt(&dense, rows, k, &w, n, &mut z, &mut scratch) {
             return Err(format!("{rows}×{k}×{n}: dense inputs were taken").into());
         }
+    }
+    Ok(())
+}
+
+/// `matmul_sparse_dt_x` (AVX-512F only) against the sum it documents, bit for bit: `G[o, j]`, one
+/// fused multiply-add per row with `X[r, j] ≠ 0`, in increasing `r`, from zero; and against the
+/// dense product within rounding. Rows: whole and partial tiles; inputs: multiples of 16 and of 4
+/// only; outputs: whole blocks of 64, partial ones, fewer than 16.
+fn sparse_weight_gradient_sums_in_row_order() -> Result<(), Failed> {
+    for (rows, k, n) in [(16, 784, 128), (37, 100, 21), (130, 784, 10), (64, 68, 800), (200, 64, 130)] {
+        let x: Vec<f32> =
+            (0..rows * k).map(|i| if (i * 7 + i / k) % 6 == 0 { (i % 13) as f32 / 13.0 + 0.1 } else { 0.0 }).collect();
+        let d: Vec<f32> = (0..rows * n).map(|i| ((i * 31) % 17) as f32 / 17.0 - 0.5).collect();
+        let mut want = vec![0.0f32; n * k];
+        for o in 0..n {
+            for j in 0..k {
+                let mut acc = 0.0f32;
+                for r in (0..rows).filter(|&r| x[r * k + j] != 0.0) {
+                    acc = x[r * k + j].mul_add(d[r * n + o], acc);
+                }
+                want[o * k + j] = acc;
+            }
+        }
+        let mut dense = vec![0.0f32; n * k];
+        matmul(n, k, rows, Operand::t(&d), Operand::plain(&x), &mut dense, false, 1);
+        let mut g = vec![f32::NAN; n * k];
+        let mut scratch = SparseScratch::<f32>::new(k, rows);
+        for _ in 0..2 {
+            if !matmul_sparse_dt_x(&d, &x, rows, k, n, &mut g, &mut scratch) {
+                return Err(format!("{rows}×{k}×{n}: the sparse path should apply here").into());
+            }
+            for (i, ((&p, &q), &r)) in g.iter().zip(&want).zip(&dense).enumerate() {
+                if p.to_bits() != q.to_bits() || (p - r).abs() >= 1e-4 {
+                    return Err(format!("{rows}×{k}×{n}, entry {i}: {p} vs {q} in row order, {r} dense").into());
+                }
+            }
+        }
+        // A NaN input reaches its own input's column only; dense inputs are declined.
+        let mut x2 = x.clone();
+        x2[3 * k + 1] = f32::NAN;
+        if !matmul_sparse_dt_x(&d, &x2, rows, k, n, &mut g, &mut scratch) {
+            return Err(format!("{rows}×{k}×{n}: declined with a NaN input").into());
+        }
+        for (i, v) in g.iter().enumerate() {
+            if v.is_nan() != (i % k == 1) {
+                return Err(format!("{rows}×{k}×{n}: a NaN in input 1, entry {i} is {v}").into());
+            }
+        }
+        if matmul_sparse_dt_x(&d, &vec![0.5f32; rows * k], rows, k, n, &mut g, &mut scratch) {
+            return Err(format!("{rows}×{k}×{n}: dense inputs were taken").into());
+        }
+    }
+    // Inputs not a multiple of 4: declined.
+    let x = vec![0.0f32; 16 * 66];
+    let mut scratch = SparseScratch::<f32>::new(66, 16);
+    if matmul_sparse_dt_x(&[0.5f32; 48], &x, 16, 66, 3, &mut vec![0.0; 3 * 66], &mut scratch) {
+        return Err("66 inputs (not a multiple of 4) were taken".into());
     }
     Ok(())
 }

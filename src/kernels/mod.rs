@@ -34,5 +34,5 @@ pub use reductions::{count_not_equal, sum, sum_squares};
 #[doc(hidden)]
 pub use sparse_infer::sparse_tiles_on;
 pub use sparse_infer::{SPARSE_TILE, matmul_sparse_rows};
-pub use sparse_train::{SparseScratch, matmul_sparse_x_wt};
+pub use sparse_train::{SparseScratch, matmul_sparse_dt_x, matmul_sparse_dt_x_rows, matmul_sparse_x_wt};
 pub use subnormal::{FlushToZero, flush_to_zero_for_good};

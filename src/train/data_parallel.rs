@@ -8,7 +8,7 @@
 use super::config::TrainConfig;
 use crate::data::augment::Scratch;
 use crate::dataset::Dataset;
-use crate::kernels::{Float, matmul_at_b_rows};
+use crate::kernels::{Float, SparseScratch, matmul_at_b_rows, matmul_sparse_dt_x_rows};
 use crate::layer::Dense;
 use crate::metrics;
 use crate::network::{Dropout, Gradients, Network, Workspace};
@@ -96,9 +96,13 @@ pub(super) fn update<T: Float>(
 
 /// `∂L/∂W = δᵀX` of one layer for a whole batch (`delta`: batch × `n_out`, `input`: batch ×
 /// `n_in`, each half's rows already weighted) into `g`, and the optimizer's update of `w` from it,
-/// block of rows by block; the rows are halved between the two threads of the pool.
+/// block of rows by block; the rows are halved between the two threads of the pool. With
+/// `sparse` (the input's nonzero entries listed there, each half's rows in its own listing), the
+/// products skip the zero inputs ([`matmul_sparse_dt_x_rows`]), in blocks of 64 rows, its tile's
+/// height.
 #[allow(clippy::too_many_arguments)]
 fn joint_weight_step<T: Float>(
+    sparse: Option<&[&SparseScratch<T>]>,
     opt: &Optimizer,
     steps: u64,
     lr: f64,
@@ -113,12 +117,18 @@ fn joint_weight_step<T: Float>(
     v: &mut [T],
 ) {
     let rows_of = |first: usize, w: &mut [T], g: &mut [T], m: &mut [T], v: &mut [T]| {
-        let per_block = (JOINT_BLOCK / n_in.max(1)).max(1);
+        let per_block = match sparse {
+            Some(_) => 64,
+            None => (JOINT_BLOCK / n_in.max(1)).max(1),
+        };
         let rows = w.len() / n_in.max(1);
         for start in (0..rows).step_by(per_block) {
             let len = per_block.min(rows - start);
             let span = start * n_in..(start + len) * n_in;
-            matmul_at_b_rows(batch, n_out, n_in, delta, input, first + start, len, &mut g[span.clone()]);
+            match sparse {
+                Some(listed) => matmul_sparse_dt_x_rows(delta, n_out, first + start, len, &mut g[span.clone()], listed),
+                None => matmul_at_b_rows(batch, n_out, n_in, delta, input, first + start, len, &mut g[span.clone()]),
+            }
             let mb = if m.is_empty() { &mut [][..] } else { &mut m[span.clone()] };
             let vb = if v.is_empty() { &mut [][..] } else { &mut v[span.clone()] };
             opt.update(steps, lr, true, &mut w[span.clone()], &g[span.clone()], mb, vb);
@@ -142,6 +152,9 @@ pub(super) struct Half<T> {
     /// The whole batch's δ⁽ˡ⁾ and input of such a layer, gathered from the two halves.
     delta: Vec<T>,
     input: Vec<T>,
+    /// Whether each half listed its rows' nonzero inputs for a joint first layer's sparse
+    /// weight gradient in the last [`Half::gradients`].
+    listed: bool,
 }
 
 /// The buffers one forward/backward pass over some rows works in.
@@ -214,6 +227,7 @@ impl<T: Float> Half<T> {
             delta: vec![T::zero(); b * width(&|_, l| l.outputs)],
             input: vec![T::zero(); b * width(&|i, l| if i == 0 { 0 } else { l.inputs })],
             joint: joint.clone(),
+            listed: false,
         })
     }
 
@@ -242,18 +256,25 @@ impl<T: Float> Half<T> {
         let (x1, x2) = xb[..b * f].split_at_mut(h * f);
         let (y1, y2) = yb[..b * k].split_at_mut(h * k);
         let joint = &self.joint[..];
+        // A joint first layer of a fully connected network: each half also lists its rows'
+        // nonzero inputs, for the sparse weight gradient in `step`.
+        let list = joint.first() == Some(&true) && net.features.is_empty();
         // Each half gathers (and distorts) its own rows: that work is split too.
         let run = |ids: &[usize], x: &mut [T], y: &mut [T], part: Part<'_, T>| {
-            rows_step(net, data, config, epoch, ids, x, y, part, 1, joint, scale)
+            let Part { ws, grads, aug } = part;
+            let result =
+                rows_step(net, data, config, epoch, ids, x, y, Part { ws: &mut *ws, grads, aug }, 1, joint, scale);
+            (result, list && ws.sparse_mut().list_inputs(&x[..ids.len() * f], ids.len(), f))
         };
         let (i1, i2) = idx.split_at(h);
-        let ((l1, c1), (l2, c2)) = rayon::join(
+        let (((l1, c1), listed1), ((l2, c2), listed2)) = rayon::join(
             || run(i1, x1, y1, Part { ws: first.ws, grads: first.grads, aug: first.aug }),
             || {
                 let part = Part { ws: &mut self.ws, grads: &mut self.grads, aug: &mut self.aug };
                 run(i2, x2, y2, part)
             },
         );
+        self.listed = listed1 && listed2;
         // Each half's gradient is its own mean: the batch's is their row-weighted average.
         let (w1, w2) = (h as f64 / b as f64, (b - h) as f64 / b as f64);
         let (t1, t2) = (T::of(w1), T::of(w2));
@@ -323,10 +344,28 @@ impl<T: Float> Half<T> {
                 i2.copy_from_slice(&self.ws.input(l, &[], drop)[..(b - h) * n_in]);
                 &self.input[..b * n_in]
             };
+            // The first layer of a fully connected network: where each half listed its rows'
+            // nonzero inputs (sparse enough), the products skip the zeros.
+            let listings = [ws.sparse(), self.ws.sparse()];
+            let sparse = (l == 0 && self.listed).then_some(&listings[..]);
             let steps = state.steps;
             let (m, v) = state.slot_mut(2 * l);
             let g = &mut grads.weights[l];
-            joint_weight_step(&config.optimizer, steps, lr, b, n_out, n_in, delta, input, &mut layer.weights, g, m, v);
+            joint_weight_step(
+                sparse,
+                &config.optimizer,
+                steps,
+                lr,
+                b,
+                n_out,
+                n_in,
+                delta,
+                input,
+                &mut layer.weights,
+                g,
+                m,
+                v,
+            );
         }
         result
     }

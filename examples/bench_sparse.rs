@@ -1,0 +1,145 @@
+//! The first layer's products on real MNIST batches, sparse (blank pixels skipped) beside dense:
+//! forward `Z = X·Wᵀ` and backward `∂L/∂W = δᵀX`, as training calls them on one thread (a
+//! one-thread run, or each half of a batch split between two threads). With `--threads 2`, two
+//! threads run their own halves at once, as a two-thread run does, and the time is for both.
+//! GFLOP/s are counted at the dense product's FLOPs (an effective rate for the sparse products),
+//! beside the core's measured FMA peak. "dW listing" is the part of "dW sparse" that lists the
+//! nonzero inputs (`SparseScratch::list_inputs`). Prints a table and one JSON line.
+//!
+//! Run: `cargo run --release --example bench_sparse -- [--threads 1|2] [--reps 7] [--min-seconds 0.2]`
+//! (MNIST from the cache, as `neuralnet fetch mnist` leaves it).
+
+use neuralnet::data::mnist;
+use neuralnet::kernels::{Operand, SparseScratch, fma_peak_gflops, matmul, matmul_sparse_dt_x, matmul_sparse_x_wt};
+use std::time::Instant;
+
+struct Args {
+    threads: usize,
+    reps: usize,
+    min_seconds: f64,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut a = Args { threads: 1, reps: 7, min_seconds: 0.2 };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().ok_or(format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--threads" => a.threads = value()?.parse().map_err(|e| format!("--threads: {e}"))?,
+            "--reps" => a.reps = value()?.parse().map_err(|e| format!("--reps: {e}"))?,
+            "--min-seconds" => a.min_seconds = value()?.parse().map_err(|e| format!("--min-seconds: {e}"))?,
+            _ => return Err(format!("unknown argument {flag}")),
+        }
+    }
+    if !(1..=2).contains(&a.threads) {
+        return Err("--threads must be 1 or 2".into());
+    }
+    Ok(a)
+}
+
+/// One thread's share of the work: its rows of X and δ, and its own output and scratch.
+struct Part {
+    x: Vec<f32>,
+    delta: Vec<f32>,
+    w: Vec<f32>,
+    out: Vec<f32>,
+    scratch: SparseScratch<f32>,
+    rows: usize,
+}
+
+const K: usize = 784;
+
+impl Part {
+    fn new(pixels: &[u8], first: usize, rows: usize, n: usize) -> Self {
+        // Batch rows as a shuffled epoch draws them: spread over the training set.
+        let images = pixels.len() / K;
+        let x: Vec<f32> = (0..rows)
+            .flat_map(|r| {
+                let i = ((first + r) * 7919) % images;
+                pixels[i * K..(i + 1) * K].iter().map(|&p| p as f32 / 255.0)
+            })
+            .collect();
+        let fill = |len: usize, f: f32| (0..len).map(|i| ((i as f32) * f).sin() * 0.05).collect::<Vec<f32>>();
+        Part {
+            x,
+            delta: fill(rows * n, 0.73),
+            w: fill(n * K, 0.11),
+            out: vec![0.0; (rows * n).max(n * K)],
+            scratch: SparseScratch::new(K, rows),
+            rows,
+        }
+    }
+
+    fn run(&mut self, kind: &str, n: usize) {
+        let (rows, x, d, w) = (self.rows, &self.x, &self.delta, &self.w);
+        match kind {
+            "fwd sparse" => assert!(matmul_sparse_x_wt(x, rows, K, w, n, &mut self.out, &mut self.scratch)),
+            "fwd dense" => matmul(rows, n, K, Operand::plain(x), Operand::t(w), &mut self.out, false, 1),
+            "dW sparse" => assert!(matmul_sparse_dt_x(d, x, rows, K, n, &mut self.out, &mut self.scratch)),
+            "dW listing" => assert!(self.scratch.list_inputs(x, rows, K)),
+            _ => matmul(n, K, rows, Operand::t(d), Operand::plain(x), &mut self.out, false, 1),
+        }
+    }
+}
+
+/// Median seconds per call (per pair of concurrent calls with two threads).
+fn measure(parts: &mut [Part], kind: &str, n: usize, reps: usize, min_s: f64) -> f64 {
+    let run_all = |parts: &mut [Part], calls: usize| {
+        std::thread::scope(|s| {
+            let mut it = parts.iter_mut();
+            let first = it.next().unwrap();
+            for p in it {
+                s.spawn(move || (0..calls).for_each(|_| p.run(kind, n)));
+            }
+            (0..calls).for_each(|_| first.run(kind, n));
+        })
+    };
+    let t0 = Instant::now();
+    let mut calls = 0;
+    while t0.elapsed().as_secs_f64() < min_s / 2.0 {
+        run_all(parts, 10);
+        calls += 10;
+    }
+    let per_batch = calls.max(10);
+    let mut times: Vec<f64> = (0..reps)
+        .map(|_| {
+            let t = Instant::now();
+            run_all(parts, per_batch);
+            t.elapsed().as_secs_f64() / per_batch as f64
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    times[reps / 2]
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args = parse_args()?;
+    let idx = mnist::load_dir(&mnist::default_cache_dir())?;
+    let pixels = &idx.train_images.pixels;
+    // One core's peak; two threads run on two cores.
+    let peak = fma_peak_gflops().unwrap_or(f64::NAN) * args.threads as f64;
+    let batch = 128;
+    let rows = batch / args.threads;
+    println!("first layer, batch {batch} on {} thread(s) ({rows} rows each); FMA peak {peak:.0} GFLOP/s", args.threads);
+    println!("| product | outputs | µs per batch | GFLOP/s (dense-equivalent) | % of peak |");
+    println!("|---|---|---|---|---|");
+    let mut json = Vec::new();
+    for n in [128, 800] {
+        let mut parts: Vec<Part> = (0..args.threads).map(|t| Part::new(pixels, t * rows, rows, n)).collect();
+        for kind in ["fwd dense", "fwd sparse", "dW dense", "dW sparse", "dW listing"] {
+            let s = measure(&mut parts, kind, n, args.reps, args.min_seconds);
+            let gflops = 2.0 * (batch * n * K) as f64 / s / 1e9;
+            println!("| {kind} | {n} | {:.1} | {gflops:.0} | {:.0}% |", s * 1e6, 100.0 * gflops / peak);
+            json.push(format!(
+                "{{\"product\":\"{kind}\",\"outputs\":{n},\"us\":{:.2},\"gflops\":{gflops:.1}}}",
+                s * 1e6
+            ));
+        }
+    }
+    println!(
+        "{{\"threads\":{},\"batch\":{batch},\"peak_gflops\":{peak:.1},\"results\":[{}]}}",
+        args.threads,
+        json.join(",")
+    );
+    Ok(())
+}
