@@ -6,7 +6,7 @@
 
 use crate::activation::Activation;
 use crate::error::{Result, shape_error};
-use crate::kernels::{Float, Operand, SparseScratch, matmul, matmul_sparse_dt_x, matmul_sparse_x_wt};
+use crate::kernels::{Float, Operand, SparseScratch, matmul, matmul_sparse_dt_x_rows, matmul_sparse_x_wt};
 
 /// One fully connected layer: `W` (outputs × inputs, row-major, one row per neuron), `b`, and `f`.
 #[derive(Clone, Debug, PartialEq)]
@@ -101,18 +101,12 @@ impl<T: Float> Dense<T> {
     }
 
     /// `∂L/∂W = δᵀX` alone (as [`Dense::backward`] computes it) for inputs that are mostly zeros,
-    /// with the products of the zeros skipped (see [`crate::kernels::matmul_sparse_dt_x`]);
-    /// returns `false`, having done nothing, where that does not apply.
-    pub fn backward_weights_sparse(
-        &self,
-        x: &[T],
-        delta: &[T],
-        batch: usize,
-        grad_w: &mut [T],
-        scratch: &mut SparseScratch<T>,
-    ) -> bool {
-        let (x, delta) = (&x[..batch * self.inputs], &delta[..batch * self.outputs]);
-        matmul_sparse_dt_x(delta, x, batch, self.inputs, self.outputs, grad_w, scratch)
+    /// with the products of the zeros skipped, from the listing of `X`'s nonzero entries that
+    /// [`Dense::forward_sparse`] left in `scratch` for this batch (see
+    /// [`crate::kernels::matmul_sparse_dt_x_rows`]).
+    pub fn backward_weights_sparse(&self, delta: &[T], batch: usize, grad_w: &mut [T], scratch: &SparseScratch<T>) {
+        let delta = &delta[..batch * self.outputs];
+        matmul_sparse_dt_x_rows(delta, self.outputs, 0, self.outputs, grad_w, &[scratch]);
     }
 
     /// Backward on a batch, given this layer's `δ = ∂L/∂z` (batch × outputs) and its input `x`:

@@ -84,6 +84,9 @@ pub struct Workspace<T> {
     mask: Vec<Vec<T>>,
     dropped: Vec<Vec<T>>,
     sparse: SparseScratch<T>,
+    /// Whether the last forward pass took the first layer's sparse product, leaving `sparse`
+    /// holding its input's listing (which the backward pass reuses).
+    sparse_listed: bool,
     /// The convolutional part's `z` (convolutions only), `a`, `∂L/∂a` (then δ, for convolutions),
     /// pooling's winners, and each convolution's patches: one entry per feature layer.
     feature_z: Vec<Vec<T>>,
@@ -111,6 +114,7 @@ impl<T: Float> Workspace<T> {
             mask: Vec::new(),
             dropped: Vec::new(),
             sparse: SparseScratch::new(if net.features.is_empty() { net.inputs() } else { 0 }, capacity),
+            sparse_listed: false,
             feature_z: net
                 .features
                 .iter()
@@ -182,15 +186,11 @@ impl<T: Float> Workspace<T> {
         (&prev[l - 1], &mut self.z[l], &mut cur[0])
     }
 
-    /// The first layer's sparse-input scratch (empty for a convolutional network), for a weight
-    /// gradient taken outside [`Network::loss_and_gradients`].
-    pub(crate) fn sparse_mut(&mut self) -> &mut SparseScratch<T> {
-        &mut self.sparse
-    }
-
-    /// See [`Workspace::sparse_mut`].
-    pub(crate) fn sparse(&self) -> &SparseScratch<T> {
-        &self.sparse
+    /// The listing of the first layer's input that the last forward pass made for its sparse
+    /// product, if it took it (for a weight gradient taken outside
+    /// [`Network::loss_and_gradients`]).
+    pub(crate) fn sparse_listing(&self) -> Option<&SparseScratch<T>> {
+        self.sparse_listed.then_some(&self.sparse)
     }
 
     /// The largest batch these buffers hold.
@@ -534,6 +534,9 @@ impl<T: Float> Network<T> {
                 && ws.threads == 1
                 && batch >= SPARSE_MIN_ROWS
                 && layer.forward_sparse(input, batch, &mut ws.z[l], &mut cur_a[0], &mut ws.sparse);
+            if l == 0 {
+                ws.sparse_listed = sparse;
+            }
             if !sparse {
                 layer.forward(input, batch, &mut ws.z[l], &mut cur_a[0], ws.threads);
             }
@@ -660,14 +663,13 @@ impl<T: Float> Network<T> {
                 None
             };
             let mut grad_w = (!skip_weights.get(l).copied().unwrap_or(false)).then_some(&mut grads.weights[l][..]);
-            // As in the forward pass, the first layer's ∂L/∂W skips the zero inputs on one thread.
+            // Where the forward pass skipped the first layer's zero inputs, so does ∂L/∂W, from
+            // the same listing.
             if l == 0
-                && nf == 0
-                && ws.threads == 1
-                && batch >= SPARSE_MIN_ROWS
+                && ws.sparse_listed
                 && let Some(gw) = grad_w.as_deref_mut()
-                && layer.backward_weights_sparse(input, &here[0], batch, gw, &mut ws.sparse)
             {
+                layer.backward_weights_sparse(&here[0], batch, gw, &ws.sparse);
                 grad_w = None;
             }
             layer.backward(input, &here[0], batch, grad_w, &mut grads.bias[l], grad_x, ws.threads);

@@ -9,7 +9,8 @@
 //!   ([`simd`] and the crate's `simd_fn!` macro).
 //! * [`gemm`]: the one thin wrapper around the GEMM crate ([`matmul`], [`matmul_at_b_rows`]).
 //! * [`sparse_infer`]: inference's first-layer product that skips blank inputs ([`matmul_sparse_rows`]).
-//! * [`sparse_train`]: training's first-layer product that skips zero inputs ([`matmul_sparse_x_wt`]).
+//! * [`sparse_train`]: training's first-layer products that skip zero inputs ([`matmul_sparse_x_wt`],
+//!   [`matmul_sparse_dt_x`]).
 //! * [`elementwise`]: element-wise passes (the exponential).
 //! * [`reductions`]: [`count_not_equal`], [`sum`], [`sum_squares`].
 //! * [`peak`]: the core's measured FMA peak, for the benchmarks' shares of peak ([`fma_peak_gflops`]).

@@ -1,6 +1,9 @@
-//! Training's first-layer products that skip zero inputs, and the scratch they run in: forward,
-//! `Z ← X·Wᵀ` with `W` as a layer stores it, 16 batch rows per AVX-512 vector; backward,
-//! `∂L/∂W ← δᵀX`, each input's nonzero entries against 16 outputs per vector.
+//! Training's first-layer products that skip zero inputs, and the scratch they run in. One listing
+//! of the batch's nonzero inputs (per group of 4 inputs, the rows that ink it) serves both the
+//! forward product `Z ← X·Wᵀ` (`W` as a layer stores it) and the weight gradient `∂L/∂W ← δᵀX`;
+//! each runs a register tile of 4 inputs × 64 outputs down the lists. Both sum in the order of
+//! the dense product (over inputs, resp. rows, increasing, one FMA at a time from zero), so
+//! skipping the zeros changes no bit (docs/design.md, "Sparse inputs").
 
 use std::marker::PhantomData;
 
@@ -9,10 +12,9 @@ use super::cpu::has_avx512f;
 use super::float::Float;
 use super::reductions::count_not_equal;
 
-/// Scratch for [`matmul_sparse_x_wt`] and [`matmul_sparse_dt_x`] on `T` data: lists and packed
-/// inputs for up to `WT_GROUP` (8) tiles of 16 rows, one packed block of `W`, and for the backward
-/// product row lists and a 16 × 64 tile of the gradient. Empty (the products decline) where they
-/// cannot apply.
+/// Scratch for [`matmul_sparse_x_wt`] and [`matmul_sparse_dt_x`] on `T` data: the listing of a
+/// batch's nonzero inputs ([`SparseScratch::list_inputs`]), which both products read, and one
+/// packed block of 64 outputs of `W`. Empty (the products decline) where they cannot apply.
 ///
 /// Scratch made for one float type serves that type only:
 ///
@@ -45,18 +47,16 @@ pub struct SparseScratch<T> {
 #[derive(Clone, Debug, Default)]
 struct Buffers {
     k: usize,
-    /// The most rows a product here takes.
+    /// The most rows a product here takes (0: an empty scratch, the products decline).
     rows: usize,
-    tiles: usize,
-    idx: Vec<u32>,
-    xt: Vec<f32>,
-    wp: Vec<f32>,
-    /// Backward: per group of 4 inputs, the rows where any is nonzero and the 4 values there
-    /// (`rows + 16` slots each; sized on first use), and how many.
+    /// `W`'s block of 64 outputs, input-major (k rounded up to 16, × 64), for the forward product.
+    wt: Vec<f32>,
+    /// Per group of 4 inputs, the rows where any is nonzero and the 4 values there (`rows + 16`
+    /// slots each; sized on first use), and how many.
     group_rows: Vec<u32>,
     group_vals: Vec<f32>,
     group_counts: Vec<usize>,
-    /// Backward: how many rows the lists hold (0: none listed).
+    /// How many rows the lists hold (0: none listed).
     listed: usize,
 }
 
@@ -68,52 +68,35 @@ impl<T> Default for SparseScratch<T> {
 }
 
 impl<T: Float> SparseScratch<T> {
-    /// Scratch for products with `k` inputs on batches of up to `rows` rows, made now so that
-    /// the forward product allocates nothing (the backward's lists are sized on first use);
-    /// empty for types other than f32, CPUs without AVX-512, batches too small for a tile, or
-    /// `k` under 64 (too few inputs to gain).
+    /// Scratch for products with `k` inputs on batches of up to `rows` rows; empty for types
+    /// other than f32, CPUs without AVX-512, batches under 16 rows, or `k` under 64 (too few
+    /// inputs to gain). The lists are sized on first use, so that workspaces that never run the
+    /// products hold none.
     pub fn new(k: usize, rows: usize) -> Self {
         #[cfg(target_arch = "x86_64")]
         if std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>() && has_avx512f() && rows >= 16 && k >= 64 {
-            let tiles = rows.div_ceil(16).min(WT_GROUP);
-            return Self {
-                buffers: Buffers {
-                    k,
-                    rows,
-                    tiles,
-                    idx: vec![0; tiles * (k + 16)],
-                    xt: vec![0.0; tiles * (k + 16) * 16],
-                    wp: vec![0.0; k * WT_BLOCK],
-                    group_rows: Vec::new(),
-                    group_vals: Vec::new(),
-                    group_counts: Vec::new(),
-                    listed: 0,
-                },
-                _float: PhantomData,
-            };
+            return Self { buffers: Buffers { k, rows, ..Buffers::default() }, _float: PhantomData };
         }
         let _ = (k, rows);
         Self::default()
     }
 }
 
-/// Tiles of 16 rows listed together, so that each packed block of `W` serves them all.
-const WT_GROUP: usize = 8;
-/// Outputs per packed block of `W` (16 accumulator registers of 16 rows each): a block is packed
-/// by 16 × 16 transposes in registers (packing element by element was slow: docs/design.md,
-/// "Kernel timings").
-const WT_BLOCK: usize = 16;
 /// Above this fraction of nonzero inputs (judged on a few rows) the dense product is used: with
 /// 19% per MNIST digit, 16 digits together ink 53% of the pixels.
 const WT_MAX_DENSITY: f64 = 0.3;
 
 /// `Z ← X·Wᵀ` (`X`: rows × k, mostly zeros; `W`: n × k row-major, as a layer stores it; `Z`:
-/// rows × n), skipping the products with zero inputs, on the calling thread. The rows go 16 at a
-/// time, one per vector lane: a tile lists the inputs nonzero in any of its rows, and each listed
-/// input `j` adds `W[o, j]·X[rows, j]` to 16 outputs' accumulators, from a block of `W` packed
-/// (inputs × 16) once for `WT_GROUP` (8) tiles. On MNIST that is about half of the dense product's
-/// arithmetic. Returns `false`, having done nothing, when it does not apply: not f32, no
-/// AVX-512, or inputs not sparse enough; the caller then takes the dense product.
+/// rows × n), skipping the products with zero inputs, on the calling thread. It lists `X`'s
+/// nonzero entries ([`SparseScratch::list_inputs`], which the weight gradient of the same batch
+/// then reuses: [`matmul_sparse_dt_x_rows`]), packs 64 outputs of `W` at a time input-major, and
+/// for each group of 4 inputs holds their 4 × 64 weights in registers while running down the
+/// group's rows: per row, 4 loads of `Z`, 16 FMAs, 4 stores. `Z[r, o]` is summed over the inputs
+/// in increasing order, one fused multiply-add at a time from zero; the terms skipped are `0·W`,
+/// which add nothing (while `W` is finite). On MNIST a row inks 28% of the groups, so the
+/// arithmetic is about a quarter of the dense product's. Returns `false`, having done nothing,
+/// when it does not apply: not f32, no AVX-512, or inputs not sparse enough; the caller then
+/// takes the dense product.
 #[allow(clippy::too_many_arguments)]
 pub fn matmul_sparse_x_wt<T: Float>(
     x: &[T],
@@ -124,144 +107,88 @@ pub fn matmul_sparse_x_wt<T: Float>(
     z: &mut [T],
     scratch: &mut SparseScratch<T>,
 ) -> bool {
+    if n == 0 || !scratch.list_inputs(x, rows, k) {
+        return false;
+    }
+    assert!(w.len() >= n * k && z.len() >= rows * n, "matmul_sparse_x_wt: shapes");
     #[cfg(target_arch = "x86_64")]
     {
-        // The scratch exists only for f32 on AVX-512, sized for `k` inputs.
-        let scratch = &mut scratch.buffers;
-        if scratch.k != k || scratch.tiles == 0 || rows == 0 || n == 0 {
-            return false;
-        }
-        assert!(x.len() >= rows * k && w.len() >= n * k && z.len() >= rows * n, "matmul_sparse_x_wt: shapes");
-        if !sparse_enough(x, rows, k) {
-            return false;
-        }
-        // SAFETY: T is f32 (a non-empty `SparseScratch<T>` is made only for T = f32), so the
-        // slices may be read as f32.
-        let (x, w, z) = unsafe {
+        // SAFETY: T is f32 (only then does `list_inputs` list anything).
+        let (w, z) = unsafe {
             (
-                std::slice::from_raw_parts(x.as_ptr().cast::<f32>(), rows * k),
                 std::slice::from_raw_parts(w.as_ptr().cast::<f32>(), n * k),
                 std::slice::from_raw_parts_mut(z.as_mut_ptr().cast::<f32>(), rows * n),
             )
         };
-        // SAFETY: the CPU has AVX-512F (a non-empty scratch is made only then).
-        unsafe { sparse_x_wt_avx512(x, rows, k, w, n, z, scratch) };
-        true
+        // SAFETY: the CPU has AVX-512F (only then does `list_inputs` list anything).
+        unsafe { sparse_x_wt_avx512(w, n, z, &mut scratch.buffers) };
     }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        let _ = (x, rows, k, w, n, z, scratch);
-        false
-    }
+    true
 }
 
-/// The body of [`matmul_sparse_x_wt`] once it applies (safe to call only on a CPU with AVX-512F,
-/// which `#[target_feature]` makes the caller's `unsafe`).
+/// The body of [`matmul_sparse_x_wt`] once the inputs are listed (AVX-512F only).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-fn sparse_x_wt_avx512(x: &[f32], rows: usize, k: usize, w: &[f32], n: usize, z: &mut [f32], s: &mut Buffers) {
+fn sparse_x_wt_avx512(w: &[f32], n: usize, z: &mut [f32], s: &mut Buffers) {
     use std::arch::x86_64::*;
-    let stride = k + 16;
-    let lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-    let x_offsets = _mm512_mullo_epi32(lanes, _mm512_set1_epi32(k as i32));
-    let z_offsets = _mm512_mullo_epi32(lanes, _mm512_set1_epi32(n as i32));
-    let mut counts = [0usize; WT_GROUP];
-    for g0 in (0..rows).step_by(16 * s.tiles) {
-        let tiles = (rows - g0).div_ceil(16).min(s.tiles);
-        // List each tile's inputs nonzero in any of its rows, with the tile's 16 values there.
-        for (t, count) in counts.iter_mut().enumerate().take(tiles) {
-            let r0 = g0 + 16 * t;
-            let valid = (rows - r0).min(16);
-            let lane_mask: __mmask16 = if valid == 16 { 0xffff } else { (1u16 << valid) - 1 };
-            let (idx, xt) =
-                (&mut s.idx[t * stride..(t + 1) * stride], &mut s.xt[t * stride * 16..(t + 1) * stride * 16]);
-            *count = 0;
-            for s16 in (0..k).step_by(16) {
-                let width = (k - s16).min(16);
-                let load_mask: __mmask16 = if width == 16 { 0xffff } else { (1u16 << width) - 1 };
-                let mut ink: __mmask16 = 0;
-                for r in r0..r0 + valid {
-                    // SAFETY: `load_mask` covers only the row's entries from `s16` (< k).
-                    let v = unsafe { _mm512_maskz_loadu_ps(load_mask, x.as_ptr().add(r * k + s16)) };
-                    ink |= _mm512_cmp_ps_mask::<_CMP_NEQ_UQ>(v, _mm512_setzero_ps());
+    let (rows, k) = (s.listed, s.k);
+    let slots = rows + 16;
+    let wt = &mut s.wt;
+    for o0 in (0..n).step_by(DT_BLOCK) {
+        let outs = (n - o0).min(DT_BLOCK);
+        let masks: [__mmask16; 4] = std::array::from_fn(|b| mask_of(outs.saturating_sub(16 * b)));
+        // wt[j, o] = W[o0 + o, j] (zero past n and past k), by 16 × 16 transposes.
+        for b in 0..4 {
+            for j0 in (0..k).step_by(16) {
+                let mut v = [_mm512_setzero_ps(); 16];
+                for (i, vi) in v.iter_mut().enumerate().take(outs.saturating_sub(16 * b).min(16)) {
+                    // SAFETY: row o0 + 16b + i < n of W, entries from j0 cut at k by the mask.
+                    *vi = unsafe { _mm512_maskz_loadu_ps(mask_of(k - j0), w.as_ptr().add((o0 + 16 * b + i) * k + j0)) };
                 }
-                while ink != 0 {
-                    let j = s16 + ink.trailing_zeros() as usize;
-                    ink &= ink - 1;
-                    // SAFETY: lanes in `lane_mask` read x[(r0 + i)·k + j], i < valid, inside `x`;
-                    // the store writes xt's 16 entries for this listed input (count < k + 16).
-                    unsafe {
-                        let col = _mm512_mask_i32gather_ps::<4>(
-                            _mm512_setzero_ps(),
-                            lane_mask,
-                            x_offsets,
-                            x.as_ptr().add(r0 * k + j).cast(),
-                        );
-                        _mm512_storeu_ps(xt.as_mut_ptr().add(*count * 16), col);
-                    }
-                    idx[*count] = j as u32;
-                    *count += 1;
+                transpose16(&mut v);
+                for (q, vq) in v.iter().enumerate() {
+                    // SAFETY: wt has (k rounded up to 16) × 64 entries.
+                    unsafe { _mm512_storeu_ps(wt.as_mut_ptr().add((j0 + q) * DT_BLOCK + 16 * b), *vq) };
                 }
             }
         }
-        // Each block of 16 outputs: pack W's rows (inputs × 16), then run every tile over it.
-        let mut o0 = 0;
-        while o0 < n {
-            let width = (n - o0).min(WT_BLOCK);
-            let wp = &mut s.wp[..k * WT_BLOCK];
-            let mut j = 0;
-            if width == 16 {
-                while j + 16 <= k {
-                    // SAFETY: rows o0..o0 + 16 < n of `w` have 16 entries from j < k; `wp` has
-                    // rows j..j + 16 < k of 16.
-                    unsafe {
-                        let mut r = [_mm512_setzero_ps(); 16];
-                        for (o, v) in r.iter_mut().enumerate() {
-                            *v = _mm512_loadu_ps(w.as_ptr().add((o0 + o) * k + j));
-                        }
-                        transpose16(&mut r);
-                        for (c, v) in r.iter().enumerate() {
-                            _mm512_storeu_ps(wp.as_mut_ptr().add((j + c) * WT_BLOCK), *v);
-                        }
-                    }
-                    j += 16;
-                }
+        // Z[·, o0..o0 + outs] = 0, then each group's terms added in order.
+        for r in 0..rows {
+            for (b, &m) in masks.iter().enumerate() {
+                // SAFETY: row r < rows of Z, entries o0 + 16b.. cut at n by the mask.
+                unsafe {
+                    _mm512_mask_storeu_ps(z.as_mut_ptr().wrapping_add(r * n + o0 + 16 * b), m, _mm512_setzero_ps())
+                };
             }
-            for o in 0..width {
-                let row = &w[(o0 + o) * k..(o0 + o + 1) * k];
-                for (jj, &v) in row.iter().enumerate().skip(j) {
-                    wp[jj * WT_BLOCK + o] = v;
-                }
-            }
-            for t in 0..tiles {
-                let r0 = g0 + 16 * t;
-                let valid = (rows - r0).min(16);
-                let lane_mask: __mmask16 = if valid == 16 { 0xffff } else { (1u16 << valid) - 1 };
-                let (idx, xt) = (&s.idx[t * stride..t * stride + counts[t]], &s.xt[t * stride * 16..]);
-                let mut acc = [_mm512_setzero_ps(); WT_BLOCK];
-                for (c, &j) in idx.iter().enumerate() {
-                    // SAFETY: entry c < count of the tile's packed values; row j < k of `wp`.
-                    unsafe {
-                        let xv = _mm512_loadu_ps(xt.as_ptr().add(c * 16));
-                        let wr = wp.as_ptr().add(j as usize * WT_BLOCK);
-                        for (o, a) in acc.iter_mut().enumerate() {
-                            *a = _mm512_fmadd_ps(_mm512_set1_ps(*wr.add(o)), xv, *a);
+        }
+        for group in 0..k.div_ceil(DT_GROUP) {
+            let wv: [[__m512; 4]; DT_GROUP] = std::array::from_fn(|q| {
+                // SAFETY: row 4·group + q of wt, within its k rounded up to 16 rows of 64.
+                std::array::from_fn(|b| unsafe {
+                    _mm512_loadu_ps(wt.as_ptr().add((DT_GROUP * group + q) * DT_BLOCK + 16 * b))
+                })
+            });
+            let (at, count) = (group * slots, s.group_counts[group]);
+            let list = &s.group_rows[at..at + count];
+            let values = &s.group_vals[DT_GROUP * at..DT_GROUP * (at + count)];
+            for (&r, xr) in list.iter().zip(values.chunks_exact(DT_GROUP)) {
+                let zr = z.as_mut_ptr().wrapping_add(r as usize * n + o0);
+                // SAFETY: row r < rows of Z, entries o0 + 16b.. cut at n by the masks (a lane
+                // masked off is neither read nor written).
+                unsafe {
+                    let mut zv: [__m512; 4] =
+                        std::array::from_fn(|b| _mm512_maskz_loadu_ps(masks[b], zr.wrapping_add(16 * b)));
+                    for (q, wq) in wv.iter().enumerate() {
+                        let xv = _mm512_set1_ps(xr[q]);
+                        for (a, &wb) in zv.iter_mut().zip(wq) {
+                            *a = _mm512_fmadd_ps(xv, wb, *a);
                         }
                     }
-                }
-                for (o, a) in acc.iter().enumerate().take(width) {
-                    // SAFETY: lanes in `lane_mask` write z[(r0 + i)·n + o0 + o], i < valid, inside `z`.
-                    unsafe {
-                        _mm512_mask_i32scatter_ps::<4>(
-                            z.as_mut_ptr().add(r0 * n + o0 + o).cast(),
-                            lane_mask,
-                            z_offsets,
-                            *a,
-                        )
-                    };
+                    for (b, a) in zv.iter().enumerate() {
+                        _mm512_mask_storeu_ps(zr.wrapping_add(16 * b), masks[b], *a);
+                    }
                 }
             }
-            o0 += width;
         }
     }
 }
@@ -273,11 +200,11 @@ fn sparse_enough<T: Float>(x: &[T], rows: usize, k: usize) -> bool {
     ink as f64 <= WT_MAX_DENSITY * (rows.div_ceil(step) * k) as f64
 }
 
-/// `∂L/∂W ← δᵀX` (`δ`: rows × n; `X`: rows × k, mostly zeros, `k` a multiple of 4; `G`: n × k
-/// row-major, as a layer stores `W`), skipping zero inputs, on the calling thread:
-/// [`SparseScratch::list_inputs`], then [`matmul_sparse_dt_x_rows`] for all `n` outputs. Returns
-/// `false`, having done nothing, where it does not apply (not f32, no AVX-512, `k` not a multiple
-/// of 4, inputs not sparse enough); the caller then takes the dense product.
+/// `∂L/∂W ← δᵀX` (`δ`: rows × n; `X`: rows × k, mostly zeros; `G`: n × k row-major, as a layer
+/// stores `W`), skipping zero inputs, on the calling thread: [`SparseScratch::list_inputs`], then
+/// [`matmul_sparse_dt_x_rows`] for all `n` outputs. Returns `false`, having done nothing, where
+/// it does not apply (not f32, no AVX-512, inputs not sparse enough); the caller then takes the
+/// dense product.
 #[allow(clippy::too_many_arguments)]
 pub fn matmul_sparse_dt_x<T: Float>(
     delta: &[T],
@@ -296,28 +223,28 @@ pub fn matmul_sparse_dt_x<T: Float>(
 }
 
 impl<T: Float> SparseScratch<T> {
-    /// Lists `X`'s nonzero entries (rows × k) for [`matmul_sparse_dt_x_rows`]: per group of 4
-    /// inputs, the rows where any of them is nonzero, in increasing order, with the 4 values
-    /// there. Returns `false`, listing nothing, where the sparse products do not apply (as
+    /// Lists `X`'s nonzero entries (rows × k) for [`matmul_sparse_x_wt`] and
+    /// [`matmul_sparse_dt_x_rows`]: per group of 4 inputs (the last one padded with zeros), the
+    /// rows where any of them is nonzero, in increasing order, with the 4 values there. Returns `false`, listing nothing, where the sparse products do not apply (as
     /// [`matmul_sparse_dt_x`], or more rows than the scratch was made for). Its first call sizes
     /// the lists for the scratch's rows (`k/4 × (rows + 16)` row numbers, 4 values each: 4.4 KB
-    /// per row for MNIST), so that no later call allocates, and workspaces that never train make
-    /// none.
+    /// per row for MNIST), so that no later call allocates.
     pub fn list_inputs(&mut self, x: &[T], rows: usize, k: usize) -> bool {
         let s = &mut self.buffers;
         s.listed = 0;
         #[cfg(target_arch = "x86_64")]
         {
-            if s.k != k || s.tiles == 0 || rows == 0 || rows > s.rows || !k.is_multiple_of(DT_GROUP) {
+            if s.k != k || s.rows == 0 || rows == 0 || rows > s.rows {
                 return false;
             }
             assert!(x.len() >= rows * k, "SparseScratch::list_inputs: X holds {} < {rows}×{k}", x.len());
             if s.group_rows.is_empty() {
                 // Sized once, for the most rows, whatever this batch's ink.
-                let slots = s.rows + 16;
-                s.group_rows = vec![0; k / DT_GROUP * slots];
-                s.group_vals = vec![0.0; k * slots];
-                s.group_counts = vec![0; k / DT_GROUP];
+                let (slots, groups) = (s.rows + 16, k.div_ceil(DT_GROUP));
+                s.group_rows = vec![0; groups * slots];
+                s.group_vals = vec![0.0; DT_GROUP * groups * slots];
+                s.group_counts = vec![0; groups];
+                s.wt = vec![0.0; k.next_multiple_of(16) * DT_BLOCK];
             }
             if !sparse_enough(x, rows, k) {
                 return false;
@@ -394,8 +321,7 @@ fn mask_of(w: usize) -> u16 {
     if w >= 16 { 0xffff } else { (1u16 << w) - 1 }
 }
 
-/// The body of [`SparseScratch::list_inputs`] once it applies (AVX-512F only; `k % 4 == 0`;
-/// lists sized). Row by row, in order, 64 inputs at a time: four comparisons give a bit per
+/// The body of [`SparseScratch::list_inputs`] once it applies (AVX-512F only; lists sized). Row by row, in order, 64 inputs at a time: four comparisons give a bit per
 /// input, two shifts mark the groups with any bit set, and only those get the row appended, so
 /// the work follows the ink.
 #[cfg(target_arch = "x86_64")]
@@ -405,7 +331,7 @@ fn list_inputs_avx512(x: &[f32], rows: usize, k: usize, s: &mut Buffers) {
     /// Bit 0 of each group of 4 bits.
     const FIRST_OF_GROUP: u64 = 0x1111_1111_1111_1111;
     let slots = rows + 16;
-    let counts = &mut s.group_counts[..k / DT_GROUP];
+    let counts = &mut s.group_counts[..k.div_ceil(DT_GROUP)];
     counts.fill(0);
     for r in 0..rows {
         let row = &x[r * k..(r + 1) * k];
@@ -423,8 +349,18 @@ fn list_inputs_avx512(x: &[f32], rows: usize, k: usize, s: &mut Buffers) {
                 inked &= inked - 1;
                 let at = group * slots + counts[group];
                 s.group_rows[at] = r as u32;
-                s.group_vals[DT_GROUP * at..DT_GROUP * (at + 1)]
-                    .copy_from_slice(&row[DT_GROUP * group..DT_GROUP * (group + 1)]);
+                let from = DT_GROUP * group;
+                // SAFETY: entry `at` of the values has 4 slots; the row has `k` entries, of which
+                // the last group may hold fewer than 4 (the rest of its slots are zeros).
+                unsafe {
+                    let to = s.group_vals.as_mut_ptr().add(DT_GROUP * at);
+                    if from + DT_GROUP <= k {
+                        _mm_storeu_ps(to, _mm_loadu_ps(row.as_ptr().add(from)));
+                    } else {
+                        let v = _mm512_maskz_loadu_ps(mask_of(k - from), row.as_ptr().add(from));
+                        _mm_storeu_ps(to, _mm512_castps512_ps128(v));
+                    }
+                }
                 counts[group] += 1;
             }
         }
@@ -450,7 +386,7 @@ fn sparse_dt_x_rows_avx512<T>(
         let masks: [__mmask16; 4] = std::array::from_fn(|b| mask_of(outs.saturating_sub(16 * b)));
         for j0 in (0..k).step_by(16) {
             let width = (k - j0).min(16);
-            for u in 0..width / DT_GROUP {
+            for u in 0..width.div_ceil(DT_GROUP) {
                 let group = j0 / DT_GROUP + u;
                 let mut acc = [[_mm512_setzero_ps(); 4]; DT_GROUP];
                 let mut row0 = 0;

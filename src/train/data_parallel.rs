@@ -256,15 +256,14 @@ impl<T: Float> Half<T> {
         let (x1, x2) = xb[..b * f].split_at_mut(h * f);
         let (y1, y2) = yb[..b * k].split_at_mut(h * k);
         let joint = &self.joint[..];
-        // A joint first layer of a fully connected network: each half also lists its rows'
-        // nonzero inputs, for the sparse weight gradient in `step`.
-        let list = joint.first() == Some(&true) && net.features.is_empty();
-        // Each half gathers (and distorts) its own rows: that work is split too.
+        // Each half gathers (and distorts) its own rows: that work is split too. Each also
+        // tells whether its forward pass listed its rows' nonzero inputs (the first layer's
+        // sparse product), for a joint first layer's sparse weight gradient in `step`.
         let run = |ids: &[usize], x: &mut [T], y: &mut [T], part: Part<'_, T>| {
             let Part { ws, grads, aug } = part;
             let result =
                 rows_step(net, data, config, epoch, ids, x, y, Part { ws: &mut *ws, grads, aug }, 1, joint, scale);
-            (result, list && ws.sparse_mut().list_inputs(&x[..ids.len() * f], ids.len(), f))
+            (result, ws.sparse_listing().is_some())
         };
         let (i1, i2) = idx.split_at(h);
         let (((l1, c1), listed1), ((l2, c2), listed2)) = rayon::join(
@@ -346,8 +345,11 @@ impl<T: Float> Half<T> {
             };
             // The first layer of a fully connected network: where each half listed its rows'
             // nonzero inputs (sparse enough), the products skip the zeros.
-            let listings = [ws.sparse(), self.ws.sparse()];
-            let sparse = (l == 0 && self.listed).then_some(&listings[..]);
+            let listings = match (ws.sparse_listing(), self.ws.sparse_listing()) {
+                (Some(a), Some(b)) if l == 0 && self.listed => Some([a, b]),
+                _ => None,
+            };
+            let sparse = listings.as_ref().map(|both| &both[..]);
             let steps = state.steps;
             let (m, v) = state.slot_mut(2 * l);
             let g = &mut grads.weights[l];
