@@ -31,6 +31,8 @@ from driver import CLI, CONFIG_NAME, DESCR  # noqa: E402  (the same command line
 # come first for "l" (CONV_CATEGORIES).
 CATEGORIES = {
     "neuralnet": [
+        (r"list_inputs", "sparse first layer: listing the inked inputs"),
+        (r"sparse_dt_x|dt_tile", "sparse first layer ∂L/∂W = δᵀX"),
         (r"sparse_train|sparse_x_wt", "sparse first layer X·Wᵀ"),
         (r"gemm|faer|millikernel|equator|spindle", "GEMM"),
         (r"kernels::cpu::simd::|optimizer", "optimizer update"),
@@ -139,8 +141,8 @@ def run_torch(args, data):
 def flops(config, side, n=60000):
     """The FLOPs of an epoch's products (n samples), by category: each dense layer's forward,
     ∂L/∂W and, above the input, ∂L/∂x, each 2·n·inputs·outputs; each convolution's the same with
-    2·n·O·C·k²·H·W. neuralnet's first dense layer of an MLP runs its forward in the sparse kernel,
-    counted at the dense product's FLOPs."""
+    2·n·O·C·k²·H·W. neuralnet's first dense layer of an MLP runs its forward and ∂L/∂W in the
+    sparse kernels, counted at the dense products' FLOPs."""
     if config == "l":
         c1, c2 = 2 * 32 * 1 * 25 * 28 * 28, 2 * 64 * 32 * 25 * 14 * 14
         dense = 3 * 2 * (3136 * 1024 + 1024 * 10)
@@ -152,7 +154,7 @@ def flops(config, side, n=60000):
     first = 2 * n * sizes[0] * sizes[1]
     rest = sum(3 * 2 * n * a * b for a, b in zip(sizes[1:], sizes[2:]))
     if side == "neuralnet":
-        return {"GEMM": first + rest, "sparse first layer X·Wᵀ": first}
+        return {"GEMM": rest, "sparse first layer X·Wᵀ": first, "sparse first layer ∂L/∂W = δᵀX": first}
     return {"GEMM": 2 * first + rest}
 
 

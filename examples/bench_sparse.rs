@@ -124,7 +124,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("| product | outputs | µs per batch | GFLOP/s (dense-equivalent) | % of peak |");
     println!("|---|---|---|---|---|");
     let mut json = Vec::new();
-    for n in [128, 800] {
+    for n in [128, 800, 1024] {
         let mut parts: Vec<Part> = (0..args.threads).map(|t| Part::new(pixels, t * rows, rows, n)).collect();
         for kind in ["fwd dense", "fwd sparse", "dW dense", "dW sparse", "dW listing"] {
             let s = measure(&mut parts, kind, n, args.reps, args.min_seconds);
