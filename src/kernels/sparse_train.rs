@@ -135,7 +135,9 @@ fn sparse_x_wt_avx512(w: &[f32], n: usize, z: &mut [f32], s: &mut Buffers) {
     let slots = rows + 16;
     let wt = &mut s.wt;
     let staged = rows <= STAGE_ROWS;
-    let mut stage = [0.0f32; STAGE_ROWS * DT_BLOCK];
+    // Left uninitialised (see the weight gradient's): each block zeroes its rows before use.
+    let mut stage = std::mem::MaybeUninit::<[f32; STAGE_ROWS * DT_BLOCK]>::uninit();
+    let stage = stage.as_mut_ptr().cast::<f32>();
     for o0 in (0..n).step_by(DT_BLOCK) {
         let outs = (n - o0).min(DT_BLOCK);
         let masks: [__mmask16; 4] = std::array::from_fn(|b| mask_of(outs.saturating_sub(16 * b)));
@@ -156,7 +158,7 @@ fn sparse_x_wt_avx512(w: &[f32], n: usize, z: &mut [f32], s: &mut Buffers) {
         }
         // Z[·, o0..o0 + outs] = 0, then each group's terms added in order: in the stage (rows of
         // 64) when the batch fits, copied to Z after, else in Z itself.
-        let (base, stride, at0) = if staged { (stage.as_mut_ptr(), DT_BLOCK, 0) } else { (z.as_mut_ptr(), n, o0) };
+        let (base, stride, at0) = if staged { (stage, DT_BLOCK, 0) } else { (z.as_mut_ptr(), n, o0) };
         for r in 0..rows {
             for (b, &m) in masks.iter().enumerate() {
                 // SAFETY: row r < rows of the stage or of Z, entries from at0 + 16b cut at the
@@ -196,10 +198,10 @@ fn sparse_x_wt_avx512(w: &[f32], n: usize, z: &mut [f32], s: &mut Buffers) {
         if staged {
             for r in 0..rows {
                 for (b, &m) in masks.iter().enumerate() {
-                    // SAFETY: stage row r < rows holds 64 entries; Z's row r from o0 + 16b is cut
-                    // at n by the mask.
+                    // SAFETY: stage row r < rows holds 64 entries, those under the mask written;
+                    // Z's row r from o0 + 16b is cut at n by the mask.
                     unsafe {
-                        let v = _mm512_loadu_ps(stage.as_ptr().add(r * DT_BLOCK + 16 * b));
+                        let v = _mm512_maskz_loadu_ps(m, stage.add(r * DT_BLOCK + 16 * b));
                         _mm512_mask_storeu_ps(z.as_mut_ptr().wrapping_add(r * n + o0 + 16 * b), m, v);
                     }
                 }
@@ -402,7 +404,10 @@ fn sparse_dt_x_rows_avx512<T>(
     let k = listed[0].buffers.k;
     let rows: usize = listed.iter().map(|p| p.buffers.listed).sum();
     let staged = rows <= STAGE_ROWS;
-    let mut stage = [0.0f32; STAGE_ROWS * DT_BLOCK];
+    // Left uninitialised (64 KB of zeros per call showed in profiles): each block writes its
+    // rows' 64 entries before anything reads them.
+    let mut stage = std::mem::MaybeUninit::<[f32; STAGE_ROWS * DT_BLOCK]>::uninit();
+    let stage = stage.as_mut_ptr().cast::<f32>();
     let mut tile = [0.0f32; 16 * DT_BLOCK];
     for b0 in (0..len).step_by(DT_BLOCK) {
         let (o0, outs) = (first + b0, (len - b0).min(DT_BLOCK));
@@ -415,12 +420,17 @@ fn sparse_dt_x_rows_avx512<T>(
                     // < STAGE_ROWS holds 64 entries.
                     unsafe {
                         let v = _mm512_maskz_loadu_ps(m, delta.as_ptr().wrapping_add(r * n + o0 + 16 * b));
-                        _mm512_storeu_ps(stage.as_mut_ptr().add(r * DT_BLOCK + 16 * b), v);
+                        _mm512_storeu_ps(stage.add(r * DT_BLOCK + 16 * b), v);
                     }
                 }
             }
         }
-        let (from, stride, at0) = if staged { (&stage[..], DT_BLOCK, 0) } else { (delta, n, o0) };
+        let (from, stride, at0) = if staged {
+            // SAFETY: the loop above wrote all `rows` rows of 64 entries of the stage.
+            (unsafe { std::slice::from_raw_parts(stage, rows * DT_BLOCK) }, DT_BLOCK, 0)
+        } else {
+            (delta, n, o0)
+        };
         for j0 in (0..k).step_by(16) {
             let width = (k - j0).min(16);
             for u in 0..width.div_ceil(DT_GROUP) {
