@@ -16,8 +16,7 @@ use crate::kernels::{Float, SparseScratch};
 use crate::layer::Dense;
 use crate::loss::Loss;
 use crate::pool::MaxPool2d;
-use crate::rng::{Rng, stream};
-use rand::Rng as _;
+use crate::rng::{Rng, step, stream_state};
 
 /// Batches of at least this many rows try the first layer's sparse-input product (one vector lane
 /// per row: smaller batches would leave lanes empty).
@@ -288,6 +287,53 @@ fn both(threads: usize, a: impl FnOnce() + Send, b: impl FnOnce() + Send) {
 /// Keeps dropout's generators apart from the other per-row streams of a run.
 const DROPOUT_KEY: u64 = 0xd0d0_0001;
 
+/// Rows whose dropout streams are drawn side by side, one per vector lane.
+const DROPOUT_LANES: usize = 8;
+
+crate::kernels::simd_fn! {
+    /// Dropout on up to 8 rows (`a`, `mask`, `out`: rows × width, the rows' streams' raw states in
+    /// `states`, lane by lane): `mask = 0` where the draw's top 53 bits are below `below`, else
+    /// `keep`, and `out = a·mask`. The 8 streams advance together, so the generator vectorises;
+    /// each row gets its own stream's draws, as a scalar loop would give it.
+    fn dropout_rows<T: Float>(
+        states: &mut [[u64; DROPOUT_LANES]; 4],
+        width: usize,
+        below: u64,
+        keep: T,
+        a: &[T],
+        mask: &mut [T],
+        out: &mut [T],
+    ) -> () = dropout_rows_kernel;
+}
+
+#[inline(always)]
+fn dropout_rows_kernel<T: Float>(
+    states: &mut [[u64; DROPOUT_LANES]; 4],
+    width: usize,
+    below: u64,
+    keep: T,
+    a: &[T],
+    mask: &mut [T],
+    out: &mut [T],
+) {
+    let rows = a.len() / width.max(1);
+    let [s0, s1, s2, s3] = states;
+    for i in 0..width {
+        let mut draws = [0u64; DROPOUT_LANES];
+        for lane in 0..DROPOUT_LANES {
+            let mut s = [s0[lane], s1[lane], s2[lane], s3[lane]];
+            draws[lane] = step(&mut s);
+            [s0[lane], s1[lane], s2[lane], s3[lane]] = s;
+        }
+        for (lane, &u) in draws.iter().enumerate().take(rows) {
+            let at = lane * width + i;
+            let m = if (u >> 11) < below { T::zero() } else { keep };
+            mask[at] = m;
+            out[at] = a[at] * m;
+        }
+    }
+}
+
 /// Inverted dropout on hidden layers during training: each hidden activation is zeroed with
 /// probability `p` and the survivors scaled by `1/(1 − p)`, so inference needs no change.
 ///
@@ -546,13 +592,28 @@ impl<T: Float> Network<T> {
             {
                 let (n, width) = (batch * layer.outputs, layer.outputs);
                 let keep = T::of(1.0 / (1.0 - drop_p));
-                let rows = ws.mask[l][..n].chunks_exact_mut(width).zip(ws.dropped[l][..n].chunks_exact_mut(width));
-                for ((row, (mask, out)), a) in d.rows.iter().zip(rows).zip(cur_a[0][..n].chunks_exact(width)) {
-                    let mut g = stream(d.seed, &[DROPOUT_KEY, d.epoch as u64, *row as u64, l as u64]);
-                    for ((m, o), &a) in mask.iter_mut().zip(out).zip(a) {
-                        *m = if g.random::<f64>() < drop_p { T::zero() } else { keep };
-                        *o = a * *m;
+                // Unit i of a row is dropped when its stream's i-th draw, as an f64 in [0, 1)
+                // (the top 53 bits × 2⁻⁵³), is below p: when the top 53 bits are below ⌈p·2⁵³⌉.
+                let below = (drop_p * (1u64 << 53) as f64).ceil() as u64;
+                let (mask, out, a) = (&mut ws.mask[l][..n], &mut ws.dropped[l][..n], &cur_a[0][..n]);
+                for (c, ids) in d.rows[..batch.min(d.rows.len())].chunks(DROPOUT_LANES).enumerate() {
+                    let mut states = [[0u64; DROPOUT_LANES]; 4];
+                    for (lane, row) in ids.iter().enumerate() {
+                        let s = stream_state(d.seed, &[DROPOUT_KEY, d.epoch as u64, *row as u64, l as u64]);
+                        for (w, v) in states.iter_mut().zip(s) {
+                            w[lane] = v;
+                        }
                     }
+                    let span = c * DROPOUT_LANES * width..(c * DROPOUT_LANES + ids.len()) * width;
+                    dropout_rows(
+                        &mut states,
+                        width,
+                        below,
+                        keep,
+                        &a[span.clone()],
+                        &mut mask[span.clone()],
+                        &mut out[span],
+                    );
                 }
             }
         }
@@ -799,6 +860,34 @@ impl<T: Float> Network<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand::Rng as _;
+
+    #[test]
+    fn dropout_rows_side_by_side_draw_what_each_row_s_stream_draws() {
+        use crate::rng::stream;
+        let (p, width, keep) = (0.3, 37, 1.0 / 0.7);
+        let below = (p * (1u64 << 53) as f64).ceil() as u64;
+        for rows in [1usize, 5, 8] {
+            let ids: Vec<u64> = (0..rows as u64).map(|r| 1000 + 7 * r).collect();
+            let mut states = [[0u64; DROPOUT_LANES]; 4];
+            for (lane, &id) in ids.iter().enumerate() {
+                for (w, v) in states.iter_mut().zip(stream_state(9, &[DROPOUT_KEY, 2, id, 1])) {
+                    w[lane] = v;
+                }
+            }
+            let a: Vec<f64> = (0..rows * width).map(|i| i as f64 * 0.5 - 3.0).collect();
+            let (mut mask, mut out) = (vec![f64::NAN; rows * width], vec![f64::NAN; rows * width]);
+            dropout_rows(&mut states, width, below, keep, &a, &mut mask, &mut out);
+            for (r, &id) in ids.iter().enumerate() {
+                let mut g = stream(9, &[DROPOUT_KEY, 2, id, 1]);
+                for i in 0..width {
+                    let m = if g.random::<f64>() < p { 0.0 } else { keep };
+                    let at = r * width + i;
+                    assert_eq!((mask[at], out[at]), (m, a[at] * m), "row {r} of {rows}, unit {i}");
+                }
+            }
+        }
+    }
     use crate::architecture::Architecture;
 
     #[test]

@@ -27,10 +27,47 @@ pub fn stream(seed: u64, keys: &[u64]) -> Rng {
     rng(keys.iter().fold(mix(seed), |h, &k| mix(h ^ k)))
 }
 
+/// The generator of [`stream`]`(seed, keys)` as its raw xoshiro256++ state, for loops that run
+/// several streams side by side in vector lanes ([`step`]); its draws are those of the [`Rng`].
+pub(crate) fn stream_state(seed: u64, keys: &[u64]) -> [u64; 4] {
+    // `Rng::seed_from_u64(h)`: SplitMix64 from `h` fills the four words in turn (SplitMix64's
+    // step is `mix` after adding its increment; an all-zero state cannot come out of it).
+    let mut h = keys.iter().fold(mix(seed), |h, &k| mix(h ^ k));
+    std::array::from_fn(|_| {
+        let z = mix(h);
+        h = h.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        z
+    })
+}
+
+/// One draw of xoshiro256++ from the raw state `s` (as [`Rng`]'s `next_u64`), advancing it.
+#[inline(always)]
+pub(crate) fn step(s: &mut [u64; 4]) -> u64 {
+    let result = s[0].wrapping_add(s[3]).rotate_left(23).wrapping_add(s[0]);
+    let t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = s[3].rotate_left(45);
+    result
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use rand::Rng as _;
+
+    #[test]
+    fn the_raw_state_draws_what_the_stream_draws() {
+        for (seed, keys) in [(0u64, &[][..]), (1, &[2, 3]), (u64::MAX, &[7, 0, 9, 1])] {
+            let (mut g, mut s) = (stream(seed, keys), stream_state(seed, keys));
+            for _ in 0..100 {
+                assert_eq!(step(&mut s), g.random::<u64>());
+            }
+        }
+    }
 
     #[test]
     fn streams_differ_by_every_key_and_repeat_for_the_same_keys() {
