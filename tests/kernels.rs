@@ -113,6 +113,12 @@ fn sparse_tiles_match_the_dense_product(isa: Isa, in_f64: bool) -> Result<(), Fa
     Ok(())
 }
 
+/// `Σ x·y` over the terms with `x ≠ 0`, in order, one fused multiply-add at a time from zero:
+/// the sum the sparse training products document.
+fn fused_sum(terms: impl Iterator<Item = (f32, f32)>) -> f32 {
+    terms.filter(|&(x, _)| x != 0.0).fold(0.0, |acc, (x, y)| x.mul_add(y, acc))
+}
+
 /// `matmul_sparse_x_wt` (AVX-512F only) against the dense product within rounding, and bit for
 /// bit against the sum it documents. Rows: whole and partial tiles and groups of tiles; inputs: a
 /// multiple of 16 and not (65: a last group of 1); outputs: whole blocks of 64 and partial ones.
@@ -124,18 +130,13 @@ fn sparse_x_times_w_transposed_matches_the_dense_product() -> Result<(), Failed>
         let w: Vec<f32> = (0..n * k).map(|i| ((i * 31) % 17) as f32 / 17.0 - 0.5).collect();
         let mut want = vec![0.0f32; rows * n];
         matmul(rows, n, k, Operand::plain(&x), Operand::t(&w), &mut want, false, 1);
-        // The documented order: over the nonzero inputs in increasing order, one fused
-        // multiply-add at a time from zero.
-        let mut exact = vec![0.0f32; rows * n];
-        for r in 0..rows {
-            for o in 0..n {
-                let mut acc = 0.0f32;
-                for j in (0..k).filter(|&j| x[r * k + j] != 0.0) {
-                    acc = x[r * k + j].mul_add(w[o * k + j], acc);
-                }
-                exact[r * n + o] = acc;
-            }
-        }
+        // The documented order: over the nonzero inputs in increasing order.
+        let exact: Vec<f32> = (0..rows * n)
+            .map(|i| {
+                let (r, o) = (i / n, i % n);
+                fused_sum((0..k).map(|j| (x[r * k + j], w[o * k + j])))
+            })
+            .collect();
         let mut z = vec![f32::NAN; rows * n];
         let mut scratch = SparseScratch::<f32>::new(k, rows);
         if !matmul_sparse_x_wt(&x, rows, k, &w, n, &mut z, &mut scratch) {
@@ -178,16 +179,13 @@ fn sparse_weight_gradient_sums_in_row_order() -> Result<(), Failed> {
         let x: Vec<f32> =
             (0..rows * k).map(|i| if (i * 7 + i / k) % 6 == 0 { (i % 13) as f32 / 13.0 + 0.1 } else { 0.0 }).collect();
         let d: Vec<f32> = (0..rows * n).map(|i| ((i * 31) % 17) as f32 / 17.0 - 0.5).collect();
-        let mut want = vec![0.0f32; n * k];
-        for o in 0..n {
-            for j in 0..k {
-                let mut acc = 0.0f32;
-                for r in (0..rows).filter(|&r| x[r * k + j] != 0.0) {
-                    acc = x[r * k + j].mul_add(d[r * n + o], acc);
-                }
-                want[o * k + j] = acc;
-            }
-        }
+        // The documented order: over the rows with a nonzero input, in increasing order.
+        let want: Vec<f32> = (0..n * k)
+            .map(|i| {
+                let (o, j) = (i / k, i % k);
+                fused_sum((0..rows).map(|r| (x[r * k + j], d[r * n + o])))
+            })
+            .collect();
         let mut dense = vec![0.0f32; n * k];
         matmul(n, k, rows, Operand::t(&d), Operand::plain(&x), &mut dense, false, 1);
         let mut g = vec![f32::NAN; n * k];

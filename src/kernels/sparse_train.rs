@@ -82,8 +82,8 @@ impl<T: Float> SparseScratch<T> {
     }
 }
 
-/// Above this fraction of nonzero inputs (judged on a few rows) the dense product is used: with
-/// 19% per MNIST digit, 16 digits together ink 53% of the pixels.
+/// Above this fraction of nonzero inputs (judged on a few rows) the dense products are used; an
+/// MNIST digit inks 19% of its pixels.
 const WT_MAX_DENSITY: f64 = 0.3;
 
 /// `Z ← X·Wᵀ` (`X`: rows × k, mostly zeros; `W`: n × k row-major, as a layer stores it; `Z`:
