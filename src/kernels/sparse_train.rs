@@ -404,8 +404,7 @@ fn sparse_dt_x_rows_avx512<T>(
     let k = listed[0].buffers.k;
     let rows: usize = listed.iter().map(|p| p.buffers.listed).sum();
     let staged = rows <= STAGE_ROWS;
-    // Left uninitialised (64 KB of zeros per call showed in profiles): each block writes its
-    // rows' 64 entries before anything reads them.
+    // Left uninitialised: each block writes its rows' 64 entries before anything reads them.
     let mut stage = std::mem::MaybeUninit::<[f32; STAGE_ROWS * DT_BLOCK]>::uninit();
     let stage = stage.as_mut_ptr().cast::<f32>();
     let mut tile = [0.0f32; 16 * DT_BLOCK];
