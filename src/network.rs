@@ -860,6 +860,7 @@ impl<T: Float> Network<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::architecture::Architecture;
     use rand::Rng as _;
 
     #[test]
@@ -888,7 +889,6 @@ mod tests {
             }
         }
     }
-    use crate::architecture::Architecture;
 
     #[test]
     fn mismatched_layers_are_refused_with_the_layer_named() {

@@ -152,9 +152,6 @@ pub(super) struct Half<T> {
     /// The whole batch's δ⁽ˡ⁾ and input of such a layer, gathered from the two halves.
     delta: Vec<T>,
     input: Vec<T>,
-    /// Whether each half listed its rows' nonzero inputs for a joint first layer's sparse
-    /// weight gradient in the last [`Half::gradients`].
-    listed: bool,
 }
 
 /// The buffers one forward/backward pass over some rows works in.
@@ -227,7 +224,6 @@ impl<T: Float> Half<T> {
             delta: vec![T::zero(); b * width(&|_, l| l.outputs)],
             input: vec![T::zero(); b * width(&|i, l| if i == 0 { 0 } else { l.inputs })],
             joint: joint.clone(),
-            listed: false,
         })
     }
 
@@ -256,24 +252,18 @@ impl<T: Float> Half<T> {
         let (x1, x2) = xb[..b * f].split_at_mut(h * f);
         let (y1, y2) = yb[..b * k].split_at_mut(h * k);
         let joint = &self.joint[..];
-        // Each half gathers (and distorts) its own rows: that work is split too. Each also
-        // tells whether its forward pass listed its rows' nonzero inputs (the first layer's
-        // sparse product), for a joint first layer's sparse weight gradient in `step`.
+        // Each half gathers (and distorts) its own rows: that work is split too.
         let run = |ids: &[usize], x: &mut [T], y: &mut [T], part: Part<'_, T>| {
-            let Part { ws, grads, aug } = part;
-            let result =
-                rows_step(net, data, config, epoch, ids, x, y, Part { ws: &mut *ws, grads, aug }, 1, joint, scale);
-            (result, ws.sparse_listing().is_some())
+            rows_step(net, data, config, epoch, ids, x, y, part, 1, joint, scale)
         };
         let (i1, i2) = idx.split_at(h);
-        let (((l1, c1), listed1), ((l2, c2), listed2)) = rayon::join(
+        let ((l1, c1), (l2, c2)) = rayon::join(
             || run(i1, x1, y1, Part { ws: first.ws, grads: first.grads, aug: first.aug }),
             || {
                 let part = Part { ws: &mut self.ws, grads: &mut self.grads, aug: &mut self.aug };
                 run(i2, x2, y2, part)
             },
         );
-        self.listed = listed1 && listed2;
         // Each half's gradient is its own mean: the batch's is their row-weighted average.
         let (w1, w2) = (h as f64 / b as f64, (b - h) as f64 / b as f64);
         let (t1, t2) = (T::of(w1), T::of(w2));
@@ -346,7 +336,7 @@ impl<T: Float> Half<T> {
             // The first layer of a fully connected network: where each half listed its rows'
             // nonzero inputs (sparse enough), the products skip the zeros.
             let listings = match (ws.sparse_listing(), self.ws.sparse_listing()) {
-                (Some(a), Some(b)) if l == 0 && self.listed => Some([a, b]),
+                (Some(a), Some(b)) if l == 0 => Some([a, b]),
                 _ => None,
             };
             let sparse = listings.as_ref().map(|both| &both[..]);
