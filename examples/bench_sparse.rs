@@ -10,22 +10,27 @@
 //! (MNIST from the cache, as `neuralnet fetch mnist` leaves it).
 
 use neuralnet::data::mnist;
-use neuralnet::kernels::{Operand, SparseScratch, fma_peak_gflops, matmul, matmul_sparse_dt_x, matmul_sparse_x_wt};
+use neuralnet::kernels::{
+    Operand, PackedWeights, SparseScratch, fma_peak_gflops, matmul, matmul_sparse_dt_x, matmul_sparse_rows,
+    matmul_sparse_x_packed, matmul_sparse_x_wt,
+};
 use std::time::Instant;
 
 struct Args {
     threads: usize,
     reps: usize,
     min_seconds: f64,
+    batch: usize,
 }
 
 fn parse_args() -> Result<Args, String> {
-    let mut a = Args { threads: 1, reps: 7, min_seconds: 0.2 };
+    let mut a = Args { threads: 1, reps: 7, min_seconds: 0.2, batch: 128 };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = || it.next().ok_or(format!("{flag} needs a value"));
         match flag.as_str() {
             "--threads" => a.threads = value()?.parse().map_err(|e| format!("--threads: {e}"))?,
+            "--batch" => a.batch = value()?.parse().map_err(|e| format!("--batch: {e}"))?,
             "--reps" => a.reps = value()?.parse().map_err(|e| format!("--reps: {e}"))?,
             "--min-seconds" => a.min_seconds = value()?.parse().map_err(|e| format!("--min-seconds: {e}"))?,
             _ => return Err(format!("unknown argument {flag}")),
@@ -33,6 +38,9 @@ fn parse_args() -> Result<Args, String> {
     }
     if !(1..=2).contains(&a.threads) {
         return Err("--threads must be 1 or 2".into());
+    }
+    if a.batch < 16 * a.threads || a.batch > 256 * a.threads {
+        return Err("--batch must give each thread 16 to 256 rows".into());
     }
     Ok(a)
 }
@@ -42,6 +50,8 @@ struct Part {
     x: Vec<f32>,
     delta: Vec<f32>,
     w: Vec<f32>,
+    wt: Vec<f32>,
+    packed: PackedWeights,
     out: Vec<f32>,
     scratch: SparseScratch<f32>,
     rows: usize,
@@ -60,10 +70,15 @@ impl Part {
             })
             .collect();
         let fill = |len: usize, f: f32| (0..len).map(|i| ((i as f32) * f).sin() * 0.05).collect::<Vec<f32>>();
+        let w = fill(n * K, 0.11);
+        let wt = (0..K * n).map(|i| w[(i % n) * K + i / n]).collect();
+        let packed = PackedWeights::new(&w, n, K).expect("AVX-512F");
         Part {
             x,
+            wt,
+            packed,
             delta: fill(rows * n, 0.73),
-            w: fill(n * K, 0.11),
+            w,
             out: vec![0.0; (rows * n).max(n * K)],
             scratch: SparseScratch::new(K, rows),
             rows,
@@ -74,6 +89,10 @@ impl Part {
         let (rows, x, d, w) = (self.rows, &self.x, &self.delta, &self.w);
         match kind {
             "fwd sparse" => assert!(matmul_sparse_x_wt(x, rows, K, w, n, &mut self.out, &mut self.scratch)),
+            "fwd packed" => {
+                assert!(matmul_sparse_x_packed(x, rows, 0.0, &self.packed, &mut self.out, &mut self.scratch))
+            }
+            "fwd tiles" => matmul_sparse_rows(x, rows, K, 0.0, &self.wt, n, &mut self.out, 1),
             "fwd dense" => matmul(rows, n, K, Operand::plain(x), Operand::t(w), &mut self.out, false, 1),
             "dW sparse" => assert!(matmul_sparse_dt_x(d, x, rows, K, n, &mut self.out, &mut self.scratch)),
             "dW listing" => assert!(self.scratch.list_inputs(x, rows, K)),
@@ -118,7 +137,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let pixels = &idx.train_images.pixels;
     // One core's peak; two threads run on two cores.
     let peak = fma_peak_gflops().unwrap_or(f64::NAN) * args.threads as f64;
-    let batch = 128;
+    let batch = args.batch;
     let rows = batch / args.threads;
     println!("first layer, batch {batch} on {} thread(s) ({rows} rows each); FMA peak {peak:.0} GFLOP/s", args.threads);
     println!("| product | outputs | µs per batch | GFLOP/s (dense-equivalent) | % of peak |");
@@ -126,7 +145,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut json = Vec::new();
     for n in [128, 800, 1024] {
         let mut parts: Vec<Part> = (0..args.threads).map(|t| Part::new(pixels, t * rows, rows, n)).collect();
-        for kind in ["fwd dense", "fwd sparse", "dW dense", "dW sparse", "dW listing"] {
+        for kind in ["fwd dense", "fwd sparse", "fwd packed", "fwd tiles", "dW dense", "dW sparse", "dW listing"] {
             let s = measure(&mut parts, kind, n, args.reps, args.min_seconds);
             let gflops = 2.0 * (batch * n * K) as f64 / s / 1e9;
             println!("| {kind} | {n} | {:.1} | {gflops:.0} | {:.0}% |", s * 1e6, 100.0 * gflops / peak);

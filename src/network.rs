@@ -12,7 +12,7 @@ use crate::activation::Activation;
 use crate::conv::{Conv2d, ConvScratch, Maps};
 use crate::error::{Result, check_finite, shape_error};
 use crate::init::Init;
-use crate::kernels::{Float, SparseScratch};
+use crate::kernels::{Float, PACKED_CHUNK_ROWS, SparseScratch};
 use crate::layer::Dense;
 use crate::loss::Loss;
 use crate::pool::MaxPool2d;
@@ -86,6 +86,9 @@ pub struct Workspace<T> {
     /// Whether the last forward pass took the first layer's sparse product, leaving `sparse`
     /// holding its input's listing (which the backward pass reuses).
     sparse_listed: bool,
+    /// Listings for batch inference's first layer (`Predictor`), one per half of a batch, for
+    /// chunks of up to [`PACKED_CHUNK_ROWS`] rows (lists allocated on first use).
+    predict_sparse: [SparseScratch<T>; 2],
     /// The convolutional part's `z` (convolutions only), `a`, `∂L/∂a` (then δ, for convolutions),
     /// pooling's winners, and each convolution's patches: one entry per feature layer.
     feature_z: Vec<Vec<T>>,
@@ -114,6 +117,12 @@ impl<T: Float> Workspace<T> {
             dropped: Vec::new(),
             sparse: SparseScratch::new(if net.features.is_empty() { net.inputs() } else { 0 }, capacity),
             sparse_listed: false,
+            predict_sparse: std::array::from_fn(|_| {
+                SparseScratch::new(
+                    if net.features.is_empty() { net.inputs() } else { 0 },
+                    capacity.min(PACKED_CHUNK_ROWS),
+                )
+            }),
             feature_z: net
                 .features
                 .iter()
@@ -162,9 +171,10 @@ impl<T: Float> Workspace<T> {
         &self.feature_a[k]
     }
 
-    /// `z⁽¹⁾` and `a⁽¹⁾`, for a first layer computed outside [`Network::forward`].
-    pub(crate) fn first_layer_mut(&mut self) -> (&mut [T], &mut [T]) {
-        (&mut self.z[0], &mut self.a[0])
+    /// `z⁽¹⁾`, `a⁽¹⁾` and two listings' scratch, for a first layer computed outside
+    /// [`Network::forward`] (on up to two threads).
+    pub(crate) fn first_layer_mut(&mut self) -> (&mut [T], &mut [T], &mut [SparseScratch<T>; 2]) {
+        (&mut self.z[0], &mut self.a[0], &mut self.predict_sparse)
     }
 
     /// The input of layer `l` (zero-based) in the last pass: `x` for the first layer, else

@@ -7,7 +7,8 @@
 
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
 use neuralnet::kernels::{
-    Isa, Operand, SparseScratch, matmul, matmul_sparse_dt_x, matmul_sparse_x_wt, sparse_tiles_on,
+    Isa, Operand, PackedWeights, SparseScratch, matmul, matmul_sparse_dt_x, matmul_sparse_x_packed, matmul_sparse_x_wt,
+    sparse_tiles_on,
 };
 
 fn main() {
@@ -25,6 +26,7 @@ fn main() {
         Some(reason) => Ok(Completion::ignored_with(reason)),
         None => sparse_x_times_w_transposed_matches_the_dense_product().map(|()| Completion::Completed),
     }));
+    trials.push(on(Isa::Avx512, "sparse_x_packed::avx512::f32".into(), packed_product_gives_the_four_row_tiles_bits));
     trials.push(Trial::ignorable_test("sparse_dt_x::avx512f::f32", || match missing_avx512f() {
         Some(reason) => Ok(Completion::ignored_with(reason)),
         None => sparse_weight_gradient_sums_in_row_order().map(|()| Completion::Completed),
@@ -161,6 +163,65 @@ fn sparse_x_times_w_transposed_matches_the_dense_product() -> Result<(), Failed>
         let dense = vec![0.5f32; rows * k];
         if matmul_sparse_x_wt(&dense, rows, k, &w, n, &mut z, &mut scratch) {
             return Err(format!("{rows}×{k}×{n}: dense inputs were taken").into());
+        }
+    }
+    Ok(())
+}
+
+/// `matmul_sparse_x_packed` (AVX-512F only) bit for bit against the sum it documents (over the
+/// inputs other than `c`, in increasing order, `(x − c)·w` one fused multiply-add at a time from
+/// zero) and against the four-row tiles of `sparse_tiles_on(Avx512)`, which inference takes for
+/// small batches: which of the two runs must change no bit. Background 0 and not; inputs a
+/// multiple of 16 and not (65: a last group of 1); outputs in whole and partial blocks of 64;
+/// rows from 16 to past the stage (300).
+fn packed_product_gives_the_four_row_tiles_bits() -> Result<(), Failed> {
+    for (rows, k, n) in [(16, 784, 32), (37, 100, 21), (128, 784, 800), (130, 65, 70), (300, 68, 130)] {
+        for c in [0.0f32, -0.42] {
+            let x: Vec<f32> = (0..rows * k)
+                .map(|i| if (i * 7 + i / k) % 6 == 0 { (i % 13) as f32 / 13.0 + 0.1 } else { c })
+                .collect();
+            let w: Vec<f32> = (0..n * k).map(|i| ((i * 31) % 17) as f32 / 17.0 - 0.5).collect();
+            let wt: Vec<f32> = (0..k * n).map(|i| w[(i % n) * k + i / n]).collect();
+            let exact: Vec<f32> = (0..rows * n)
+                .map(|i| {
+                    let (r, o) = (i / n, i % n);
+                    fused_sum((0..k).map(|j| (x[r * k + j] - c, w[o * k + j])))
+                })
+                .collect();
+            let mut tiles = vec![f32::NAN; rows * n];
+            sparse_tiles_on(Isa::Avx512, &x, k, c, &wt, n, &mut tiles);
+            let packed = PackedWeights::new(&w, n, k).ok_or("no packed weights on an AVX-512 CPU")?;
+            let mut z = vec![f32::NAN; rows * n];
+            let mut scratch = SparseScratch::<f32>::new(k, rows);
+            if !matmul_sparse_x_packed(&x, rows, c, &packed, &mut z, &mut scratch) {
+                return Err(format!("{rows}×{k}×{n}, c {c}: the packed product should apply here").into());
+            }
+            for (i, ((&p, &t), &e)) in z.iter().zip(&tiles).zip(&exact).enumerate() {
+                if p.to_bits() != e.to_bits() || p.to_bits() != t.to_bits() {
+                    return Err(format!("{rows}×{k}×{n}, c {c}, entry {i}: {p}, tiles {t}, in input order {e}").into());
+                }
+            }
+            // Dense inputs are the caller's to judge: taken, with the same sums.
+            let dense: Vec<f32> = x.iter().enumerate().map(|(i, &v)| if i % 3 == 0 { c + 0.5 } else { v }).collect();
+            let dense_exact: Vec<f32> = (0..rows * n)
+                .map(|i| {
+                    let (r, o) = (i / n, i % n);
+                    fused_sum((0..k).map(|j| (dense[r * k + j] - c, w[o * k + j])))
+                })
+                .collect();
+            if !matmul_sparse_x_packed(&dense, rows, c, &packed, &mut z, &mut scratch)
+                || z.iter().zip(&dense_exact).any(|(p, e)| p.to_bits() != e.to_bits())
+            {
+                return Err(format!("{rows}×{k}×{n}, c {c}: dense inputs not summed as documented").into());
+            }
+        }
+    }
+    // Scratch for fewer rows, or for another width, declines.
+    let (w, x) = (vec![0.5f32; 4 * 64], vec![0.0f32; 32 * 64]);
+    let packed = PackedWeights::new(&w, 4, 64).ok_or("no packed weights")?;
+    for mut scratch in [SparseScratch::<f32>::new(64, 31), SparseScratch::new(80, 32)] {
+        if matmul_sparse_x_packed(&x, 32, 0.0, &packed, &mut [0.0; 128], &mut scratch) {
+            return Err("a scratch too small or of another width was used".into());
         }
     }
     Ok(())

@@ -8,9 +8,11 @@
 //! * [`cpu`]: the CPU's instruction sets, detected once ([`Isa`]), and the dispatch to them
 //!   ([`simd`] and the crate's `simd_fn!` macro).
 //! * [`gemm`]: the one thin wrapper around the GEMM crate ([`matmul`], [`matmul_at_b_rows`]).
-//! * [`sparse_infer`]: inference's first-layer product that skips blank inputs ([`matmul_sparse_rows`]).
-//! * [`sparse_train`]: training's first-layer products that skip zero inputs ([`matmul_sparse_x_wt`],
-//!   [`matmul_sparse_dt_x`]).
+//! * [`sparse_infer`]: inference's first-layer product that skips blank inputs, four rows at a time
+//!   ([`matmul_sparse_rows`]: small batches, and CPUs without AVX-512F).
+//! * [`sparse_train`]: the first-layer products that skip blank inputs from one listing per batch:
+//!   training's ([`matmul_sparse_x_wt`], [`matmul_sparse_dt_x`]) and batch inference's
+//!   ([`matmul_sparse_x_packed`]).
 //! * [`elementwise`]: element-wise passes (the exponential).
 //! * [`reductions`]: [`count_not_equal`], [`sum`], [`sum_squares`].
 //! * [`peak`]: the core's measured FMA peak, for the benchmarks' shares of peak ([`fma_peak_gflops`]).
@@ -35,5 +37,8 @@ pub use reductions::{count_not_equal, sum, sum_squares};
 #[doc(hidden)]
 pub use sparse_infer::sparse_tiles_on;
 pub use sparse_infer::{SPARSE_TILE, matmul_sparse_rows};
-pub use sparse_train::{SparseScratch, matmul_sparse_dt_x, matmul_sparse_dt_x_rows, matmul_sparse_x_wt};
+pub use sparse_train::{
+    PACKED_CHUNK_ROWS, PackedWeights, SparseScratch, matmul_sparse_dt_x, matmul_sparse_dt_x_rows,
+    matmul_sparse_x_packed, matmul_sparse_x_wt,
+};
 pub use subnormal::{FlushToZero, flush_to_zero_for_good};

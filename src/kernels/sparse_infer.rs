@@ -1,5 +1,7 @@
-//! Inference's first-layer product that skips blank inputs: `Z ← (X − c)·B` in tiles of
-//! [`SPARSE_TILE`] rows, compiled for each instruction set and chosen at run time.
+//! Inference's first-layer product that skips blank inputs, for small batches (and every batch on
+//! CPUs without AVX-512F; larger ones take `sparse_train`'s listed product, with the same bits):
+//! `Z ← (X − c)·B` in tiles of [`SPARSE_TILE`] rows, compiled for each instruction set and chosen
+//! at run time.
 
 use super::cpu::Isa;
 use super::float::Float;

@@ -121,19 +121,127 @@ pub fn matmul_sparse_x_wt<T: Float>(
             )
         };
         // SAFETY: the CPU has AVX-512F (only then does `list_inputs` list anything).
-        unsafe { sparse_x_wt_avx512(w, n, z, &mut scratch.buffers) };
+        unsafe { sparse_x_wt_avx512(Weights::Rows(w), n, z, &mut scratch.buffers) };
     }
     true
 }
 
-/// The body of [`matmul_sparse_x_wt`] once the inputs are listed (AVX-512F only).
+/// A layer's `W` (n × k) packed once for [`matmul_sparse_x_packed`], as [`matmul_sparse_x_wt`]
+/// packs it block by block on every call: per block of 64 outputs, input-major (k rounded up to
+/// 16 rows of 64; zeros past n and k). For weights that do not change (inference); f32 on
+/// AVX-512F only.
+#[derive(Clone, Debug)]
+pub struct PackedWeights {
+    n: usize,
+    k: usize,
+    data: Vec<f32>,
+}
+
+impl PackedWeights {
+    /// `W` packed, or `None` where [`matmul_sparse_x_packed`] would not apply (not f32, no
+    /// AVX-512F, or `k` under 64).
+    pub fn new<T: Float>(w: &[T], n: usize, k: usize) -> Option<Self> {
+        assert!(w.len() >= n * k, "PackedWeights::new: W holds {} < {n}×{k}", w.len());
+        #[cfg(target_arch = "x86_64")]
+        if std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>() && has_avx512f() && k >= 64 && n > 0 {
+            // SAFETY: T is f32.
+            let w = unsafe { std::slice::from_raw_parts(w.as_ptr().cast::<f32>(), n * k) };
+            let block_len = k.next_multiple_of(16) * DT_BLOCK;
+            let mut data = vec![0.0; n.div_ceil(DT_BLOCK) * block_len];
+            for (b, wt) in data.chunks_exact_mut(block_len).enumerate() {
+                // SAFETY: the CPU has AVX-512F (checked above).
+                unsafe { pack_block(w, n, k, b * DT_BLOCK, wt) };
+            }
+            return Some(Self { n, k, data });
+        }
+        None
+    }
+
+    /// Outputs (rows of `W`).
+    pub fn outputs(&self) -> usize {
+        self.n
+    }
+
+    /// Inputs (columns of `W`).
+    pub fn inputs(&self) -> usize {
+        self.k
+    }
+}
+
+/// `Z ← (X − c)·Wᵀ` as [`matmul_sparse_x_wt`] computes it for `c = 0` (same order, same bits),
+/// for rows of `X` whose blank entries equal `c`, with `W` packed once ([`PackedWeights`]) rather
+/// than on every call: batch inference, where the weights do not change. Lists `X − c` into
+/// `scratch` as [`SparseScratch::list_inputs_around`] does, but without judging whether `X` is
+/// sparse enough: the caller judges that once per batch (its rows come from memory, and a second
+/// look at them costs). Dense inputs cost more time, never other results. Returns `false`, having
+/// done nothing, where the product does not apply (not f32, more rows than the scratch holds, or
+/// scratch for another width): the caller then takes another product.
+pub fn matmul_sparse_x_packed<T: Float>(
+    x: &[T],
+    rows: usize,
+    c: T,
+    w: &PackedWeights,
+    z: &mut [T],
+    scratch: &mut SparseScratch<T>,
+) -> bool {
+    let (n, k) = (w.n, w.k);
+    if !scratch.list(x, rows, k, c, false) {
+        return false;
+    }
+    assert!(z.len() >= rows * n, "matmul_sparse_x_packed: Z holds {} < {rows}×{n}", z.len());
+    #[cfg(target_arch = "x86_64")]
+    {
+        // SAFETY: T is f32 (only then does `list_inputs_around` list anything).
+        let z = unsafe { std::slice::from_raw_parts_mut(z.as_mut_ptr().cast::<f32>(), rows * n) };
+        // SAFETY: the CPU has AVX-512F (only then does `list_inputs_around` list anything).
+        unsafe { sparse_x_wt_avx512(Weights::Packed(&w.data), n, z, &mut scratch.buffers) };
+    }
+    true
+}
+
+/// Where the forward product takes `W`'s blocks of 64 outputs from.
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy)]
+enum Weights<'a> {
+    /// `W` as a layer stores it (n × k): each block is packed into the scratch when it is needed.
+    Rows(&'a [f32]),
+    /// Every block packed once, in order ([`PackedWeights`]).
+    Packed(&'a [f32]),
+}
+
+/// `W`'s outputs `o0..o0 + 64` (zero past n) input-major into `wt` (k rounded up to 16 rows of
+/// 64, zero past k), by 16 × 16 transposes.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-fn sparse_x_wt_avx512(w: &[f32], n: usize, z: &mut [f32], s: &mut Buffers) {
+fn pack_block(w: &[f32], n: usize, k: usize, o0: usize, wt: &mut [f32]) {
+    use std::arch::x86_64::*;
+    let outs = (n - o0).min(DT_BLOCK);
+    assert!(w.len() >= n * k && wt.len() >= k.next_multiple_of(16) * DT_BLOCK, "pack_block: shapes");
+    for b in 0..4 {
+        for j0 in (0..k).step_by(16) {
+            let mut v = [_mm512_setzero_ps(); 16];
+            for (i, vi) in v.iter_mut().enumerate().take(outs.saturating_sub(16 * b).min(16)) {
+                // SAFETY: row o0 + 16b + i < n of W, entries from j0 cut at k by the mask.
+                *vi = unsafe { _mm512_maskz_loadu_ps(mask_of(k - j0), w.as_ptr().add((o0 + 16 * b + i) * k + j0)) };
+            }
+            transpose16(&mut v);
+            for (q, vq) in v.iter().enumerate() {
+                // SAFETY: wt has (k rounded up to 16) × 64 entries (checked above).
+                unsafe { _mm512_storeu_ps(wt.as_mut_ptr().add((j0 + q) * DT_BLOCK + 16 * b), *vq) };
+            }
+        }
+    }
+}
+
+/// The body of [`matmul_sparse_x_wt`] and [`matmul_sparse_x_packed`] once the inputs are listed
+/// (AVX-512F only).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn sparse_x_wt_avx512(weights: Weights<'_>, n: usize, z: &mut [f32], s: &mut Buffers) {
     use std::arch::x86_64::*;
     let (rows, k) = (s.listed, s.k);
     let slots = rows + 16;
-    let wt = &mut s.wt;
+    let block_len = k.next_multiple_of(16) * DT_BLOCK;
     let staged = rows <= STAGE_ROWS;
     // Left uninitialised (see the weight gradient's): each block zeroes its rows before use.
     let mut stage = std::mem::MaybeUninit::<[f32; STAGE_ROWS * DT_BLOCK]>::uninit();
@@ -141,21 +249,14 @@ fn sparse_x_wt_avx512(w: &[f32], n: usize, z: &mut [f32], s: &mut Buffers) {
     for o0 in (0..n).step_by(DT_BLOCK) {
         let outs = (n - o0).min(DT_BLOCK);
         let masks: [__mmask16; 4] = std::array::from_fn(|b| mask_of(outs.saturating_sub(16 * b)));
-        // wt[j, o] = W[o0 + o, j] (zero past n and past k), by 16 × 16 transposes.
-        for b in 0..4 {
-            for j0 in (0..k).step_by(16) {
-                let mut v = [_mm512_setzero_ps(); 16];
-                for (i, vi) in v.iter_mut().enumerate().take(outs.saturating_sub(16 * b).min(16)) {
-                    // SAFETY: row o0 + 16b + i < n of W, entries from j0 cut at k by the mask.
-                    *vi = unsafe { _mm512_maskz_loadu_ps(mask_of(k - j0), w.as_ptr().add((o0 + 16 * b + i) * k + j0)) };
-                }
-                transpose16(&mut v);
-                for (q, vq) in v.iter().enumerate() {
-                    // SAFETY: wt has (k rounded up to 16) × 64 entries.
-                    unsafe { _mm512_storeu_ps(wt.as_mut_ptr().add((j0 + q) * DT_BLOCK + 16 * b), *vq) };
-                }
+        // wt[j, o] = W[o0 + o, j] (zero past n and past k).
+        let wt: &[f32] = match weights {
+            Weights::Rows(w) => {
+                pack_block(w, n, k, o0, &mut s.wt);
+                &s.wt
             }
-        }
+            Weights::Packed(p) => &p[o0 / DT_BLOCK * block_len..][..block_len],
+        };
         // Z[·, o0..o0 + outs] = 0, then each group's terms added in order: in the stage (rows of
         // 64) when the batch fits, copied to Z after, else in Z itself.
         let (base, stride, at0) = if staged { (stage, DT_BLOCK, 0) } else { (z.as_mut_ptr(), n, o0) };
@@ -210,15 +311,21 @@ fn sparse_x_wt_avx512(w: &[f32], n: usize, z: &mut [f32], s: &mut Buffers) {
     }
 }
 
+/// Rows per call of [`matmul_sparse_x_packed`] that inference's batches are cut into: the stage of
+/// 128 rows of 64 outputs (32 KB) stays in the L1 cache, where 256 rows (64 KB) do not (784-800
+/// on the AMD EPYC of docs/design.md: 2.16 µs per row in calls of 128 rows, 2.29 in calls of 256).
+pub const PACKED_CHUNK_ROWS: usize = 128;
+
 /// Batches of up to this many rows run their 64 outputs through a contiguous stage (64 KB, on
 /// the stack) instead of `Z`'s or `δ`'s own rows: rows `n` floats apart alias in the L1 cache when
 /// `n·4` bytes is a multiple of 4 KB (784-1024-10's forward took 3.6× the time of 784-800-10's).
 const STAGE_ROWS: usize = 256;
 
-/// Whether `x` (rows × k) is sparse enough for the products here, judged on up to 8 of its rows.
-fn sparse_enough<T: Float>(x: &[T], rows: usize, k: usize) -> bool {
+/// Whether `x` (rows × k) is sparse enough (entries other than `c`) for the products here, judged
+/// on up to 8 of its rows.
+fn sparse_enough<T: Float>(x: &[T], rows: usize, k: usize, c: T) -> bool {
     let step = rows.div_ceil(8);
-    let ink: usize = (0..rows).step_by(step).map(|r| count_not_equal(&x[r * k..(r + 1) * k], T::zero())).sum();
+    let ink: usize = (0..rows).step_by(step).map(|r| count_not_equal(&x[r * k..(r + 1) * k], c)).sum();
     ink as f64 <= WT_MAX_DENSITY * (rows.div_ceil(step) * k) as f64
 }
 
@@ -247,11 +354,28 @@ pub fn matmul_sparse_dt_x<T: Float>(
 impl<T: Float> SparseScratch<T> {
     /// Lists `X`'s nonzero entries (rows × k) for [`matmul_sparse_x_wt`] and
     /// [`matmul_sparse_dt_x_rows`]: per group of 4 inputs (the last one padded with zeros), the
-    /// rows where any of them is nonzero, in increasing order, with the 4 values there. Returns `false`, listing nothing, where the sparse products do not apply (as
+    /// rows where any of them is nonzero, in increasing order, with the 4 values there. Returns
+    /// `false`, listing nothing, where the sparse products do not apply (as
     /// [`matmul_sparse_dt_x`], or more rows than the scratch was made for). Its first call sizes
     /// the lists for the scratch's rows (`k/4 × (rows + 16)` row numbers, 4 values each: 4.4 KB
     /// per row for MNIST), so that no later call allocates.
     pub fn list_inputs(&mut self, x: &[T], rows: usize, k: usize) -> bool {
+        self.list_inputs_around(x, rows, k, T::zero())
+    }
+
+    /// How many rows the last listing holds (0: none, or the last call declined).
+    pub fn listed_rows(&self) -> usize {
+        self.buffers.listed
+    }
+
+    /// [`SparseScratch::list_inputs`] of `X − c` (inputs equal to `c` skipped, the values listed
+    /// `x − c`), for inputs whose blank value `c` is not zero (normalised pixels).
+    pub fn list_inputs_around(&mut self, x: &[T], rows: usize, k: usize, c: T) -> bool {
+        self.list(x, rows, k, c, true)
+    }
+
+    /// The listing, judging first (`judge`) whether `x` is sparse enough for it to pay.
+    fn list(&mut self, x: &[T], rows: usize, k: usize, c: T, judge: bool) -> bool {
         let s = &mut self.buffers;
         s.listed = 0;
         #[cfg(target_arch = "x86_64")]
@@ -268,19 +392,19 @@ impl<T: Float> SparseScratch<T> {
                 s.group_counts = vec![0; groups];
                 s.wt = vec![0.0; k.next_multiple_of(16) * DT_BLOCK];
             }
-            if !sparse_enough(x, rows, k) {
+            if judge && !sparse_enough(x, rows, k, c) {
                 return false;
             }
             // SAFETY: T is f32 (a non-empty `SparseScratch<T>` is made only for T = f32).
             let x = unsafe { std::slice::from_raw_parts(x.as_ptr().cast::<f32>(), rows * k) };
             // SAFETY: the CPU has AVX-512F (a non-empty scratch is made only then).
-            unsafe { list_inputs_avx512(x, rows, k, s) };
+            unsafe { list_inputs_avx512(x, rows, k, c.f64() as f32, s) };
             s.listed = rows;
             true
         }
         #[cfg(not(target_arch = "x86_64"))]
         {
-            let _ = (x, rows, k);
+            let _ = (x, rows, k, c, judge);
             false
         }
     }
@@ -343,26 +467,41 @@ fn mask_of(w: usize) -> u16 {
     if w >= 16 { 0xffff } else { (1u16 << w) - 1 }
 }
 
-/// The body of [`SparseScratch::list_inputs`] once it applies (AVX-512F only; lists sized). Row by row, in order, 64 inputs at a time: four comparisons give a bit per
-/// input, two shifts mark the groups with any bit set, and only those get the row appended, so
-/// the work follows the ink.
+/// How many rows ahead the listing asks for its input: rows come from memory, not cache, when a
+/// batch is read once (inference over a test set), and the branches of the listing keep the core
+/// from running far enough ahead to hide that.
+const PREFETCH_ROWS: usize = 2;
+
+/// The body of [`SparseScratch::list_inputs_around`] once it applies (AVX-512F only; lists
+/// sized). Row by row, in order, 64 inputs at a time: four comparisons with `c` give a bit per
+/// input, two shifts mark the groups with any bit set, and only those get the row appended, with
+/// `x − c` (for `c = 0`, `x` itself: `x − 0 = x` for every float), so the work follows the ink.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-fn list_inputs_avx512(x: &[f32], rows: usize, k: usize, s: &mut Buffers) {
+fn list_inputs_avx512(x: &[f32], rows: usize, k: usize, c: f32, s: &mut Buffers) {
     use std::arch::x86_64::*;
     /// Bit 0 of each group of 4 bits.
     const FIRST_OF_GROUP: u64 = 0x1111_1111_1111_1111;
     let slots = rows + 16;
     let counts = &mut s.group_counts[..k.div_ceil(DT_GROUP)];
     counts.fill(0);
+    let cv = _mm512_set1_ps(c);
     for r in 0..rows {
         let row = &x[r * k..(r + 1) * k];
+        let ahead = x.as_ptr().wrapping_add((r + PREFETCH_ROWS) * k);
         for j0 in (0..k).step_by(64) {
+            if r + PREFETCH_ROWS < rows {
+                for line in (j0..k.min(j0 + 64)).step_by(16) {
+                    // A hint: it reads nothing and cannot fault (a safe intrinsic here).
+                    _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(line).cast());
+                }
+            }
             let mut nonzero = 0u64;
             for (t, j) in (j0..k.min(j0 + 64)).step_by(16).enumerate() {
+                let m = mask_of(k - j);
                 // SAFETY: the mask covers only the row's entries from j (< k).
-                let v = unsafe { _mm512_maskz_loadu_ps(mask_of(k - j), row.as_ptr().add(j)) };
-                nonzero |= u64::from(_mm512_cmp_ps_mask::<_CMP_NEQ_UQ>(v, _mm512_setzero_ps())) << (16 * t);
+                let v = unsafe { _mm512_maskz_loadu_ps(m, row.as_ptr().add(j)) };
+                nonzero |= u64::from(_mm512_mask_cmp_ps_mask::<_CMP_NEQ_UQ>(m, v, cv)) << (16 * t);
             }
             let any = nonzero | (nonzero >> 1);
             let mut inked = (any | (any >> 2)) & FIRST_OF_GROUP;
@@ -373,15 +512,16 @@ fn list_inputs_avx512(x: &[f32], rows: usize, k: usize, s: &mut Buffers) {
                 s.group_rows[at] = r as u32;
                 let from = DT_GROUP * group;
                 // SAFETY: entry `at` of the values has 4 slots; the row has `k` entries, of which
-                // the last group may hold fewer than 4 (the rest of its slots are zeros).
+                // the last group may hold fewer than 4 (the rest of its slots are zeros: `c` read
+                // there, so that `x − c` is 0).
                 unsafe {
                     let to = s.group_vals.as_mut_ptr().add(DT_GROUP * at);
-                    if from + DT_GROUP <= k {
-                        _mm_storeu_ps(to, _mm_loadu_ps(row.as_ptr().add(from)));
+                    let v = if from + DT_GROUP <= k {
+                        _mm_loadu_ps(row.as_ptr().add(from))
                     } else {
-                        let v = _mm512_maskz_loadu_ps(mask_of(k - from), row.as_ptr().add(from));
-                        _mm_storeu_ps(to, _mm512_castps512_ps128(v));
-                    }
+                        _mm512_castps512_ps128(_mm512_mask_loadu_ps(cv, mask_of(k - from), row.as_ptr().add(from)))
+                    };
+                    _mm_storeu_ps(to, _mm_sub_ps(v, _mm512_castps512_ps128(cv)));
                 }
                 counts[group] += 1;
             }
