@@ -12,7 +12,7 @@ use crate::activation::Activation;
 use crate::conv::{Conv2d, ConvScratch, Maps};
 use crate::error::{Result, check_finite, shape_error};
 use crate::init::Init;
-use crate::kernels::{Float, PACKED_CHUNK_ROWS, SparseScratch};
+use crate::kernels::{DROPOUT_LANES, Float, PACKED_CHUNK_ROWS, SparseScratch, dropout_rows_vector};
 use crate::layer::Dense;
 use crate::loss::Loss;
 use crate::pool::MaxPool2d;
@@ -297,15 +297,12 @@ fn both(threads: usize, a: impl FnOnce() + Send, b: impl FnOnce() + Send) {
 /// Keeps dropout's generators apart from the other per-row streams of a run.
 const DROPOUT_KEY: u64 = 0xd0d0_0001;
 
-/// Rows whose dropout streams are drawn side by side, one per vector lane.
-const DROPOUT_LANES: usize = 8;
-
 crate::kernels::simd_fn! {
     /// Dropout on up to 8 rows (`a`, `mask`, `out`: rows × width, the rows' streams' raw states in
     /// `states`, lane by lane): `mask = 0` where the draw's top 53 bits are below `below`, else
-    /// `keep`, and `out = a·mask`. The 8 streams advance together, so the generator vectorises;
-    /// each row gets its own stream's draws, as a scalar loop would give it.
-    fn dropout_rows<T: Float>(
+    /// `keep`, and `out = a·mask`; each row gets its own stream's draws. The scalar form of
+    /// [`dropout_rows_vector`], for f64 and CPUs without AVX-512: [`dropout_rows`] chooses.
+    fn dropout_rows_scalar<T: Float>(
         states: &mut [[u64; DROPOUT_LANES]; 4],
         width: usize,
         below: u64,
@@ -314,6 +311,23 @@ crate::kernels::simd_fn! {
         mask: &mut [T],
         out: &mut [T],
     ) -> () = dropout_rows_kernel;
+}
+
+/// Dropout on up to 8 rows, as [`dropout_rows_vector`] draws it where it applies, else by
+/// [`dropout_rows_scalar`]: the same masks either way.
+#[allow(clippy::too_many_arguments)]
+fn dropout_rows<T: Float>(
+    states: &mut [[u64; DROPOUT_LANES]; 4],
+    width: usize,
+    below: u64,
+    keep: T,
+    a: &[T],
+    mask: &mut [T],
+    out: &mut [T],
+) {
+    if !dropout_rows_vector(states, width, below, keep, a, mask, out) {
+        dropout_rows_scalar(states, width, below, keep, a, mask, out);
+    }
 }
 
 #[inline(always)]
@@ -873,12 +887,14 @@ mod tests {
     use crate::architecture::Architecture;
     use rand::Rng as _;
 
-    #[test]
-    fn dropout_rows_side_by_side_draw_what_each_row_s_stream_draws() {
+    /// Dropout's 8 rows side by side against each row's own stream, drawn one unit at a time:
+    /// f32 (the vector kernel on AVX-512) and f64 (the scalar loop), widths below, at and past a
+    /// block of 64 units.
+    fn dropout_rows_draw_what_each_row_s_stream_draws<T: Float>() {
         use crate::rng::stream;
-        let (p, width, keep) = (0.3, 37, 1.0 / 0.7);
+        let (p, keep) = (0.3, 1.0 / 0.7);
         let below = (p * (1u64 << 53) as f64).ceil() as u64;
-        for rows in [1usize, 5, 8] {
+        for (rows, width) in [(1usize, 37), (5, 64), (8, 130), (3, 200)] {
             let ids: Vec<u64> = (0..rows as u64).map(|r| 1000 + 7 * r).collect();
             let mut states = [[0u64; DROPOUT_LANES]; 4];
             for (lane, &id) in ids.iter().enumerate() {
@@ -886,18 +902,34 @@ mod tests {
                     w[lane] = v;
                 }
             }
-            let a: Vec<f64> = (0..rows * width).map(|i| i as f64 * 0.5 - 3.0).collect();
-            let (mut mask, mut out) = (vec![f64::NAN; rows * width], vec![f64::NAN; rows * width]);
-            dropout_rows(&mut states, width, below, keep, &a, &mut mask, &mut out);
+            let a: Vec<T> = (0..rows * width).map(|i| T::of(i as f64 * 0.5 - 3.0)).collect();
+            let (mut mask, mut out) = (vec![T::of(f64::NAN); rows * width], vec![T::of(f64::NAN); rows * width]);
+            dropout_rows(&mut states, width, below, T::of(keep), &a, &mut mask, &mut out);
             for (r, &id) in ids.iter().enumerate() {
                 let mut g = stream(9, &[DROPOUT_KEY, 2, id, 1]);
                 for i in 0..width {
-                    let m = if g.random::<f64>() < p { 0.0 } else { keep };
+                    let m = if g.random::<f64>() < p { T::zero() } else { T::of(keep) };
                     let at = r * width + i;
-                    assert_eq!((mask[at], out[at]), (m, a[at] * m), "row {r} of {rows}, unit {i}");
+                    assert!(mask[at] == m && out[at] == a[at] * m, "row {r} of {rows}, unit {i} of {width}");
                 }
+                // The state handed back continues the row's stream.
+                let mut s = std::array::from_fn(|w| states[w][r]);
+                assert_eq!(step(&mut s), g.random::<u64>(), "row {r}: state after {width} draws");
             }
         }
+    }
+
+    #[test]
+    fn dropout_rows_side_by_side_draw_what_each_row_s_stream_draws() {
+        dropout_rows_draw_what_each_row_s_stream_draws::<f32>();
+        dropout_rows_draw_what_each_row_s_stream_draws::<f64>();
+        // The vector form runs exactly for f32 on AVX-512 (else the scalar loop checked above).
+        let mut states = [[1u64; DROPOUT_LANES]; 4];
+        let (a, mut mask, mut out) = ([1.0f32; 8], [0.0f32; 8], [0.0f32; 8]);
+        let vector = dropout_rows_vector(&mut states, 4, 1 << 52, 2.0, &a, &mut mask, &mut out);
+        assert_eq!(vector, crate::kernels::Isa::detected() == crate::kernels::Isa::Avx512);
+        let (a, mut mask, mut out) = ([1.0f64; 8], [0.0f64; 8], [0.0f64; 8]);
+        assert!(!dropout_rows_vector(&mut states, 4, 1 << 52, 2.0, &a, &mut mask, &mut out));
     }
 
     #[test]

@@ -14,11 +14,13 @@
 //!   training's ([`matmul_sparse_x_wt`], [`matmul_sparse_dt_x`]) and batch inference's
 //!   ([`matmul_sparse_x_packed`]).
 //! * [`elementwise`]: element-wise passes (the exponential).
+//! * [`dropout`]: dropout's masks, 8 rows' generators side by side ([`dropout_rows_vector`]).
 //! * [`reductions`]: [`count_not_equal`], [`sum`], [`sum_squares`].
 //! * [`peak`]: the core's measured FMA peak, for the benchmarks' shares of peak ([`fma_peak_gflops`]).
 //! * [`subnormal`]: subnormal floats flushed to zero on the threads that train ([`FlushToZero`]).
 
 pub mod cpu;
+pub mod dropout;
 pub mod elementwise;
 pub mod float;
 pub mod gemm;
@@ -30,6 +32,7 @@ pub mod subnormal;
 
 pub(crate) use cpu::simd_fn;
 pub use cpu::{Isa, simd};
+pub use dropout::{DROPOUT_LANES, dropout_rows_vector};
 pub use float::Float;
 pub use gemm::{Operand, PARALLEL_MIN_FLOP, matmul, matmul_at_b_rows, warm_up_threads};
 pub use peak::fma_peak_gflops;
