@@ -301,7 +301,7 @@ crate::kernels::simd_fn! {
     /// Dropout on up to 8 rows (`a`, `mask`, `out`: rows × width, the rows' streams' raw states in
     /// `states`, lane by lane): `mask = 0` where the draw's top 53 bits are below `below`, else
     /// `keep`, and `out = a·mask`; each row gets its own stream's draws. The scalar form of
-    /// [`dropout_rows_vector`], for f64 and CPUs without AVX-512: [`dropout_rows`] chooses.
+    /// [`dropout_rows_vector`], for f64 and CPUs without AVX-512 (the same masks).
     fn dropout_rows_scalar<T: Float>(
         states: &mut [[u64; DROPOUT_LANES]; 4],
         width: usize,
@@ -311,23 +311,6 @@ crate::kernels::simd_fn! {
         mask: &mut [T],
         out: &mut [T],
     ) -> () = dropout_rows_kernel;
-}
-
-/// Dropout on up to 8 rows, as [`dropout_rows_vector`] draws it where it applies, else by
-/// [`dropout_rows_scalar`]: the same masks either way.
-#[allow(clippy::too_many_arguments)]
-fn dropout_rows<T: Float>(
-    states: &mut [[u64; DROPOUT_LANES]; 4],
-    width: usize,
-    below: u64,
-    keep: T,
-    a: &[T],
-    mask: &mut [T],
-    out: &mut [T],
-) {
-    if !dropout_rows_vector(states, width, below, keep, a, mask, out) {
-        dropout_rows_scalar(states, width, below, keep, a, mask, out);
-    }
 }
 
 #[inline(always)]
@@ -629,15 +612,10 @@ impl<T: Float> Network<T> {
                         }
                     }
                     let span = c * DROPOUT_LANES * width..(c * DROPOUT_LANES + ids.len()) * width;
-                    dropout_rows(
-                        &mut states,
-                        width,
-                        below,
-                        keep,
-                        &a[span.clone()],
-                        &mut mask[span.clone()],
-                        &mut out[span],
-                    );
+                    let (a, mask, out) = (&a[span.clone()], &mut mask[span.clone()], &mut out[span]);
+                    if !dropout_rows_vector(&mut states, width, below, keep, a, mask, out) {
+                        dropout_rows_scalar(&mut states, width, below, keep, a, mask, out);
+                    }
                 }
             }
         }
@@ -904,7 +882,9 @@ mod tests {
             }
             let a: Vec<T> = (0..rows * width).map(|i| T::of(i as f64 * 0.5 - 3.0)).collect();
             let (mut mask, mut out) = (vec![T::of(f64::NAN); rows * width], vec![T::of(f64::NAN); rows * width]);
-            dropout_rows(&mut states, width, below, T::of(keep), &a, &mut mask, &mut out);
+            if !dropout_rows_vector(&mut states, width, below, T::of(keep), &a, &mut mask, &mut out) {
+                dropout_rows_scalar(&mut states, width, below, T::of(keep), &a, &mut mask, &mut out);
+            }
             for (r, &id) in ids.iter().enumerate() {
                 let mut g = stream(9, &[DROPOUT_KEY, 2, id, 1]);
                 for i in 0..width {
