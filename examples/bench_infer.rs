@@ -4,7 +4,8 @@
 //! passes), and the median / p90 latency of single-image forward passes through a capacity-1
 //! [`Workspace`] reused across calls. Inputs are preloaded and normalised before any timing.
 //! Inference goes through a [`Predictor`] (the first layer from the inked pixels only), as
-//! `eval`, `predict` and `serve` do; `--dense` times the plain [`neuralnet::Network::forward`].
+//! `eval`, `predict` and `serve` do, and which first-layer product it chose on this CPU for a batch
+//! and for one image; `--dense` times the plain [`neuralnet::Network::forward`].
 //!
 //! Run: `cargo run --release --example bench_infer -- MODEL [--threads T] [--passes N] [--singles N] [--dense]`
 //! (MNIST from `$NEURALNET_DATA_DIR`, else the cache).
@@ -111,6 +112,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "side": "neuralnet",
             "path": if !net.features.is_empty() { "convolutional (Network::forward)" } else if args.dense { "dense" } else { "sparse-input first layer" },
             "threads": args.threads,
+            "first_layer_batch": if args.dense { "dense".to_string() } else { predictor.first_layer_product(batch, args.threads) },
+            "first_layer_single": if args.dense { "dense".to_string() } else { predictor.first_layer_product(1, args.threads) },
             "sizes": net.sizes(),
             "batch": batch,
             "passes": passes,

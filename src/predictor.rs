@@ -151,13 +151,34 @@ impl<T: Float> Predictor<T> {
         self.net.forward_after_first(batch, ws)
     }
 
+    /// Whether `rows` rows on one thread take the listed product (where it applies).
+    fn takes_listed(&self, rows: usize) -> bool {
+        let n = self.net.layers[0].outputs;
+        rows >= if n >= 256 { PACKED_MIN_ROWS_WIDE } else { PACKED_MIN_ROWS }
+    }
+
+    /// Which first-layer product a batch of `batch` rows of mostly-background inputs takes with
+    /// `threads` threads, and compiled for what: the run-time choice, in words, for benchmarks to
+    /// print (inputs not mostly background take the dense products whatever this says).
+    pub fn first_layer_product(&self, batch: usize, threads: usize) -> String {
+        if !self.net.features.is_empty() {
+            return "dense (a convolutional network's first dense layer reads feature maps)".into();
+        }
+        let per_thread =
+            if threads > 1 && batch >= SPLIT_MIN_ROWS { (batch / 2).next_multiple_of(SPARSE_TILE) } else { batch };
+        if self.packed.is_some() && self.takes_listed(per_thread) {
+            format!("listed groups of 4 inputs, W packed once, chunks of up to {PACKED_CHUNK_ROWS} rows (AVX-512F)")
+        } else {
+            format!("four-row tiles ({:?})", crate::kernels::Isa::detected())
+        }
+    }
+
     /// `z⁽¹⁾ − b⁽¹⁾ = W⁽¹⁾(x − c𝟙)` for `rows` rows on the calling thread: the listed product in
     /// chunks of up to [`PACKED_CHUNK_ROWS`] rows where it applies, else four rows at a time
     /// (the same bits either way).
     fn first_product(&self, x: &[T], rows: usize, z: &mut [T], scratch: &mut SparseScratch<T>) {
         let (k, n) = (self.net.layers[0].inputs, self.net.layers[0].outputs);
-        let min_rows = if n >= 256 { PACKED_MIN_ROWS_WIDE } else { PACKED_MIN_ROWS };
-        if let Some(packed) = self.packed.as_ref().filter(|_| rows >= min_rows) {
+        if let Some(packed) = self.packed.as_ref().filter(|_| self.takes_listed(rows)) {
             let chunk = rows.div_ceil(rows.div_ceil(PACKED_CHUNK_ROWS));
             for (xc, zc) in x[..rows * k].chunks(chunk * k).zip(z.chunks_mut(chunk * n)) {
                 let r = xc.len() / k;
@@ -269,6 +290,7 @@ mod tests {
                     let min_rows = if width >= 256 { PACKED_MIN_ROWS_WIDE } else { PACKED_MIN_ROWS };
                     let taken = listed.packed.is_some() && per_thread >= min_rows;
                     assert_eq!(listed_rows > 0, taken, "{width} wide, {rows} rows, {threads} threads");
+                    assert_eq!(listed.first_layer_product(rows, threads).starts_with("listed"), taken);
                 }
             }
         }
