@@ -3,8 +3,11 @@
 //! Validated once when built (shapes, finiteness, label range), so the training loop need not.
 
 use crate::error::{Error, Result, check_finite, shape_error};
-use crate::kernels::Float;
+use crate::kernels::{Float, prefetch};
 use serde::{Deserialize, Serialize};
+
+/// How many rows ahead a gather asks for its next rows ([`prefetch`]).
+const GATHER_AHEAD: usize = 4;
 
 /// How raw inputs become the network's `x`: `x = (raw / divide − mean) / std` (stored in the model
 /// file, so that `eval` and `predict` scale new inputs as training did).
@@ -201,6 +204,10 @@ impl<T: Float> Dataset<T> {
         match &self.blocks {
             None => {
                 for (k, &i) in idx.iter().enumerate() {
+                    // Shuffled rows come from memory: ask for the one after next while copying.
+                    if let Some(&ahead) = idx.get(k + GATHER_AHEAD) {
+                        prefetch(&self.x[ahead * f..(ahead + 1) * f]);
+                    }
                     xb[k * f..(k + 1) * f].copy_from_slice(&self.x[i * f..(i + 1) * f]);
                 }
             }

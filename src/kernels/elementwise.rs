@@ -35,6 +35,21 @@ pub fn exp_f64_in_place(x: &mut [f64]) {
     }
 }
 
+/// Asks for `s` to be brought into the cache, one request per 64-byte line (a hint: it reads
+/// nothing, cannot fault, and changes no result): for rows read next that do not follow in
+/// memory, which the hardware's prefetcher cannot guess.
+#[inline(always)]
+pub fn prefetch<T>(s: &[T]) {
+    #[cfg(target_arch = "x86_64")]
+    for line in s.chunks(64 / std::mem::size_of::<T>().max(1)) {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        // SAFETY: a prefetch is a hint; it reads nothing and cannot fault. SSE is part of x86_64.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(line.as_ptr().cast()) };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = s;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,7 +13,7 @@
 //! * [`sparse_train`]: the first-layer products that skip blank inputs from one listing per batch:
 //!   training's ([`matmul_sparse_x_wt`], [`matmul_sparse_dt_x`]) and batch inference's
 //!   ([`matmul_sparse_x_packed`]).
-//! * [`elementwise`]: element-wise passes (the exponential).
+//! * [`elementwise`]: element-wise passes (the exponential), and [`prefetch`].
 //! * [`dropout`]: dropout's masks, 8 rows' generators side by side ([`dropout_rows_vector`]).
 //! * [`reductions`]: [`count_not_equal`], [`sum`], [`sum_squares`].
 //! * [`peak`]: the core's measured FMA peak, for the benchmarks' shares of peak ([`fma_peak_gflops`]).
@@ -33,6 +33,7 @@ pub mod subnormal;
 pub(crate) use cpu::simd_fn;
 pub use cpu::{Isa, simd};
 pub use dropout::{DROPOUT_LANES, dropout_rows_vector};
+pub use elementwise::prefetch;
 pub use float::Float;
 pub use gemm::{Operand, PARALLEL_MIN_FLOP, matmul, matmul_at_b_rows, warm_up_threads};
 pub use peak::fma_peak_gflops;

@@ -4,6 +4,7 @@
 //! at run time.
 
 use super::cpu::Isa;
+use super::elementwise::prefetch;
 use super::float::Float;
 
 /// `Z ← (X − c)·B` for rows of `X` (`rows × k`) whose entries are mostly the background value `c`
@@ -251,19 +252,6 @@ fn sparse_group<T: Float, const MR: usize, const NR: usize, const FMA: bool, con
             col += w;
         }
     }
-}
-
-/// Asks for `s` to be brought into the cache (a hint: no effect on results).
-#[inline(always)]
-fn prefetch<T>(s: &[T]) {
-    #[cfg(target_arch = "x86_64")]
-    for line in s.chunks(64 / std::mem::size_of::<T>().max(1)) {
-        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-        // SAFETY: a prefetch is a hint; it reads nothing and cannot fault. SSE is part of x86_64.
-        unsafe { _mm_prefetch::<_MM_HINT_T0>(line.as_ptr().cast()) };
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = s;
 }
 
 /// One group of 16 inputs of a tile's `MR` f32 rows (row `r` at `x + r·k`, from `s16`): the inputs
