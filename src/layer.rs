@@ -6,7 +6,10 @@
 
 use crate::activation::Activation;
 use crate::error::{Result, shape_error};
-use crate::kernels::{Float, Operand, SparseScratch, matmul, matmul_sparse_dt_x_rows, matmul_sparse_x_wt};
+use crate::kernels::{
+    Float, Operand, PackedWeights, SparseScratch, matmul, matmul_sparse_dt_x_rows, matmul_sparse_x_listed,
+    matmul_sparse_x_wt,
+};
 
 /// One fully connected layer: `W` (outputs × inputs, row-major, one row per neuron), `b`, and `f`.
 #[derive(Clone, Debug, PartialEq)]
@@ -82,8 +85,9 @@ impl<T: Float> Dense<T> {
     }
 
     /// [`Dense::forward`] for inputs that are mostly zeros (an image's blank pixels), with the
-    /// products of the zeros skipped (see [`crate::kernels::matmul_sparse_x_wt`]); returns `false`,
-    /// having done nothing, where that does not apply (then use [`Dense::forward`]).
+    /// products of the zeros skipped (see [`crate::kernels::matmul_sparse_x_wt`]); with `packed`,
+    /// `W` as packed for this step (the same values: the same bits). Returns `false`, having done
+    /// nothing, where that does not apply (then use [`Dense::forward`]).
     pub fn forward_sparse(
         &self,
         x: &[T],
@@ -91,10 +95,23 @@ impl<T: Float> Dense<T> {
         z: &mut [T],
         a: &mut [T],
         scratch: &mut SparseScratch<T>,
+        packed: Option<&PackedWeights>,
     ) -> bool {
         let (z, a) = (&mut z[..batch * self.outputs], &mut a[..batch * self.outputs]);
-        if !matmul_sparse_x_wt(&x[..batch * self.inputs], batch, self.inputs, &self.weights, self.outputs, z, scratch) {
-            return false;
+        let x = &x[..batch * self.inputs];
+        match packed {
+            // `W` packed once for this step (both halves of a split batch read it).
+            Some(p) => {
+                if !scratch.list_inputs(x, batch, self.inputs) {
+                    return false;
+                }
+                matmul_sparse_x_listed(p, z, scratch);
+            }
+            None => {
+                if !matmul_sparse_x_wt(x, batch, self.inputs, &self.weights, self.outputs, z, scratch) {
+                    return false;
+                }
+            }
         }
         self.activation.forward_rows(z, &self.bias, a);
         true

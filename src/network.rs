@@ -12,7 +12,7 @@ use crate::activation::Activation;
 use crate::conv::{Conv2d, ConvScratch, Maps};
 use crate::error::{Result, check_finite, shape_error};
 use crate::init::Init;
-use crate::kernels::{DROPOUT_LANES, Float, PACKED_CHUNK_ROWS, SparseScratch, dropout_rows_vector};
+use crate::kernels::{DROPOUT_LANES, Float, PACKED_CHUNK_ROWS, PackedWeights, SparseScratch, dropout_rows_vector};
 use crate::layer::Dense;
 use crate::loss::Loss;
 use crate::pool::MaxPool2d;
@@ -555,12 +555,21 @@ impl<T: Float> Network<T> {
     ///
     /// The caller guarantees the shapes (see [`Network::check_input`]); buffers come from `ws`.
     pub fn forward<'w>(&self, x: &[T], batch: usize, ws: &'w mut Workspace<T>) -> &'w [T] {
-        self.forward_impl(x, batch, ws, None);
+        self.forward_impl(x, batch, ws, None, None);
         let last = self.layers.len() - 1;
         &ws.a[last][..batch * self.outputs()]
     }
 
-    fn forward_impl(&self, x: &[T], batch: usize, ws: &mut Workspace<T>, dropout: Option<Dropout<'_>>) {
+    /// The forward pass; `packed_first`: the first layer's `W` packed for this step, for its
+    /// sparse product (training's split batches pack it once for both halves).
+    fn forward_impl(
+        &self,
+        x: &[T],
+        batch: usize,
+        ws: &mut Workspace<T>,
+        dropout: Option<Dropout<'_>>,
+        packed_first: Option<&PackedWeights>,
+    ) {
         assert!(batch <= ws.capacity, "batch {batch} exceeds workspace capacity {}", ws.capacity);
         let drop_p = dropout.as_ref().map_or(0.0, |d| d.p);
         if drop_p > 0.0 {
@@ -586,7 +595,7 @@ impl<T: Float> Network<T> {
                 && nf == 0
                 && ws.threads == 1
                 && batch >= SPARSE_MIN_ROWS
-                && layer.forward_sparse(input, batch, &mut ws.z[l], &mut cur_a[0], &mut ws.sparse);
+                && layer.forward_sparse(input, batch, &mut ws.z[l], &mut cur_a[0], &mut ws.sparse, packed_first);
             if l == 0 {
                 ws.sparse_listed = sparse;
             }
@@ -667,13 +676,15 @@ impl<T: Float> Network<T> {
         grads: &mut Gradients<T>,
         dropout: Option<Dropout<'_>>,
     ) -> f64 {
-        self.loss_and_gradients_except(x, y, batch, ws, grads, dropout, &[], 1.0)
+        self.loss_and_gradients_except(x, y, batch, ws, grads, dropout, &[], 1.0, None)
     }
 
     /// [`Network::loss_and_gradients`], leaving out `∂L/∂W⁽ˡ⁾` for the layers `l` (zero-based) with
     /// `skip_weights[l]` set: the trainer computes those for a whole split batch at once (see
     /// `train`); every gradient is multiplied by `scale` (a process's share of a batch split
     /// between processes, so that their sum is the batch's mean). Their `δ⁽ˡ⁾` and inputs stay in `ws` ([`Workspace::delta`], [`Workspace::input`]).
+    /// `packed_first`: the first layer's `W` packed for this step ([`PackedWeights`], the same
+    /// values as `W`), for its sparse forward product.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn loss_and_gradients_except(
         &self,
@@ -685,9 +696,10 @@ impl<T: Float> Network<T> {
         dropout: Option<Dropout<'_>>,
         skip_weights: &[bool],
         scale: f64,
+        packed_first: Option<&PackedWeights>,
     ) -> f64 {
         let drop_p = dropout.as_ref().map_or(0.0, |d| d.p);
-        self.forward_impl(x, batch, ws, dropout);
+        self.forward_impl(x, batch, ws, dropout, packed_first);
         let last = self.layers.len() - 1;
         let width = self.outputs();
         let n = batch * width;

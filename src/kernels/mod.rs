@@ -43,6 +43,6 @@ pub use sparse_infer::sparse_tiles_on;
 pub use sparse_infer::{SPARSE_TILE, matmul_sparse_rows};
 pub use sparse_train::{
     PACKED_CHUNK_ROWS, PackedWeights, SparseScratch, matmul_sparse_dt_x, matmul_sparse_dt_x_rows,
-    matmul_sparse_x_packed, matmul_sparse_x_wt,
+    matmul_sparse_x_listed, matmul_sparse_x_packed, matmul_sparse_x_wt,
 };
 pub use subnormal::{FlushToZero, flush_to_zero_for_good};

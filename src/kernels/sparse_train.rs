@@ -157,6 +157,35 @@ impl PackedWeights {
         None
     }
 
+    /// Packs `W` (the same shape) again, after its values changed; with `threads` ≥ 2, half of
+    /// the blocks on another thread.
+    pub fn repack<T: Float>(&mut self, w: &[T], threads: usize) {
+        let (n, k) = (self.n, self.k);
+        assert!(w.len() == n * k, "PackedWeights::repack: W holds {} ≠ {n}×{k}", w.len());
+        #[cfg(target_arch = "x86_64")]
+        {
+            assert!(std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>(), "PackedWeights::repack: not f32");
+            // SAFETY: T is f32 (checked just above).
+            let w = unsafe { std::slice::from_raw_parts(w.as_ptr().cast::<f32>(), n * k) };
+            let block_len = k.next_multiple_of(16) * DT_BLOCK;
+            let pack = |data: &mut [f32], first_block: usize| {
+                for (b, wt) in data.chunks_exact_mut(block_len).enumerate() {
+                    // SAFETY: the CPU has AVX-512F (a `PackedWeights` is made only then).
+                    unsafe { pack_block(w, n, k, (first_block + b) * DT_BLOCK, wt) };
+                }
+            };
+            let blocks = n.div_ceil(DT_BLOCK);
+            if threads > 1 && blocks > 1 {
+                let (d0, d1) = self.data.split_at_mut(blocks / 2 * block_len);
+                rayon::join(|| pack(d0, 0), || pack(d1, blocks / 2));
+            } else {
+                pack(&mut self.data, 0);
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = (w, threads);
+    }
+
     /// Outputs (rows of `W`).
     pub fn outputs(&self) -> usize {
         self.n
@@ -197,6 +226,23 @@ pub fn matmul_sparse_x_packed<T: Float>(
         unsafe { sparse_x_wt_avx512(Weights::Packed(&w.data), n, z, &mut scratch.buffers) };
     }
     true
+}
+
+/// `Z ← X·Wᵀ` as [`matmul_sparse_x_wt`] computes it (same order, same bits), from the inputs
+/// `scratch` already holds listed ([`SparseScratch::list_inputs`], rows × k) and `W` packed
+/// ([`PackedWeights`]): for steps whose weights were packed once for several products (the two
+/// halves of a batch split between threads). Panics if nothing is listed or the widths differ.
+pub fn matmul_sparse_x_listed<T: Float>(w: &PackedWeights, z: &mut [T], scratch: &mut SparseScratch<T>) {
+    let (n, k, rows) = (w.n, w.k, scratch.buffers.listed);
+    assert!(rows > 0 && scratch.buffers.k == k, "matmul_sparse_x_listed: nothing listed, or another width");
+    assert!(z.len() >= rows * n, "matmul_sparse_x_listed: Z holds {} < {rows}×{n}", z.len());
+    #[cfg(target_arch = "x86_64")]
+    {
+        // SAFETY: T is f32 (only then does a listing hold anything).
+        let z = unsafe { std::slice::from_raw_parts_mut(z.as_mut_ptr().cast::<f32>(), rows * n) };
+        // SAFETY: the CPU has AVX-512F (only then does a listing hold anything).
+        unsafe { sparse_x_wt_avx512(Weights::Packed(&w.data), n, z, &mut scratch.buffers) };
+    }
 }
 
 /// Where the forward product takes `W`'s blocks of 64 outputs from.

@@ -8,7 +8,7 @@
 use super::config::TrainConfig;
 use crate::data::augment::Scratch;
 use crate::dataset::Dataset;
-use crate::kernels::{Float, SparseScratch, matmul_at_b_rows, matmul_sparse_dt_x_rows};
+use crate::kernels::{Float, PackedWeights, SparseScratch, matmul_at_b_rows, matmul_sparse_dt_x_rows};
 use crate::layer::Dense;
 use crate::metrics;
 use crate::network::{Dropout, Gradients, Network, Workspace};
@@ -152,6 +152,10 @@ pub(super) struct Half<T> {
     /// The whole batch's δ⁽ˡ⁾ and input of such a layer, gathered from the two halves.
     delta: Vec<T>,
     input: Vec<T>,
+    /// The first layer's `W`, packed once per step for both halves' sparse forward products
+    /// (each would otherwise pack all of it): made where that product can run, and packed only
+    /// while the halves' inputs were sparse enough for it in the step before.
+    packed_first: Option<PackedWeights>,
 }
 
 /// The buffers one forward/backward pass over some rows works in.
@@ -164,6 +168,7 @@ pub(super) struct Part<'a, T> {
 /// Gathers rows `ids` of `data` into `x`, `y`, distorts them if asked, and runs forward and backward
 /// into `part` (the gradients of the rows' mean loss times `scale`): returns the rows' mean loss
 /// and how many were classified correctly (0 for regression). The optimizer step is the caller's.
+/// `packed_first`: the first layer's `W` packed for this step, if the caller packed it.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn rows_step<T: Float>(
     net: &Network<T>,
@@ -177,6 +182,7 @@ pub(super) fn rows_step<T: Float>(
     aug_threads: usize,
     skip_weights: &[bool],
     scale: f64,
+    packed_first: Option<&PackedWeights>,
 ) -> (f64, usize) {
     let (rows, k) = (ids.len(), net.outputs());
     data.gather(ids, x, y);
@@ -193,6 +199,7 @@ pub(super) fn rows_step<T: Float>(
         dropout,
         skip_weights,
         scale,
+        packed_first,
     );
     let correct = match data.labels() {
         Some(_) => metrics::count_correct(&part.ws.a(net.layers.len() - 1)[..rows * k], &y[..rows * k], k),
@@ -224,6 +231,10 @@ impl<T: Float> Half<T> {
             delta: vec![T::zero(); b * width(&|_, l| l.outputs)],
             input: vec![T::zero(); b * width(&|i, l| if i == 0 { 0 } else { l.inputs })],
             joint: joint.clone(),
+            packed_first: match &net.layers[0] {
+                first if net.features.is_empty() => PackedWeights::new(&first.weights, first.outputs, first.inputs),
+                _ => None,
+            },
         })
     }
 
@@ -252,9 +263,18 @@ impl<T: Float> Half<T> {
         let (x1, x2) = xb[..b * f].split_at_mut(h * f);
         let (y1, y2) = yb[..b * k].split_at_mut(h * k);
         let joint = &self.joint[..];
+        // W⁽¹⁾ packed once for both halves, half of it on each thread, where the last step's
+        // halves listed their inputs (so this one's likely will).
+        let packed = match self.packed_first.as_mut() {
+            Some(p) if first.ws.sparse_listing().is_some() && self.ws.sparse_listing().is_some() => {
+                p.repack(&net.layers[0].weights, 2);
+                Some(&*p)
+            }
+            _ => None,
+        };
         // Each half gathers (and distorts) its own rows: that work is split too.
         let run = |ids: &[usize], x: &mut [T], y: &mut [T], part: Part<'_, T>| {
-            rows_step(net, data, config, epoch, ids, x, y, part, 1, joint, scale)
+            rows_step(net, data, config, epoch, ids, x, y, part, 1, joint, scale, packed)
         };
         let (i1, i2) = idx.split_at(h);
         let ((l1, c1), (l2, c2)) = rayon::join(
@@ -279,6 +299,19 @@ impl<T: Float> Half<T> {
             split(g, g2, &mut [], &mut [], &average);
         }
         (l1 * w1 + l2 * w2, c1 + c2)
+    }
+
+    /// Drops the packed first layer, so that each half packs its own (the tests compare the two).
+    #[cfg(test)]
+    pub(super) fn without_packed_first(&mut self) {
+        self.packed_first = None;
+    }
+
+    /// Whether the next step packs the first layer once for both halves (as far as this half's
+    /// last pass tells: it listed its inputs).
+    #[cfg(test)]
+    pub(super) fn packs_first(&self) -> bool {
+        self.packed_first.is_some() && self.ws.sparse_listing().is_some()
     }
 
     /// Processes take the weight gradients of every layer from [`Half::gradients`]: they sum them

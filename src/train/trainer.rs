@@ -173,7 +173,7 @@ impl<T: Float> Trainer<T> {
         let (f, k) = (data.features, net.outputs());
         let part = Part { ws: &mut self.ws, grads: &mut self.grads, aug: &mut self.aug };
         let (x, y) = (&mut self.xb[..b * f], &mut self.yb[..b * k]);
-        let (loss, correct) = rows_step(net, data, config, self.epoch, idx, x, y, part, config.threads, &[], 1.0);
+        let (loss, correct) = rows_step(net, data, config, self.epoch, idx, x, y, part, config.threads, &[], 1.0, None);
         data_parallel::update(&config.optimizer, &mut self.state, net, &self.grads, lr, &[]);
         (loss, correct)
     }
@@ -202,7 +202,7 @@ impl<T: Float> Trainer<T> {
             }
             _ => {
                 let (x, y) = (&mut self.xb[..r * f], &mut self.yb[..r * k]);
-                rows_step(net, data, config, self.epoch, mine, x, y, part, config.threads, &[], share)
+                rows_step(net, data, config, self.epoch, mine, x, y, part, config.threads, &[], share, None)
             }
         };
         let (loss, correct) = processes.sum_step(&mut self.grads, r, loss * share, correct);
@@ -712,6 +712,46 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    #[test]
+    fn packing_the_first_layer_once_for_both_halves_changes_no_bit() {
+        use crate::{Activation, Init, Loss};
+        // f32, 100 inputs, a fifth of them nonzero: each half (32 rows) lists its inputs, and from
+        // the second step W⁽¹⁾ is packed once for both halves (on AVX-512F); the same steps with
+        // each half packing its own must give the same bits.
+        let (features, rows) = (100, 64);
+        let x: Vec<f32> = (0..rows * features)
+            .map(|i| if (i * 7 + i / features) % 5 == 0 { ((i * 37) % 19) as f32 / 19.0 + 0.05 } else { 0.0 })
+            .collect();
+        let labels: Vec<u32> = (0..rows).map(|i| (i % 3) as u32).collect();
+        let data = Dataset::classification(x, features, labels, 3).unwrap();
+        let idx: Vec<usize> = (0..rows).rev().collect();
+        let optimizer = Optimizer::adam(0.01);
+        let config = TrainConfig { batch_size: rows, threads: 2, optimizer, dropout: 0.3, ..Default::default() };
+        let run = |shared: bool| {
+            let mut net =
+                Architecture::mlp(&[features, 300, 3], Activation::Relu, Activation::Softmax, Loss::CrossEntropy)
+                    .init(Init::HeUniform)
+                    .build::<f32>(5)
+                    .unwrap();
+            let mut t = Trainer::new(&net, rows, &config);
+            if !shared {
+                t.half.as_mut().unwrap().without_packed_first();
+            }
+            for _ in 0..3 {
+                t.install(|t| t.step(&mut net, &data, &idx, &config, optimizer.lr));
+            }
+            let packs = t.half.as_ref().unwrap().packs_first();
+            (net, packs)
+        };
+        let ((a, packs), (b, _)) = (run(true), run(false));
+        assert_eq!(packs, crate::kernels::cpu::has_avx512f());
+        for (x, y) in a.layers.iter().zip(&b.layers) {
+            let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&x.weights), bits(&y.weights));
+            assert_eq!(bits(&x.bias), bits(&y.bias));
         }
     }
 
