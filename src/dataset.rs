@@ -204,7 +204,7 @@ impl<T: Float> Dataset<T> {
         match &self.blocks {
             None => {
                 for (k, &i) in idx.iter().enumerate() {
-                    // Shuffled rows come from memory: ask for the one after next while copying.
+                    // Shuffled rows come from memory: ask for the one GATHER_AHEAD on while copying.
                     if let Some(&ahead) = idx.get(k + GATHER_AHEAD) {
                         prefetch(&self.x[ahead * f..(ahead + 1) * f]);
                     }
