@@ -12,11 +12,11 @@ use crate::activation::Activation;
 use crate::conv::{Conv2d, ConvScratch, Maps};
 use crate::error::{Result, check_finite, shape_error};
 use crate::init::Init;
-use crate::kernels::{DROPOUT_LANES, Float, PACKED_CHUNK_ROWS, PackedWeights, SparseScratch, dropout_rows_vector};
+use crate::kernels::{DROPOUT_LANES, Float, PACKED_CHUNK_ROWS, PackedWeights, SparseScratch, dropout_rows};
 use crate::layer::Dense;
 use crate::loss::Loss;
 use crate::pool::MaxPool2d;
-use crate::rng::{Rng, step, stream_state};
+use crate::rng::{Rng, stream_state};
 
 /// Batches of at least this many rows try the first layer's sparse-input product (one vector lane
 /// per row: smaller batches would leave lanes empty).
@@ -296,50 +296,6 @@ fn both(threads: usize, a: impl FnOnce() + Send, b: impl FnOnce() + Send) {
 
 /// Keeps dropout's generators apart from the other per-row streams of a run.
 const DROPOUT_KEY: u64 = 0xd0d0_0001;
-
-crate::kernels::simd_fn! {
-    /// Dropout on up to 8 rows (`a`, `mask`, `out`: rows × width, the rows' streams' raw states in
-    /// `states`, lane by lane): `mask = 0` where the draw's top 53 bits are below `below`, else
-    /// `keep`, and `out = a·mask`; each row gets its own stream's draws. The scalar form of
-    /// [`dropout_rows_vector`], for f64 and CPUs without AVX-512 (the same masks).
-    fn dropout_rows_scalar<T: Float>(
-        states: &mut [[u64; DROPOUT_LANES]; 4],
-        width: usize,
-        below: u64,
-        keep: T,
-        a: &[T],
-        mask: &mut [T],
-        out: &mut [T],
-    ) -> () = dropout_rows_kernel;
-}
-
-#[inline(always)]
-fn dropout_rows_kernel<T: Float>(
-    states: &mut [[u64; DROPOUT_LANES]; 4],
-    width: usize,
-    below: u64,
-    keep: T,
-    a: &[T],
-    mask: &mut [T],
-    out: &mut [T],
-) {
-    let rows = a.len() / width.max(1);
-    let [s0, s1, s2, s3] = states;
-    for i in 0..width {
-        let mut draws = [0u64; DROPOUT_LANES];
-        for lane in 0..DROPOUT_LANES {
-            let mut s = [s0[lane], s1[lane], s2[lane], s3[lane]];
-            draws[lane] = step(&mut s);
-            [s0[lane], s1[lane], s2[lane], s3[lane]] = s;
-        }
-        for (lane, &u) in draws.iter().enumerate().take(rows) {
-            let at = lane * width + i;
-            let m = if (u >> 11) < below { T::zero() } else { keep };
-            mask[at] = m;
-            out[at] = a[at] * m;
-        }
-    }
-}
 
 /// Inverted dropout on hidden layers during training: each hidden activation is zeroed with
 /// probability `p` and the survivors scaled by `1/(1 − p)`, so inference needs no change.
@@ -622,9 +578,7 @@ impl<T: Float> Network<T> {
                     }
                     let span = c * DROPOUT_LANES * width..(c * DROPOUT_LANES + ids.len()) * width;
                     let (a, mask, out) = (&a[span.clone()], &mut mask[span.clone()], &mut out[span]);
-                    if !dropout_rows_vector(&mut states, width, below, keep, a, mask, out) {
-                        dropout_rows_scalar(&mut states, width, below, keep, a, mask, out);
-                    }
+                    dropout_rows(&mut states, width, below, keep, a, mask, out);
                 }
             }
         }
@@ -881,6 +835,7 @@ mod tests {
     /// f32 (the vector kernel on AVX-512) and f64 (the scalar loop), widths below, at and past a
     /// block of 64 units.
     fn dropout_rows_draw_what_each_row_s_stream_draws<T: Float>() {
+        use crate::kernels::xoshiro_step;
         use crate::rng::stream;
         let (p, keep) = (0.3, 1.0 / 0.7);
         let below = (p * (1u64 << 53) as f64).ceil() as u64;
@@ -894,9 +849,7 @@ mod tests {
             }
             let a: Vec<T> = (0..rows * width).map(|i| T::of(i as f64 * 0.5 - 3.0)).collect();
             let (mut mask, mut out) = (vec![T::of(f64::NAN); rows * width], vec![T::of(f64::NAN); rows * width]);
-            if !dropout_rows_vector(&mut states, width, below, T::of(keep), &a, &mut mask, &mut out) {
-                dropout_rows_scalar(&mut states, width, below, T::of(keep), &a, &mut mask, &mut out);
-            }
+            dropout_rows(&mut states, width, below, T::of(keep), &a, &mut mask, &mut out);
             for (r, &id) in ids.iter().enumerate() {
                 let mut g = stream(9, &[DROPOUT_KEY, 2, id, 1]);
                 for i in 0..width {
@@ -906,7 +859,7 @@ mod tests {
                 }
                 // The state handed back continues the row's stream.
                 let mut s = std::array::from_fn(|w| states[w][r]);
-                assert_eq!(step(&mut s), g.random::<u64>(), "row {r}: state after {width} draws");
+                assert_eq!(xoshiro_step(&mut s), g.random::<u64>(), "row {r}: state after {width} draws");
             }
         }
     }
@@ -918,10 +871,10 @@ mod tests {
         // The vector form runs exactly for f32 on AVX-512 (else the scalar loop checked above).
         let mut states = [[1u64; DROPOUT_LANES]; 4];
         let (a, mut mask, mut out) = ([1.0f32; 8], [0.0f32; 8], [0.0f32; 8]);
-        let vector = dropout_rows_vector(&mut states, 4, 1 << 52, 2.0, &a, &mut mask, &mut out);
+        let vector = crate::kernels::dropout_rows_vector(&mut states, 4, 1 << 52, 2.0, &a, &mut mask, &mut out);
         assert_eq!(vector, crate::kernels::Isa::detected() == crate::kernels::Isa::Avx512);
         let (a, mut mask, mut out) = ([1.0f64; 8], [0.0f64; 8], [0.0f64; 8]);
-        assert!(!dropout_rows_vector(&mut states, 4, 1 << 52, 2.0, &a, &mut mask, &mut out));
+        assert!(!crate::kernels::dropout_rows_vector(&mut states, 4, 1 << 52, 2.0, &a, &mut mask, &mut out));
     }
 
     #[test]

@@ -28,7 +28,8 @@ pub fn stream(seed: u64, keys: &[u64]) -> Rng {
 }
 
 /// The generator of [`stream`]`(seed, keys)` as its raw xoshiro256++ state, for loops that run
-/// several streams side by side in vector lanes ([`step`]); its draws are those of the [`Rng`].
+/// several streams side by side in vector lanes (`kernels::dropout_rows`, whose
+/// `kernels::xoshiro_step` is the `Rng`'s step); its draws are those of the [`Rng`].
 pub(crate) fn stream_state(seed: u64, keys: &[u64]) -> [u64; 4] {
     // `Rng::seed_from_u64(h)`: SplitMix64 from `h` fills the four words in turn (SplitMix64's
     // step is `mix` after adding its increment; an all-zero state cannot come out of it).
@@ -40,23 +41,10 @@ pub(crate) fn stream_state(seed: u64, keys: &[u64]) -> [u64; 4] {
     })
 }
 
-/// One draw of xoshiro256++ from the raw state `s` (as [`Rng`]'s `next_u64`), advancing it.
-#[inline(always)]
-pub(crate) fn step(s: &mut [u64; 4]) -> u64 {
-    let result = s[0].wrapping_add(s[3]).rotate_left(23).wrapping_add(s[0]);
-    let t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = s[3].rotate_left(45);
-    result
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernels::xoshiro_step;
     use rand::Rng as _;
 
     #[test]
@@ -64,7 +52,7 @@ mod tests {
         for (seed, keys) in [(0u64, &[][..]), (1, &[2, 3]), (u64::MAX, &[7, 0, 9, 1])] {
             let (mut g, mut s) = (stream(seed, keys), stream_state(seed, keys));
             for _ in 0..100 {
-                assert_eq!(step(&mut s), g.random::<u64>());
+                assert_eq!(xoshiro_step(&mut s), g.random::<u64>());
             }
         }
     }

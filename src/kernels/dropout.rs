@@ -1,5 +1,5 @@
 //! Inverted dropout's masks for up to 8 rows at once, each row drawing from its own xoshiro256++
-//! generator, one generator per 64-bit vector lane (AVX-512, f32).
+//! generator: one generator per 64-bit vector lane on AVX-512 (f32), else one after another.
 
 #[cfg(target_arch = "x86_64")]
 use super::cpu::Isa;
@@ -8,12 +8,57 @@ use super::float::Float;
 /// Rows whose generators advance side by side, one per 64-bit lane of a 512-bit vector.
 pub const DROPOUT_LANES: usize = 8;
 
+/// One draw of xoshiro256++ from the raw state `s` (Blackman and Vigna's `next`, as `rand_xoshiro`'s
+/// `Xoshiro256PlusPlus::next_u64`, the crate's `Rng`), advancing it.
+#[inline(always)]
+pub fn xoshiro_step(s: &mut [u64; 4]) -> u64 {
+    let result = s[0].wrapping_add(s[3]).rotate_left(23).wrapping_add(s[0]);
+    let t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = s[3].rotate_left(45);
+    result
+}
+
+/// Dropout on up to [`DROPOUT_LANES`] rows as [`dropout_rows_vector`] documents it: by that
+/// vector form where it applies, else one row's draw after another ([`xoshiro_step`]). The same
+/// masks either way.
+#[allow(clippy::too_many_arguments)]
+pub fn dropout_rows<T: Float>(
+    states: &mut [[u64; DROPOUT_LANES]; 4],
+    width: usize,
+    below: u64,
+    keep: T,
+    a: &[T],
+    mask: &mut [T],
+    out: &mut [T],
+) {
+    if dropout_rows_vector(states, width, below, keep, a, mask, out) {
+        return;
+    }
+    let rows = a.len() / width.max(1);
+    for i in 0..width {
+        for (r, at) in (0..rows).map(|r| (r, r * width + i)) {
+            let mut s = std::array::from_fn(|w| states[w][r]);
+            let u = xoshiro_step(&mut s);
+            for (w, v) in states.iter_mut().zip(s) {
+                w[r] = v;
+            }
+            let m = if (u >> 11) < below { T::zero() } else { keep };
+            mask[at] = m;
+            out[at] = a[at] * m;
+        }
+    }
+}
+
 /// Dropout on up to [`DROPOUT_LANES`] rows (`a`, `mask`, `out`: rows × `width`), row `r` drawing
 /// from the xoshiro256++ state in lane `r` of `states` (its four words: `states[w][r]`), one draw
 /// per unit in order: `mask = 0` where the draw's top 53 bits are below `below`, else `keep`, and
-/// `out = a·mask`. The draws and the state update are xoshiro256++'s (Blackman and Vigna's
-/// `next`: `rotl(s₀ + s₃, 23) + s₀`), as the crate's scalar generator computes them, so each row
-/// gets the masks a scalar loop over its own stream gives. Returns `false`, having done nothing,
+/// `out = a·mask`. The draws and the state update are [`xoshiro_step`]'s, 8 lanes at a time, so
+/// each row gets the masks a scalar loop over its own stream gives. Returns `false`, having done nothing,
 /// where this vector form does not apply (not f32, or no AVX-512): the caller then runs the
 /// scalar loop.
 #[allow(clippy::too_many_arguments)]

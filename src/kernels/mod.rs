@@ -14,7 +14,7 @@
 //!   training's ([`matmul_sparse_x_wt`], [`matmul_sparse_dt_x`]) and batch inference's
 //!   ([`matmul_sparse_x_packed`]).
 //! * [`elementwise`]: element-wise passes (the exponential), and [`prefetch`].
-//! * [`dropout`]: dropout's masks, 8 rows' generators side by side ([`dropout_rows_vector`]).
+//! * [`dropout`]: dropout's masks, 8 rows' generators side by side ([`dropout_rows`]).
 //! * [`reductions`]: [`count_not_equal`], [`sum`], [`sum_squares`].
 //! * [`peak`]: the core's measured FMA peak, for the benchmarks' shares of peak ([`fma_peak_gflops`]).
 //! * [`subnormal`]: subnormal floats flushed to zero on the threads that train ([`FlushToZero`]).
@@ -32,7 +32,7 @@ pub mod subnormal;
 
 pub(crate) use cpu::simd_fn;
 pub use cpu::{Isa, simd};
-pub use dropout::{DROPOUT_LANES, dropout_rows_vector};
+pub use dropout::{DROPOUT_LANES, dropout_rows, dropout_rows_vector, xoshiro_step};
 pub use elementwise::prefetch;
 pub use float::Float;
 pub use gemm::{Operand, PARALLEL_MIN_FLOP, matmul, matmul_at_b_rows, warm_up_threads};
