@@ -213,18 +213,10 @@ pub fn matmul_sparse_x_packed<T: Float>(
     z: &mut [T],
     scratch: &mut SparseScratch<T>,
 ) -> bool {
-    let (n, k) = (w.n, w.k);
-    if !scratch.list(x, rows, k, c, false) {
+    if !scratch.list(x, rows, w.k, c, false) {
         return false;
     }
-    assert!(z.len() >= rows * n, "matmul_sparse_x_packed: Z holds {} < {rows}×{n}", z.len());
-    #[cfg(target_arch = "x86_64")]
-    {
-        // SAFETY: T is f32 (only then does `list_inputs_around` list anything).
-        let z = unsafe { std::slice::from_raw_parts_mut(z.as_mut_ptr().cast::<f32>(), rows * n) };
-        // SAFETY: the CPU has AVX-512F (only then does `list_inputs_around` list anything).
-        unsafe { sparse_x_wt_avx512(Weights::Packed(&w.data), n, z, &mut scratch.buffers) };
-    }
+    matmul_sparse_x_listed(w, z, scratch);
     true
 }
 
