@@ -7,8 +7,8 @@
 use crate::activation::Activation;
 use crate::error::{Result, shape_error};
 use crate::kernels::{
-    Float, Operand, PackedWeights, SparseScratch, matmul, matmul_sparse_dt_x_rows, matmul_sparse_x_listed,
-    matmul_sparse_x_wt,
+    Float, Operand, PackedWeights, SparseScratch, matmul, matmul_sparse_dt_x_packed, matmul_sparse_dt_x_rows,
+    matmul_sparse_x_listed, matmul_sparse_x_listed_in, matmul_sparse_x_wt,
 };
 
 /// One fully connected layer: `W` (outputs × inputs, row-major, one row per neuron), `b`, and `f`.
@@ -115,6 +115,35 @@ impl<T: Float> Dense<T> {
         }
         self.activation.forward_rows(z, &self.bias, a);
         true
+    }
+
+    /// [`Dense::forward_sparse`] for a layer whose `W` is held in the packed layout
+    /// ([`crate::kernels::pack_rows`], as training holds the first layer's during an epoch), the
+    /// inputs listed whatever their density (the caller judged it): the same bits. Returns
+    /// `false`, having done nothing, where the listing cannot be made (no AVX-512F, not f32, or
+    /// more rows than `scratch` takes).
+    pub fn forward_packed(
+        &self,
+        x: &[T],
+        batch: usize,
+        z: &mut [T],
+        a: &mut [T],
+        scratch: &mut SparseScratch<T>,
+    ) -> bool {
+        let (z, a) = (&mut z[..batch * self.outputs], &mut a[..batch * self.outputs]);
+        if !scratch.list_all_inputs(&x[..batch * self.inputs], batch, self.inputs) {
+            return false;
+        }
+        matmul_sparse_x_listed_in(&self.weights, self.outputs, self.inputs, z, scratch);
+        self.activation.forward_rows(z, &self.bias, a);
+        true
+    }
+
+    /// [`Dense::backward_weights_sparse`] into a gradient held in the packed layout, as `W` is
+    /// held by [`Dense::forward_packed`].
+    pub fn backward_weights_packed(&self, delta: &[T], batch: usize, grad_w: &mut [T], scratch: &SparseScratch<T>) {
+        let delta = &delta[..batch * self.outputs];
+        matmul_sparse_dt_x_packed(delta, self.outputs, 0, self.outputs, grad_w, &[scratch]);
     }
 
     /// `∂L/∂W = δᵀX` alone (as [`Dense::backward`] computes it) for inputs that are mostly zeros,

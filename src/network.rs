@@ -22,6 +22,20 @@ use crate::rng::{Rng, stream_state};
 /// per row: smaller batches would leave lanes empty).
 const SPARSE_MIN_ROWS: usize = 16;
 
+/// How the first layer's `W` is held for a training step: the sparse products that skip its blank
+/// inputs read it packed (per block of 64 outputs, input-major: [`crate::kernels::pack_rows`]).
+#[derive(Clone, Copy)]
+pub(crate) enum FirstWeights<'a> {
+    /// As the layer stores it (outputs × inputs), with a copy packed for this step if the caller
+    /// made one (a split batch's halves share it).
+    Rows(Option<&'a PackedWeights>),
+    /// The layer's `W` itself, and the gradient wanted for it, are in the packed layout: the
+    /// trainer holds them so during an epoch whose inputs are sparse (no packing, and no
+    /// transposes into `W`'s layout, per step). The inputs are then listed whatever their
+    /// density (the same bits; dense ones cost more time).
+    Packed,
+}
+
 /// A feed-forward network trained against one loss: a convolutional part on images (none for a
 /// fully connected network), then dense layers.
 #[derive(Clone, Debug, PartialEq)]
@@ -200,6 +214,12 @@ impl<T: Float> Workspace<T> {
     /// [`Network::loss_and_gradients`]).
     pub(crate) fn sparse_listing(&self) -> Option<&SparseScratch<T>> {
         self.sparse_listed.then_some(&self.sparse)
+    }
+
+    /// Whether every pass here lists the first layer's inputs when asked ([`FirstWeights::Packed`]):
+    /// its products run on one thread, and its scratch takes every batch it holds.
+    pub(crate) fn lists_first_layer(&self) -> bool {
+        self.threads == 1 && self.sparse.capacity() >= self.capacity
     }
 
     /// The largest batch these buffers hold.
@@ -511,20 +531,19 @@ impl<T: Float> Network<T> {
     ///
     /// The caller guarantees the shapes (see [`Network::check_input`]); buffers come from `ws`.
     pub fn forward<'w>(&self, x: &[T], batch: usize, ws: &'w mut Workspace<T>) -> &'w [T] {
-        self.forward_impl(x, batch, ws, None, None);
+        self.forward_impl(x, batch, ws, None, FirstWeights::Rows(None));
         let last = self.layers.len() - 1;
         &ws.a[last][..batch * self.outputs()]
     }
 
-    /// The forward pass; `packed_first`: the first layer's `W` packed for this step, for its
-    /// sparse product (training's split batches pack it once for both halves).
+    /// The forward pass; `first`: how the first layer's `W` is held for this step.
     fn forward_impl(
         &self,
         x: &[T],
         batch: usize,
         ws: &mut Workspace<T>,
         dropout: Option<Dropout<'_>>,
-        packed_first: Option<&PackedWeights>,
+        first: FirstWeights<'_>,
     ) {
         assert!(batch <= ws.capacity, "batch {batch} exceeds workspace capacity {}", ws.capacity);
         let drop_p = dropout.as_ref().map_or(0.0, |d| d.p);
@@ -549,9 +568,18 @@ impl<T: Float> Network<T> {
             // (a split batch's half, or a one-thread run) their products are skipped.
             let sparse = l == 0
                 && nf == 0
-                && ws.threads == 1
-                && batch >= SPARSE_MIN_ROWS
-                && layer.forward_sparse(input, batch, &mut ws.z[l], &mut cur_a[0], &mut ws.sparse, packed_first);
+                && match first {
+                    FirstWeights::Packed => {
+                        let listed = layer.forward_packed(input, batch, &mut ws.z[l], &mut cur_a[0], &mut ws.sparse);
+                        assert!(listed, "the first layer's W is packed, but this workspace cannot list its inputs");
+                        true
+                    }
+                    FirstWeights::Rows(copy) => {
+                        ws.threads == 1
+                            && batch >= SPARSE_MIN_ROWS
+                            && layer.forward_sparse(input, batch, &mut ws.z[l], &mut cur_a[0], &mut ws.sparse, copy)
+                    }
+                };
             if l == 0 {
                 ws.sparse_listed = sparse;
             }
@@ -630,15 +658,14 @@ impl<T: Float> Network<T> {
         grads: &mut Gradients<T>,
         dropout: Option<Dropout<'_>>,
     ) -> f64 {
-        self.loss_and_gradients_except(x, y, batch, ws, grads, dropout, &[], 1.0, None)
+        self.loss_and_gradients_except(x, y, batch, ws, grads, dropout, &[], 1.0, FirstWeights::Rows(None))
     }
 
     /// [`Network::loss_and_gradients`], leaving out `∂L/∂W⁽ˡ⁾` for the layers `l` (zero-based) with
     /// `skip_weights[l]` set: the trainer computes those for a whole split batch at once (see
     /// `train`); every gradient is multiplied by `scale` (a process's share of a batch split
     /// between processes, so that their sum is the batch's mean). Their `δ⁽ˡ⁾` and inputs stay in `ws` ([`Workspace::delta`], [`Workspace::input`]).
-    /// `packed_first`: the first layer's `W` packed for this step ([`PackedWeights`], the same
-    /// values as `W`), for its sparse forward product.
+    /// `first`: how the first layer's `W` is held for this step ([`FirstWeights`]).
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn loss_and_gradients_except(
         &self,
@@ -650,10 +677,10 @@ impl<T: Float> Network<T> {
         dropout: Option<Dropout<'_>>,
         skip_weights: &[bool],
         scale: f64,
-        packed_first: Option<&PackedWeights>,
+        first: FirstWeights<'_>,
     ) -> f64 {
         let drop_p = dropout.as_ref().map_or(0.0, |d| d.p);
-        self.forward_impl(x, batch, ws, dropout, packed_first);
+        self.forward_impl(x, batch, ws, dropout, first);
         let last = self.layers.len() - 1;
         let width = self.outputs();
         let n = batch * width;
@@ -698,7 +725,10 @@ impl<T: Float> Network<T> {
                 && ws.sparse_listed
                 && let Some(gw) = grad_w.as_deref_mut()
             {
-                layer.backward_weights_sparse(&here[0], batch, gw, &ws.sparse);
+                match first {
+                    FirstWeights::Packed => layer.backward_weights_packed(&here[0], batch, gw, &ws.sparse),
+                    FirstWeights::Rows(_) => layer.backward_weights_sparse(&here[0], batch, gw, &ws.sparse),
+                }
                 grad_w = None;
             }
             layer.backward(input, &here[0], batch, grad_w, &mut grads.bias[l], grad_x, ws.threads);

@@ -7,8 +7,9 @@
 
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
 use neuralnet::kernels::{
-    Isa, Operand, PackedWeights, SparseScratch, matmul, matmul_sparse_dt_x, matmul_sparse_x_packed, matmul_sparse_x_wt,
-    sparse_tiles_on,
+    Isa, Operand, PackedWeights, SparseScratch, matmul, matmul_sparse_dt_x, matmul_sparse_dt_x_packed,
+    matmul_sparse_x_listed_in, matmul_sparse_x_packed, matmul_sparse_x_wt, pack_rows, packed_len, sparse_tiles_on,
+    unpack_rows,
 };
 
 fn main() {
@@ -31,6 +32,11 @@ fn main() {
         Some(reason) => Ok(Completion::ignored_with(reason)),
         None => sparse_weight_gradient_sums_in_row_order().map(|()| Completion::Completed),
     }));
+    trials.push(Trial::ignorable_test("sparse_packed_layout::avx512f::f32", || match missing_avx512f() {
+        Some(reason) => Ok(Completion::ignored_with(reason)),
+        None => the_packed_layout_gives_the_row_layout_bits().map(|()| Completion::Completed),
+    }));
+    trials.push(Trial::test("pack_rows::round_trip", pack_rows_round_trips));
     libtest_mimic::run(&args, trials).exit();
 }
 
@@ -274,6 +280,104 @@ fn sparse_weight_gradient_sums_in_row_order() -> Result<(), Failed> {
         }
         if matmul_sparse_dt_x(&d, &vec![0.5f32; rows * k], rows, k, n, &mut g, &mut scratch) {
             return Err(format!("{rows}×{k}×{n}: dense inputs were taken").into());
+        }
+    }
+    Ok(())
+}
+
+/// `pack_rows` puts `W[o, j]` at block `o / 64`, row `j`, column `o % 64` (zeros past n and k),
+/// and `unpack_rows` gives back the same bits, in f32 and f64.
+fn pack_rows_round_trips() -> Result<(), Failed> {
+    for (n, k) in [(1, 1), (10, 784), (64, 16), (130, 98), (800, 784)] {
+        let w: Vec<f64> = (0..n * k).map(|i| (i as f64 * 0.37).sin()).collect();
+        let mut p = vec![f64::NAN; packed_len(n, k)];
+        pack_rows(&w, n, k, &mut p);
+        let kp = k.next_multiple_of(16);
+        if p.len() != n.div_ceil(64) * kp * 64 {
+            return Err(format!("{n}×{k}: packed length {}", p.len()).into());
+        }
+        for (i, &v) in p.iter().enumerate() {
+            let (b, j, c) = (i / (kp * 64), i / 64 % kp, i % 64);
+            let o = 64 * b + c;
+            let want = if o < n && j < k { w[o * k + j] } else { 0.0 };
+            if v.to_bits() != want.to_bits() {
+                return Err(format!("{n}×{k}: packed entry {i} (output {o}, input {j}) is {v}, not {want}").into());
+            }
+        }
+        let mut back = vec![f64::NAN; n * k];
+        unpack_rows(&p, n, k, &mut back);
+        let w32: Vec<f32> = w.iter().map(|&v| v as f32).collect();
+        let (mut p32, mut back32) = (vec![f32::NAN; p.len()], vec![f32::NAN; n * k]);
+        pack_rows(&w32, n, k, &mut p32);
+        unpack_rows(&p32, n, k, &mut back32);
+        if back.iter().zip(&w).any(|(a, b)| a.to_bits() != b.to_bits())
+            || back32.iter().zip(&w32).any(|(a, b)| a.to_bits() != b.to_bits())
+        {
+            return Err(format!("{n}×{k}: unpacking does not give W back").into());
+        }
+    }
+    Ok(())
+}
+
+/// The products on `W` and `G` held packed (training's first layer during an epoch) give the
+/// bits of the products on the row layout: `Z = X·Wᵀ` from `pack_rows(W)` as from `W`, and the
+/// packed `∂L/∂W` (whole, or from the second block of 64 outputs on) is `pack_rows` of the
+/// row-major one, zeros in its padding included.
+fn the_packed_layout_gives_the_row_layout_bits() -> Result<(), Failed> {
+    for (rows, k, n) in [(16, 784, 128), (37, 100, 21), (64, 68, 800), (200, 98, 130), (8, 66, 70), (300, 68, 70)] {
+        let x: Vec<f32> =
+            (0..rows * k).map(|i| if (i * 7 + i / k) % 6 == 0 { (i % 13) as f32 / 13.0 + 0.1 } else { 0.0 }).collect();
+        let w: Vec<f32> = (0..n * k).map(|i| ((i * 29) % 23) as f32 / 23.0 - 0.5).collect();
+        let d: Vec<f32> = (0..rows * n).map(|i| ((i * 31) % 17) as f32 / 17.0 - 0.5).collect();
+        let mut wp = vec![0.0f32; packed_len(n, k)];
+        pack_rows(&w, n, k, &mut wp);
+        // Row layout: the sparse products where they apply (16 rows or more), else listed all
+        // the same through the packed product's path.
+        let mut scratch = SparseScratch::<f32>::new(k, rows.max(16));
+        let (mut z_rows, mut z_packed) = (vec![f32::NAN; rows * n], vec![f32::NAN; rows * n]);
+        if rows >= 16 && !matmul_sparse_x_wt(&x, rows, k, &w, n, &mut z_rows, &mut scratch) {
+            return Err(format!("{rows}×{k}×{n}: the sparse product should apply here").into());
+        }
+        if !scratch.list_all_inputs(&x, rows, k) {
+            return Err(format!("{rows}×{k}×{n}: listing declined").into());
+        }
+        matmul_sparse_x_listed_in(&wp, n, k, &mut z_packed, &mut scratch);
+        if rows < 16 {
+            let packed = PackedWeights::new(&w, n, k).ok_or("PackedWeights declined")?;
+            if !matmul_sparse_x_packed(&x, rows, 0.0, &packed, &mut z_rows, &mut scratch) {
+                return Err(format!("{rows}×{k}×{n}: the packed product declined").into());
+            }
+        }
+        if let Some(i) = (0..rows * n).find(|&i| z_rows[i].to_bits() != z_packed[i].to_bits()) {
+            return Err(
+                format!("{rows}×{k}×{n}: Z entry {i}: {} from W packed, {} from W", z_packed[i], z_rows[i]).into()
+            );
+        }
+        let mut g = vec![f32::NAN; n * k];
+        if rows >= 16 {
+            if !matmul_sparse_dt_x(&d, &x, rows, k, n, &mut g, &mut scratch) {
+                return Err(format!("{rows}×{k}×{n}: the sparse gradient should apply here").into());
+            }
+        } else {
+            matmul(n, k, rows, Operand::t(&d), Operand::plain(&x), &mut g, false, 1);
+        }
+        let mut want = vec![0.0f32; packed_len(n, k)];
+        pack_rows(&g, n, k, &mut want);
+        let mut gp = vec![f32::NAN; packed_len(n, k)];
+        matmul_sparse_dt_x_packed(&d, n, 0, n, &mut gp, &[&scratch]);
+        let exact = rows >= 16;
+        for (i, (&p, &q)) in gp.iter().zip(&want).enumerate() {
+            if (exact && p.to_bits() != q.to_bits()) || (p - q).abs() >= 1e-4 {
+                return Err(format!("{rows}×{k}×{n}: packed gradient entry {i}: {p}, not {q}").into());
+            }
+        }
+        if n > 64 {
+            let block = packed_len(64, k);
+            let mut tail = vec![f32::NAN; gp.len() - block];
+            matmul_sparse_dt_x_packed(&d, n, 64, n - 64, &mut tail, &[&scratch]);
+            if tail.iter().zip(&gp[block..]).any(|(a, b)| a.to_bits() != b.to_bits()) {
+                return Err(format!("{rows}×{k}×{n}: the gradient from output 64 on differs").into());
+            }
         }
     }
     Ok(())

@@ -11,8 +11,9 @@
 //! * [`sparse_infer`]: inference's first-layer product that skips blank inputs, four rows at a time
 //!   ([`matmul_sparse_rows`]: small batches, and CPUs without AVX-512F).
 //! * [`sparse_train`]: the first-layer products that skip blank inputs from one listing per batch:
-//!   training's ([`matmul_sparse_x_wt`], [`matmul_sparse_dt_x`]) and batch inference's
-//!   ([`matmul_sparse_x_packed`]).
+//!   training's ([`matmul_sparse_x_wt`], [`matmul_sparse_dt_x`], and on `W` and `∂L/∂W` held in
+//!   their packed layout for an epoch, [`matmul_sparse_x_listed_in`], [`matmul_sparse_dt_x_packed`],
+//!   [`pack_rows`]) and batch inference's ([`matmul_sparse_x_packed`]).
 //! * [`elementwise`]: element-wise passes (the exponential), and [`prefetch`].
 //! * [`dropout`]: dropout's masks, 8 rows' generators side by side ([`dropout_rows`]).
 //! * [`reductions`]: [`count_not_equal`], [`sum`], [`sum_squares`].
@@ -42,7 +43,8 @@ pub use reductions::{count_not_equal, sum, sum_squares};
 pub use sparse_infer::sparse_tiles_on;
 pub use sparse_infer::{SPARSE_TILE, matmul_sparse_rows};
 pub use sparse_train::{
-    PACKED_CHUNK_ROWS, PackedWeights, SparseScratch, matmul_sparse_dt_x, matmul_sparse_dt_x_rows,
-    matmul_sparse_x_listed, matmul_sparse_x_packed, matmul_sparse_x_wt,
+    PACKED_CHUNK_ROWS, PackedWeights, SparseScratch, matmul_sparse_dt_x, matmul_sparse_dt_x_packed,
+    matmul_sparse_dt_x_rows, matmul_sparse_x_listed, matmul_sparse_x_listed_in, matmul_sparse_x_packed,
+    matmul_sparse_x_wt, pack_rows, packed_len, unpack_rows,
 };
 pub use subnormal::{FlushToZero, flush_to_zero_for_good};

@@ -1,7 +1,9 @@
 //! Training's first-layer products that skip zero inputs, and the scratch they run in. One listing
 //! of the batch's nonzero inputs (per group of 4 inputs, the rows that ink it) serves both the
 //! forward product `Z ← X·Wᵀ` (`W` as a layer stores it) and the weight gradient `∂L/∂W ← δᵀX`;
-//! each runs a register tile of 4 inputs × 64 outputs down the lists. Both sum in the order of
+//! each runs a register tile of 4 inputs × 64 outputs down the lists (also on `W` and `∂L/∂W`
+//! held in the tile's own layout, [`pack_rows`], as training holds the first layer's during an
+//! epoch: no packing or transposes per step). Both sum in the order of
 //! the dense product (over inputs, resp. rows, increasing, one FMA at a time from zero), so
 //! skipping the zeros changes no bit (docs/design.md, "Sparse inputs").
 
@@ -225,7 +227,33 @@ pub fn matmul_sparse_x_packed<T: Float>(
 /// ([`PackedWeights`]): for steps whose weights were packed once for several products (the two
 /// halves of a batch split between threads). Panics if nothing is listed or the widths differ.
 pub fn matmul_sparse_x_listed<T: Float>(w: &PackedWeights, z: &mut [T], scratch: &mut SparseScratch<T>) {
-    let (n, k, rows) = (w.n, w.k, scratch.buffers.listed);
+    listed_product(&w.data, w.n, w.k, z, scratch);
+}
+
+/// [`matmul_sparse_x_listed`] with `W` (n × k) given in the packed layout ([`pack_rows`]) as a
+/// slice of `T`: the first layer's `W` as training holds it during an epoch. Panics as
+/// [`matmul_sparse_x_listed`] does, and if `packed` is not [`packed_len`]`(n, k)` long.
+pub fn matmul_sparse_x_listed_in<T: Float>(
+    packed: &[T],
+    n: usize,
+    k: usize,
+    z: &mut [T],
+    scratch: &mut SparseScratch<T>,
+) {
+    assert!(
+        packed.len() == packed_len(n, k),
+        "matmul_sparse_x_listed_in: W holds {} entries, not {n}×{k} packed",
+        packed.len()
+    );
+    assert!(scratch.buffers.listed > 0, "matmul_sparse_x_listed_in: nothing listed");
+    // SAFETY: T is f32 (only then does a listing hold anything, checked just above).
+    let packed = unsafe { std::slice::from_raw_parts(packed.as_ptr().cast::<f32>(), packed.len()) };
+    listed_product(packed, n, k, z, scratch);
+}
+
+/// The checks and the call into the kernel of the products from a listing and packed weights.
+fn listed_product<T: Float>(packed: &[f32], n: usize, k: usize, z: &mut [T], scratch: &mut SparseScratch<T>) {
+    let rows = scratch.buffers.listed;
     assert!(rows > 0 && scratch.buffers.k == k, "matmul_sparse_x_listed: nothing listed, or another width");
     assert!(z.len() >= rows * n, "matmul_sparse_x_listed: Z holds {} < {rows}×{n}", z.len());
     #[cfg(target_arch = "x86_64")]
@@ -233,7 +261,45 @@ pub fn matmul_sparse_x_listed<T: Float>(w: &PackedWeights, z: &mut [T], scratch:
         // SAFETY: T is f32 (only then does a listing hold anything).
         let z = unsafe { std::slice::from_raw_parts_mut(z.as_mut_ptr().cast::<f32>(), rows * n) };
         // SAFETY: the CPU has AVX-512F (only then does a listing hold anything).
-        unsafe { sparse_x_wt_avx512(Weights::Packed(&w.data), n, z, &mut scratch.buffers) };
+        unsafe { sparse_x_wt_avx512(Weights::Packed(packed), n, z, &mut scratch.buffers) };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (packed, z);
+}
+
+/// Entries of `W` (n × k) in the packed layout of [`PackedWeights`] and [`pack_rows`].
+pub fn packed_len(n: usize, k: usize) -> usize {
+    n.div_ceil(DT_BLOCK) * k.next_multiple_of(16) * DT_BLOCK
+}
+
+/// `W` (n × k, row-major) into `packed` ([`packed_len`] entries) in the layout the sparse products
+/// read and write: per block of 64 outputs, input-major, k rounded up to 16 rows of 64, zeros past
+/// n and past k (as [`PackedWeights`] holds it). Any `T`: training packs the first layer's
+/// weights, gradient and optimizer state alike, so that an element-wise update reads them side by
+/// side. A copy: [`unpack_rows`] gives back the same bits.
+pub fn pack_rows<T: Float>(w: &[T], n: usize, k: usize, packed: &mut [T]) {
+    assert!(w.len() == n * k && packed.len() == packed_len(n, k), "pack_rows: shapes");
+    let block_len = k.next_multiple_of(16) * DT_BLOCK;
+    for (b, block) in packed.chunks_exact_mut(block_len).enumerate() {
+        block.fill(T::zero());
+        for o in 0..(n - b * DT_BLOCK).min(DT_BLOCK) {
+            for (j, &v) in w[(b * DT_BLOCK + o) * k..][..k].iter().enumerate() {
+                block[j * DT_BLOCK + o] = v;
+            }
+        }
+    }
+}
+
+/// `W` (n × k, row-major) from its packed layout ([`pack_rows`]).
+pub fn unpack_rows<T: Float>(packed: &[T], n: usize, k: usize, w: &mut [T]) {
+    assert!(w.len() == n * k && packed.len() == packed_len(n, k), "unpack_rows: shapes");
+    let block_len = k.next_multiple_of(16) * DT_BLOCK;
+    for (b, block) in packed.chunks_exact(block_len).enumerate() {
+        for o in 0..(n - b * DT_BLOCK).min(DT_BLOCK) {
+            for (j, v) in w[(b * DT_BLOCK + o) * k..][..k].iter_mut().enumerate() {
+                *v = block[j * DT_BLOCK + o];
+            }
+        }
     }
 }
 
@@ -406,6 +472,17 @@ impl<T: Float> SparseScratch<T> {
         self.buffers.listed
     }
 
+    /// The most rows a listing here takes (0: empty scratch, which lists nothing).
+    pub fn capacity(&self) -> usize {
+        self.buffers.rows
+    }
+
+    /// [`SparseScratch::list_inputs`] without judging first whether `X` is sparse enough: for a
+    /// caller that judged already, for whom dense inputs cost more time, never other results.
+    pub fn list_all_inputs(&mut self, x: &[T], rows: usize, k: usize) -> bool {
+        self.list(x, rows, k, T::zero(), false)
+    }
+
     /// [`SparseScratch::list_inputs`] of `X − c` (inputs equal to `c` skipped, the values listed
     /// `x − c`), for inputs whose blank value `c` is not zero (normalised pixels).
     pub fn list_inputs_around(&mut self, x: &[T], rows: usize, k: usize, c: T) -> bool {
@@ -470,14 +547,49 @@ pub fn matmul_sparse_dt_x_rows<T: Float>(
     g: &mut [T],
     listed: &[&SparseScratch<T>],
 ) {
+    sparse_dt_x::<T, false>(delta, n, first, len, g, listed);
+}
+
+/// [`matmul_sparse_dt_x_rows`] (the same sums, the same bits) into `G` held in the packed layout
+/// ([`pack_rows`]) rather than row-major: `g` holds the blocks of outputs `first..first + len`
+/// (`first` a multiple of 64), which are the tile's own layout, so no transposes are needed.
+/// Training keeps the first layer's `W`, gradient and optimizer state so during an epoch.
+///
+/// Panics as [`matmul_sparse_dt_x_rows`] does, and if `first` is not a multiple of 64.
+pub fn matmul_sparse_dt_x_packed<T: Float>(
+    delta: &[T],
+    n: usize,
+    first: usize,
+    len: usize,
+    g: &mut [T],
+    listed: &[&SparseScratch<T>],
+) {
+    assert!(
+        first.is_multiple_of(DT_BLOCK),
+        "matmul_sparse_dt_x_packed: first output {first} not a multiple of {DT_BLOCK}"
+    );
+    sparse_dt_x::<T, true>(delta, n, first, len, g, listed);
+}
+
+/// The checks and the call into the kernel of [`matmul_sparse_dt_x_rows`] (`G` row-major) and
+/// [`matmul_sparse_dt_x_packed`] (`G` packed).
+fn sparse_dt_x<T: Float, const PACKED: bool>(
+    delta: &[T],
+    n: usize,
+    first: usize,
+    len: usize,
+    g: &mut [T],
+    listed: &[&SparseScratch<T>],
+) {
     let k = listed.first().map_or(0, |s| s.buffers.k);
+    let g_len = if PACKED { packed_len(len, k) } else { len * k };
     assert!(
         listed.iter().all(|s| s.buffers.listed > 0 && s.buffers.k == k),
         "matmul_sparse_dt_x_rows: a listing is empty or of another width"
     );
     let rows: usize = listed.iter().map(|s| s.buffers.listed).sum();
     assert!(
-        !listed.is_empty() && first + len <= n && delta.len() >= rows * n && g.len() >= len * k,
+        !listed.is_empty() && first + len <= n && delta.len() >= rows * n && g.len() >= g_len,
         "matmul_sparse_dt_x_rows: shapes"
     );
     #[cfg(target_arch = "x86_64")]
@@ -486,11 +598,11 @@ pub fn matmul_sparse_dt_x_rows<T: Float>(
         let (delta, g) = unsafe {
             (
                 std::slice::from_raw_parts(delta.as_ptr().cast::<f32>(), rows * n),
-                std::slice::from_raw_parts_mut(g.as_mut_ptr().cast::<f32>(), len * k),
+                std::slice::from_raw_parts_mut(g.as_mut_ptr().cast::<f32>(), g_len),
             )
         };
         // SAFETY: the CPU has AVX-512F (only then does `list_inputs` list anything).
-        unsafe { sparse_dt_x_rows_avx512(delta, n, first, len, g, listed) };
+        unsafe { sparse_dt_x_rows_avx512::<T, PACKED>(delta, n, first, len, g, listed) };
     }
 }
 
@@ -570,7 +682,7 @@ fn list_inputs_avx512(x: &[f32], rows: usize, k: usize, c: f32, s: &mut Buffers)
 /// The body of [`matmul_sparse_dt_x_rows`] (AVX-512F only; inputs listed).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-fn sparse_dt_x_rows_avx512<T>(
+fn sparse_dt_x_rows_avx512<T, const PACKED: bool>(
     delta: &[f32],
     n: usize,
     first: usize,
@@ -586,6 +698,7 @@ fn sparse_dt_x_rows_avx512<T>(
     let mut stage = std::mem::MaybeUninit::<[f32; STAGE_ROWS * DT_BLOCK]>::uninit();
     let stage = stage.as_mut_ptr().cast::<f32>();
     let mut tile = [0.0f32; 16 * DT_BLOCK];
+    let block_len = k.next_multiple_of(16) * DT_BLOCK;
     for b0 in (0..len).step_by(DT_BLOCK) {
         let (o0, outs) = (first + b0, (len - b0).min(DT_BLOCK));
         let masks: [__mmask16; 4] = std::array::from_fn(|b| mask_of(outs.saturating_sub(16 * b)));
@@ -626,12 +739,32 @@ fn sparse_dt_x_rows_avx512<T>(
                     }
                     row0 += part.listed;
                 }
+                // Packed, the tile is `G`'s layout already: block b0 / 64, rows j0 + 4u + q.
+                let (to, stride) = if PACKED {
+                    (g.as_mut_ptr().wrapping_add(b0 / DT_BLOCK * block_len + (j0 + DT_GROUP * u) * DT_BLOCK), DT_BLOCK)
+                } else {
+                    (tile.as_mut_ptr().wrapping_add(DT_GROUP * u * DT_BLOCK), DT_BLOCK)
+                };
                 for (q, row) in acc.iter().enumerate() {
                     for (b, a) in row.iter().enumerate() {
-                        // SAFETY: tile row 4u + q < 16 holds DT_BLOCK entries.
-                        unsafe { _mm512_storeu_ps(tile.as_mut_ptr().add((DT_GROUP * u + q) * DT_BLOCK + 16 * b), *a) };
+                        // SAFETY: tile row 4u + q < 16 holds DT_BLOCK entries; packed, row
+                        // j0 + 4u + q < k rounded up to 16 of G's block b0 / 64 < len / 64
+                        // rounded up (checked by the caller).
+                        unsafe { _mm512_storeu_ps(to.add(q * stride + 16 * b), *a) };
                     }
                 }
+            }
+            if PACKED {
+                // Rows past k up to the next 16 hold zeros, as packed `W`'s do.
+                for j in j0 + width.next_multiple_of(DT_GROUP)..j0 + 16 {
+                    // SAFETY: row j < k rounded up to 16 of G's block b0 / 64.
+                    let row = unsafe { g.as_mut_ptr().add(b0 / DT_BLOCK * block_len + j * DT_BLOCK) };
+                    for b in 0..4 {
+                        // SAFETY: the row holds DT_BLOCK entries.
+                        unsafe { _mm512_storeu_ps(row.add(16 * b), _mm512_setzero_ps()) };
+                    }
+                }
+                continue;
             }
             // G[b0 + o, j0 + q] = tile[q, o].
             for b in 0..outs.div_ceil(16) {

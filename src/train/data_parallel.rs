@@ -8,10 +8,13 @@
 use super::config::TrainConfig;
 use crate::data::augment::Scratch;
 use crate::dataset::Dataset;
-use crate::kernels::{Float, PackedWeights, SparseScratch, matmul_at_b_rows, matmul_sparse_dt_x_rows};
+use crate::kernels::{
+    Float, PackedWeights, SparseScratch, matmul_at_b_rows, matmul_sparse_dt_x_packed, matmul_sparse_dt_x_rows,
+    packed_len,
+};
 use crate::layer::Dense;
 use crate::metrics;
-use crate::network::{Dropout, Gradients, Network, Workspace};
+use crate::network::{Dropout, FirstWeights, Gradients, Network, Workspace};
 use crate::optimizer::{Optimizer, OptimizerState};
 
 /// Batches of at least this many rows are split between two threads when the trainer has two or
@@ -99,10 +102,13 @@ pub(super) fn update<T: Float>(
 /// block of rows by block; the rows are halved between the two threads of the pool. With
 /// `sparse` (the input's nonzero entries listed there, each half's rows in its own listing), the
 /// products skip the zero inputs ([`matmul_sparse_dt_x_rows`]), in blocks of 64 rows, its tile's
-/// height.
+/// height; with `packed` too, `w`, `g`, `m`, `v` are in the packed layout
+/// ([`crate::kernels::pack_rows`]), whose blocks of 64 outputs are contiguous
+/// ([`matmul_sparse_dt_x_packed`]).
 #[allow(clippy::too_many_arguments)]
 fn joint_weight_step<T: Float>(
     sparse: Option<&[&SparseScratch<T>]>,
+    packed: bool,
     opt: &Optimizer,
     steps: u64,
     lr: f64,
@@ -116,16 +122,25 @@ fn joint_weight_step<T: Float>(
     m: &mut [T],
     v: &mut [T],
 ) {
-    let rows_of = |first: usize, w: &mut [T], g: &mut [T], m: &mut [T], v: &mut [T]| {
+    assert!(!packed || sparse.is_some(), "joint_weight_step: packed weights without a listing");
+    // Where outputs `start..start + len` lie in w, g, m, v (packed: whole blocks of 64).
+    let block_len = packed_len(1, n_in);
+    let span_of = |start: usize, len: usize| match packed {
+        true => start / 64 * block_len..(start + len).div_ceil(64) * block_len,
+        false => start * n_in..(start + len) * n_in,
+    };
+    let rows_of = |first: usize, rows: usize, w: &mut [T], g: &mut [T], m: &mut [T], v: &mut [T]| {
         let per_block = match sparse {
             Some(_) => 64,
             None => (JOINT_BLOCK / n_in.max(1)).max(1),
         };
-        let rows = w.len() / n_in.max(1);
         for start in (0..rows).step_by(per_block) {
             let len = per_block.min(rows - start);
-            let span = start * n_in..(start + len) * n_in;
+            let span = span_of(start, len);
             match sparse {
+                Some(listed) if packed => {
+                    matmul_sparse_dt_x_packed(delta, n_out, first + start, len, &mut g[span.clone()], listed)
+                }
                 Some(listed) => matmul_sparse_dt_x_rows(delta, n_out, first + start, len, &mut g[span.clone()], listed),
                 None => matmul_at_b_rows(batch, n_out, n_in, delta, input, first + start, len, &mut g[span.clone()]),
             }
@@ -134,11 +149,13 @@ fn joint_weight_step<T: Float>(
             opt.update(steps, lr, true, &mut w[span.clone()], &g[span.clone()], mb, vb);
         }
     };
-    let mid = n_out / 2;
-    let (w0, w1) = w.split_at_mut(mid * n_in);
-    let (g0, g1) = g.split_at_mut(mid * n_in);
-    let ((m0, v0), (m1, v1)) = split_state(m, v, mid * n_in);
-    rayon::join(|| rows_of(0, w0, g0, m0, v0), || rows_of(mid, w1, g1, m1, v1));
+    // Packed, the halves meet at a block's edge.
+    let mid = if packed { n_out.div_ceil(64) / 2 * 64 } else { n_out / 2 };
+    let at = span_of(0, mid).end;
+    let (w0, w1) = w.split_at_mut(at);
+    let (g0, g1) = g.split_at_mut(at);
+    let ((m0, v0), (m1, v1)) = split_state(m, v, at);
+    rayon::join(|| rows_of(0, mid, w0, g0, m0, v0), || rows_of(mid, n_out - mid, w1, g1, m1, v1));
 }
 
 /// Buffers for the second half of a batch split between threads (data parallelism): its own
@@ -168,7 +185,7 @@ pub(super) struct Part<'a, T> {
 /// Gathers rows `ids` of `data` into `x`, `y`, distorts them if asked, and runs forward and backward
 /// into `part` (the gradients of the rows' mean loss times `scale`): returns the rows' mean loss
 /// and how many were classified correctly (0 for regression). The optimizer step is the caller's.
-/// `packed_first`: the first layer's `W` packed for this step, if the caller packed it.
+/// `first`: how the first layer's `W` is held for this step.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn rows_step<T: Float>(
     net: &Network<T>,
@@ -182,7 +199,7 @@ pub(super) fn rows_step<T: Float>(
     aug_threads: usize,
     skip_weights: &[bool],
     scale: f64,
-    packed_first: Option<&PackedWeights>,
+    first: FirstWeights<'_>,
 ) -> (f64, usize) {
     let (rows, k) = (ids.len(), net.outputs());
     data.gather(ids, x, y);
@@ -199,7 +216,7 @@ pub(super) fn rows_step<T: Float>(
         dropout,
         skip_weights,
         scale,
-        packed_first,
+        first,
     );
     let correct = match data.labels() {
         Some(_) => metrics::count_correct(&part.ws.a(net.layers.len() - 1)[..rows * k], &y[..rows * k], k),
@@ -256,6 +273,7 @@ impl<T: Float> Half<T> {
         config: &TrainConfig,
         epoch: usize,
         scale: f64,
+        first_packed: bool,
     ) -> (f64, usize) {
         let b = idx.len();
         let (f, k) = (data.features, net.outputs());
@@ -265,12 +283,14 @@ impl<T: Float> Half<T> {
         let joint = &self.joint[..];
         // W⁽¹⁾ packed once for both halves, half of it on each thread, where the last step's
         // halves listed their inputs (so this one's likely will).
+        // (Not needed where the trainer holds W⁽¹⁾ packed for the epoch.)
         let packed = match self.packed_first.as_mut() {
+            _ if first_packed => FirstWeights::Packed,
             Some(p) if first.ws.sparse_listing().is_some() && self.ws.sparse_listing().is_some() => {
                 p.repack(&net.layers[0].weights, 2);
-                Some(&*p)
+                FirstWeights::Rows(Some(&*p))
             }
-            _ => None,
+            _ => FirstWeights::Rows(None),
         };
         // Each half gathers (and distorts) its own rows: that work is split too.
         let run = |ids: &[usize], x: &mut [T], y: &mut [T], part: Part<'_, T>| {
@@ -314,6 +334,17 @@ impl<T: Float> Half<T> {
         self.packed_first.is_some() && self.ws.sparse_listing().is_some()
     }
 
+    /// Whether every pass of this half lists the first layer's inputs when asked
+    /// ([`Workspace::lists_first_layer`]).
+    pub(super) fn lists_first_layer(&self) -> bool {
+        self.ws.lists_first_layer()
+    }
+
+    /// This half's gradient of the first layer's `W`, for the trainer to re-lay with `W`.
+    pub(super) fn first_gradient(&mut self) -> &mut Vec<T> {
+        &mut self.grads.weights[0]
+    }
+
     /// Processes take the weight gradients of every layer from [`Half::gradients`]: they sum them
     /// before any update.
     pub(super) fn without_joint_layers(&mut self) {
@@ -337,8 +368,9 @@ impl<T: Float> Half<T> {
         config: &TrainConfig,
         epoch: usize,
         lr: f64,
+        first_packed: bool,
     ) -> (f64, usize) {
-        let result = self.gradients(&mut first, xb, yb, net, data, idx, config, epoch, 1.0);
+        let result = self.gradients(&mut first, xb, yb, net, data, idx, config, epoch, 1.0, first_packed);
         let b = idx.len();
         let h = b / 2;
         let (t1, t2) = (T::of(h as f64 / b as f64), T::of((b - h) as f64 / b as f64));
@@ -378,6 +410,7 @@ impl<T: Float> Half<T> {
             let g = &mut grads.weights[l];
             joint_weight_step(
                 sparse,
+                first_packed && l == 0,
                 &config.optimizer,
                 steps,
                 lr,

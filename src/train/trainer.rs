@@ -12,9 +12,9 @@ use crate::data::augment::Scratch;
 use crate::dataset::Dataset;
 use crate::distributed::Collective;
 use crate::error::{Error, Result, shape_error};
-use crate::kernels::{Float, sum_squares, warm_up_threads};
+use crate::kernels::{Float, pack_rows, packed_len, sum_squares, unpack_rows, warm_up_threads};
 use crate::metrics;
-use crate::network::{Gradients, Network, Workspace};
+use crate::network::{FirstWeights, Gradients, Network, Workspace};
 use crate::optimizer::OptimizerState;
 use crate::rng::{Rng, rng};
 use rand::seq::SliceRandom;
@@ -52,6 +52,16 @@ pub struct Trainer<T> {
     pool: Option<rayon::ThreadPool>,
     /// This trainer's part in a run over several processes, if it is one.
     processes: Option<Processes<T>>,
+    /// Whether epochs may hold the first layer's `W` packed ([`FirstWeights::Packed`]): a fully
+    /// connected network whose every pass lists its first layer's inputs when asked (f32,
+    /// AVX-512F, one thread per pass), in one process.
+    packs_first: bool,
+    /// Whether the first layer's `W`, its gradients and optimizer state are packed now: from the
+    /// first step of an epoch whose inputs were sparse enough to be listed, to the epoch's last.
+    first_packed: bool,
+    /// How many times the first layer was laid out packed (the tests check that it was).
+    #[cfg(test)]
+    packed_epochs: usize,
 }
 
 /// Gradient norms are taken on every this-many-th batch (and the last of each epoch): summing the
@@ -66,7 +76,13 @@ impl<T: Float> Trainer<T> {
         // A batch is split between two threads for fully connected networks; a convolutional
         // network's threads go to its products for now.
         let half = data_parallel::splits(config) && net.features.is_empty();
+        let ws = Workspace::new(net, b, if half { config.threads / 2 } else { config.threads });
+        let half = if half { Half::new(net, config) } else { None };
         Self {
+            packs_first: ws.lists_first_layer() && half.as_ref().is_none_or(|h| h.lists_first_layer()),
+            first_packed: false,
+            #[cfg(test)]
+            packed_epochs: 0,
             state: config.optimizer.state(net),
             data_rng: rng(config.seed),
             epoch: 0,
@@ -76,9 +92,9 @@ impl<T: Float> Trainer<T> {
             order: (0..rows).collect(),
             partial: None,
             last_good: net.clone(),
-            ws: Workspace::new(net, b, if half { config.threads / 2 } else { config.threads }),
+            ws,
             grads: Gradients::zeros(net),
-            half: if half { Half::new(net, config) } else { None },
+            half,
             xb: vec![T::zero(); b * net.inputs()],
             yb: vec![T::zero(); b * net.outputs()],
             aug: config.augment.map(|a| a.scratch(b)).unwrap_or_default(),
@@ -103,6 +119,7 @@ impl<T: Float> Trainer<T> {
     pub fn distribute(&mut self, net: &Network<T>, comm: Arc<dyn Collective>) {
         if comm.size() > 1 {
             self.processes = Some(Processes::new(comm, net));
+            self.packs_first = false;
             if let Some(h) = self.half.as_mut() {
                 h.without_joint_layers();
             }
@@ -168,12 +185,15 @@ impl<T: Float> Trainer<T> {
                 config,
                 self.epoch,
                 lr,
+                self.first_packed,
             );
         }
         let (f, k) = (data.features, net.outputs());
         let part = Part { ws: &mut self.ws, grads: &mut self.grads, aug: &mut self.aug };
         let (x, y) = (&mut self.xb[..b * f], &mut self.yb[..b * k]);
-        let (loss, correct) = rows_step(net, data, config, self.epoch, idx, x, y, part, config.threads, &[], 1.0, None);
+        let first = if self.first_packed { FirstWeights::Packed } else { FirstWeights::Rows(None) };
+        let (loss, correct) =
+            rows_step(net, data, config, self.epoch, idx, x, y, part, config.threads, &[], 1.0, first);
         data_parallel::update(&config.optimizer, &mut self.state, net, &self.grads, lr, &[]);
         (loss, correct)
     }
@@ -198,11 +218,24 @@ impl<T: Float> Trainer<T> {
         let (loss, correct) = match self.half.as_mut() {
             _ if r == 0 => (0.0, 0),
             Some(half) if r >= SPLIT_BATCH_MIN => {
-                half.gradients(&mut part, &mut self.xb, &mut self.yb, net, data, mine, config, self.epoch, share)
+                half.gradients(&mut part, &mut self.xb, &mut self.yb, net, data, mine, config, self.epoch, share, false)
             }
             _ => {
                 let (x, y) = (&mut self.xb[..r * f], &mut self.yb[..r * k]);
-                rows_step(net, data, config, self.epoch, mine, x, y, part, config.threads, &[], share, None)
+                rows_step(
+                    net,
+                    data,
+                    config,
+                    self.epoch,
+                    mine,
+                    x,
+                    y,
+                    part,
+                    config.threads,
+                    &[],
+                    share,
+                    FirstWeights::Rows(None),
+                )
             }
         };
         let (loss, correct) = processes.sum_step(&mut self.grads, r, loss * share, correct);
@@ -264,6 +297,10 @@ impl<T: Float> Trainer<T> {
                 p.want_stop = progress.should_stop();
             }
             let (loss, correct) = self.step(net, data, idx, config, lr);
+            if self.packs_first && !self.first_packed && self.ws.sparse_listing().is_some() {
+                // This epoch's inputs are sparse: hold W⁽¹⁾ packed for its other steps.
+                self.relay_first_layer(net, true);
+            }
             let diverged = |what: String| Err(Error::Diverged { epoch: epoch + 1, batch: bi + 1, what });
             if !loss.is_finite() {
                 result = diverged("the loss".into());
@@ -299,6 +336,9 @@ impl<T: Float> Trainer<T> {
             }
         }
         self.order = order;
+        if self.first_packed {
+            self.relay_first_layer(net, false);
+        }
         p.seconds += t0.elapsed().as_secs_f64();
         if let Err(e) = result {
             net.clone_from(&self.last_good);
@@ -356,6 +396,53 @@ impl<T: Float> Trainer<T> {
             }
         }
         Ok(EpochOutcome::Finished { report, stop })
+    }
+
+    /// Lays the first layer's `W`, its gradients (this trainer's and the second half's) and the
+    /// optimizer's state for it out packed (`packed`) or back as the layer stores it: the same
+    /// values, moved. Done at most twice an epoch, so that no step packs `W` for its forward
+    /// product or transposes its gradient into `W`'s layout (docs/design.md, "Sparse inputs").
+    fn relay_first_layer(&mut self, net: &mut Network<T>, packed: bool) {
+        let (n, k) = (net.layers[0].outputs, net.layers[0].inputs);
+        let relay = |t: &mut Vec<T>| {
+            if t.is_empty() {
+                return;
+            }
+            let mut out = vec![T::zero(); if packed { packed_len(n, k) } else { n * k }];
+            if packed {
+                pack_rows(t, n, k, &mut out);
+            } else {
+                unpack_rows(t, n, k, &mut out);
+            }
+            *t = out;
+        };
+        relay(&mut net.layers[0].weights);
+        relay(&mut self.grads.weights[0]);
+        if let Some(h) = self.half.as_mut() {
+            relay(h.first_gradient());
+        }
+        for moments in [&mut self.state.m, &mut self.state.v] {
+            if let Some(t) = moments.first_mut() {
+                relay(t);
+            }
+        }
+        self.first_packed = packed;
+        #[cfg(test)]
+        {
+            self.packed_epochs += usize::from(packed);
+        }
+    }
+
+    /// Keeps every epoch's first layer laid out as the layer stores it (the tests compare the two).
+    #[cfg(test)]
+    pub(super) fn without_packed_first_layer(&mut self) {
+        self.packs_first = false;
+    }
+
+    /// Whether epochs may hold the first layer packed here.
+    #[cfg(test)]
+    pub(super) fn packs_first_layer(&self) -> bool {
+        self.packs_first
     }
 
     /// Epochs completed.
@@ -752,6 +839,69 @@ mod tests {
             let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
             assert_eq!(bits(&x.weights), bits(&y.weights));
             assert_eq!(bits(&x.bias), bits(&y.bias));
+        }
+    }
+
+    #[test]
+    fn holding_the_first_layer_packed_through_an_epoch_changes_no_bit() {
+        use crate::{Activation, Init, Loss};
+        // f32, 98 inputs (k not a multiple of 16, its last group of 4 partial), a fifth nonzero;
+        // hidden widths 130 (not a multiple of 64: padded blocks) and 700 (≥ JOINT_MIN weights: the
+        // split step's joint update, in packed blocks); 200 rows in batches of 48, so each epoch
+        // ends on 8 rows (below the sparse products' 16, listed all the same when packed). After
+        // each epoch the weights, biases and optimizer state must be the bits of the same epochs
+        // run with W⁽¹⁾ as the layer stores it, on 1 and 2 threads, with Adam and momentum.
+        let (features, rows) = (98, 200);
+        let x: Vec<f32> = (0..rows * features)
+            .map(|i| if (i * 7 + i / features) % 5 == 0 { ((i * 37) % 19) as f32 / 19.0 + 0.05 } else { 0.0 })
+            .collect();
+        let labels: Vec<u32> = (0..rows).map(|i| (i % 3) as u32).collect();
+        let data = Dataset::classification(x, features, labels, 3).unwrap();
+        let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+        for (hidden, threads, optimizer) in [
+            (130, 1, Optimizer::adam(0.01)),
+            (130, 2, Optimizer::momentum(0.05, 0.9)),
+            (700, 2, Optimizer::adam(0.01)),
+            (700, 1, Optimizer::momentum(0.05, 0.9)),
+        ] {
+            let config =
+                TrainConfig { batch_size: 48, threads, optimizer, dropout: 0.2, epochs: 2, ..Default::default() };
+            let run = |packed: bool| {
+                let mut net = Architecture::mlp(
+                    &[features, hidden, 3],
+                    Activation::Relu,
+                    Activation::Softmax,
+                    Loss::CrossEntropy,
+                )
+                .init(Init::HeUniform)
+                .build::<f32>(5)
+                .unwrap();
+                let mut t = Trainer::new(&net, rows, &config);
+                let packs = t.packs_first_layer();
+                if !packed {
+                    t.without_packed_first_layer();
+                }
+                let mut epochs = Vec::new();
+                for _ in 0..2 {
+                    t.install(|t| t.run_epoch(&mut net, &data, None, &config, &mut ())).unwrap();
+                    assert_eq!(net.layers[0].weights.len(), hidden * features);
+                    epochs.push((net.clone(), t.snapshot().optimizer));
+                }
+                (epochs, packs, t.packed_epochs)
+            };
+            let ((a, packs, packed_epochs), (b, _, unpacked)) = (run(true), run(false));
+            assert_eq!(packs, crate::kernels::cpu::has_avx512f(), "{hidden} hidden, {threads} threads");
+            assert_eq!((packed_epochs, unpacked), (if packs { 2 } else { 0 }, 0));
+            for ((na, sa), (nb, sb)) in a.iter().zip(&b) {
+                for (x, y) in na.layers.iter().zip(&nb.layers) {
+                    assert_eq!(bits(&x.weights), bits(&y.weights), "{hidden} hidden, {threads} threads");
+                    assert_eq!(bits(&x.bias), bits(&y.bias));
+                }
+                for (x, y) in sa.m.iter().zip(&sb.m).chain(sa.v.iter().zip(&sb.v)) {
+                    assert_eq!(bits(x), bits(y), "{hidden} hidden, {threads} threads: optimizer state");
+                }
+                assert_eq!(sa.steps, sb.steps);
+            }
         }
     }
 
