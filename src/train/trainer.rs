@@ -59,6 +59,8 @@ pub struct Trainer<T> {
     /// Whether the first layer's `W`, its gradients and optimizer state are packed now: from the
     /// first step of an epoch whose inputs were sparse enough to be listed, to the epoch's last.
     first_packed: bool,
+    /// The other buffer of each tensor that [`Trainer::relay_first_layer`] lays out.
+    first_spares: Vec<Vec<T>>,
     /// How many times the first layer was laid out packed (the tests check that it was).
     #[cfg(test)]
     packed_epochs: usize,
@@ -81,6 +83,7 @@ impl<T: Float> Trainer<T> {
         Self {
             packs_first: ws.lists_first_layer() && half.as_ref().is_none_or(|h| h.lists_first_layer()),
             first_packed: false,
+            first_spares: Vec::new(),
             #[cfg(test)]
             packed_epochs: 0,
             state: config.optimizer.state(net),
@@ -404,26 +407,34 @@ impl<T: Float> Trainer<T> {
     /// product or transposes its gradient into `W`'s layout (docs/design.md, "Sparse inputs").
     fn relay_first_layer(&mut self, net: &mut Network<T>, packed: bool) {
         let (n, k) = (net.layers[0].outputs, net.layers[0].inputs);
-        let relay = |t: &mut Vec<T>| {
+        // Each tensor moves between its own buffer and a spare one kept here, so that only the
+        // first epoch allocates, and each tensor keeps the same two places in memory.
+        let spares = &mut self.first_spares;
+        let mut relay = |i: usize, t: &mut Vec<T>| {
             if t.is_empty() {
                 return;
             }
-            let mut out = vec![T::zero(); if packed { packed_len(n, k) } else { n * k }];
-            if packed {
-                pack_rows(t, n, k, &mut out);
-            } else {
-                unpack_rows(t, n, k, &mut out);
+            if spares.len() <= i {
+                spares.resize_with(i + 1, Vec::new);
             }
-            *t = out;
+            let out = &mut spares[i];
+            out.clear();
+            out.resize(if packed { packed_len(n, k) } else { n * k }, T::zero());
+            if packed {
+                pack_rows(t, n, k, out);
+            } else {
+                unpack_rows(t, n, k, out);
+            }
+            std::mem::swap(t, out);
         };
-        relay(&mut net.layers[0].weights);
-        relay(&mut self.grads.weights[0]);
+        relay(0, &mut net.layers[0].weights);
+        relay(1, &mut self.grads.weights[0]);
         if let Some(h) = self.half.as_mut() {
-            relay(h.first_gradient());
+            relay(2, h.first_gradient());
         }
-        for moments in [&mut self.state.m, &mut self.state.v] {
+        for (i, moments) in [&mut self.state.m, &mut self.state.v].into_iter().enumerate() {
             if let Some(t) = moments.first_mut() {
-                relay(t);
+                relay(3 + i, t);
             }
         }
         self.first_packed = packed;
