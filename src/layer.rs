@@ -70,13 +70,19 @@ impl<T: Float> Dense<T> {
 
     /// Forward on a batch: `Z = X·Wᵀ + b`, `A = f(Z)`. `x` is batch × inputs; `z`, `a` batch × outputs.
     pub fn forward(&self, x: &[T], batch: usize, z: &mut [T], a: &mut [T], threads: usize) {
+        self.forward_with(&self.weights, x, batch, z, a, threads);
+    }
+
+    /// [`Dense::forward`] with `weights` (outputs × inputs, as the layer stores them) in place of
+    /// the layer's own: a copy, while the trainer holds those in another layout.
+    pub(crate) fn forward_with(&self, weights: &[T], x: &[T], batch: usize, z: &mut [T], a: &mut [T], threads: usize) {
         let (z, a) = (&mut z[..batch * self.outputs], &mut a[..batch * self.outputs]);
         matmul(
             batch,
             self.outputs,
             self.inputs,
             Operand::plain(&x[..batch * self.inputs]),
-            Operand::t(&self.weights),
+            Operand::t(&weights[..self.outputs * self.inputs]),
             z,
             false,
             threads,
@@ -118,10 +124,9 @@ impl<T: Float> Dense<T> {
     }
 
     /// [`Dense::forward_sparse`] for a layer whose `W` is held in the packed layout
-    /// ([`crate::kernels::pack_rows`], as training holds the first layer's during an epoch), the
-    /// inputs listed whatever their density (the caller judged it): the same bits. Returns
-    /// `false`, having done nothing, where the listing cannot be made (no AVX-512F, not f32, or
-    /// more rows than `scratch` takes).
+    /// ([`crate::kernels::pack_rows`], as training holds the first layer's during an epoch): the
+    /// same judgement of the inputs, the same bits. Returns `false`, having done nothing, where
+    /// [`Dense::forward_sparse`] would (then take the dense product, from `W` unpacked).
     pub fn forward_packed(
         &self,
         x: &[T],
@@ -131,7 +136,7 @@ impl<T: Float> Dense<T> {
         scratch: &mut SparseScratch<T>,
     ) -> bool {
         let (z, a) = (&mut z[..batch * self.outputs], &mut a[..batch * self.outputs]);
-        if !scratch.list_all_inputs(&x[..batch * self.inputs], batch, self.inputs) {
+        if !scratch.list_inputs(&x[..batch * self.inputs], batch, self.inputs) {
             return false;
         }
         matmul_sparse_x_listed_in(&self.weights, self.outputs, self.inputs, z, scratch);

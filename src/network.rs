@@ -12,7 +12,9 @@ use crate::activation::Activation;
 use crate::conv::{Conv2d, ConvScratch, Maps};
 use crate::error::{Result, check_finite, shape_error};
 use crate::init::Init;
-use crate::kernels::{DROPOUT_LANES, Float, PACKED_CHUNK_ROWS, PackedWeights, SparseScratch, dropout_rows};
+use crate::kernels::{
+    DROPOUT_LANES, Float, PACKED_CHUNK_ROWS, PackedWeights, SparseScratch, dropout_rows, pack_rows, unpack_rows,
+};
 use crate::layer::Dense;
 use crate::loss::Loss;
 use crate::pool::MaxPool2d;
@@ -31,8 +33,9 @@ pub(crate) enum FirstWeights<'a> {
     Rows(Option<&'a PackedWeights>),
     /// The layer's `W` itself, and the gradient wanted for it, are in the packed layout: the
     /// trainer holds them so during an epoch whose inputs are sparse (no packing, and no
-    /// transposes into `W`'s layout, per step). The inputs are then listed whatever their
-    /// density (the same bits; dense ones cost more time).
+    /// transposes into `W`'s layout, per step). Each batch takes the product it takes with
+    /// `W` as stored (a batch judged too dense, the dense one, from an unpacked copy), so the
+    /// bits are the same.
     Packed,
 }
 
@@ -103,6 +106,11 @@ pub struct Workspace<T> {
     /// Listings for batch inference's first layer (`Predictor`), one per half of a batch, for
     /// chunks of up to [`PACKED_CHUNK_ROWS`] rows (lists allocated on first use).
     predict_sparse: [SparseScratch<T>; 2],
+    /// The first layer's `W` and `∂L/∂W` as the layer stores them, for a batch judged too dense
+    /// for the sparse products while the trainer holds them packed ([`FirstWeights::Packed`]):
+    /// sized on first use.
+    first_rows: Vec<T>,
+    first_grad_rows: Vec<T>,
     /// The convolutional part's `z` (convolutions only), `a`, `∂L/∂a` (then δ, for convolutions),
     /// pooling's winners, and each convolution's patches: one entry per feature layer.
     feature_z: Vec<Vec<T>>,
@@ -131,6 +139,8 @@ impl<T: Float> Workspace<T> {
             dropped: Vec::new(),
             sparse: SparseScratch::new(if net.features.is_empty() { net.inputs() } else { 0 }, capacity),
             sparse_listed: false,
+            first_rows: Vec::new(),
+            first_grad_rows: Vec::new(),
             predict_sparse: std::array::from_fn(|_| {
                 SparseScratch::new(
                     if net.features.is_empty() { net.inputs() } else { 0 },
@@ -568,22 +578,26 @@ impl<T: Float> Network<T> {
             // (a split batch's half, or a one-thread run) their products are skipped.
             let sparse = l == 0
                 && nf == 0
+                && ws.threads == 1
+                && batch >= SPARSE_MIN_ROWS
                 && match first {
                     FirstWeights::Packed => {
-                        let listed = layer.forward_packed(input, batch, &mut ws.z[l], &mut cur_a[0], &mut ws.sparse);
-                        assert!(listed, "the first layer's W is packed, but this workspace cannot list its inputs");
-                        true
+                        layer.forward_packed(input, batch, &mut ws.z[l], &mut cur_a[0], &mut ws.sparse)
                     }
                     FirstWeights::Rows(copy) => {
-                        ws.threads == 1
-                            && batch >= SPARSE_MIN_ROWS
-                            && layer.forward_sparse(input, batch, &mut ws.z[l], &mut cur_a[0], &mut ws.sparse, copy)
+                        layer.forward_sparse(input, batch, &mut ws.z[l], &mut cur_a[0], &mut ws.sparse, copy)
                     }
                 };
             if l == 0 {
                 ws.sparse_listed = sparse;
             }
-            if !sparse {
+            if !sparse && l == 0 && matches!(first, FirstWeights::Packed) {
+                // A batch too dense for the sparse products takes the dense one, as it would with
+                // `W` laid out as the layer stores it: from such a copy, the same bits.
+                ws.first_rows.resize(layer.outputs * layer.inputs, T::zero());
+                unpack_rows(&layer.weights, layer.outputs, layer.inputs, &mut ws.first_rows);
+                layer.forward_with(&ws.first_rows, input, batch, &mut ws.z[l], &mut cur_a[0], ws.threads);
+            } else if !sparse {
                 layer.forward(input, batch, &mut ws.z[l], &mut cur_a[0], ws.threads);
             }
             if l < last
@@ -721,17 +735,30 @@ impl<T: Float> Network<T> {
             let mut grad_w = (!skip_weights.get(l).copied().unwrap_or(false)).then_some(&mut grads.weights[l][..]);
             // Where the forward pass skipped the first layer's zero inputs, so does ∂L/∂W, from
             // the same listing.
+            let mut pack_grad = false;
             if l == 0
-                && ws.sparse_listed
                 && let Some(gw) = grad_w.as_deref_mut()
             {
-                match first {
-                    FirstWeights::Packed => layer.backward_weights_packed(&here[0], batch, gw, &ws.sparse),
-                    FirstWeights::Rows(_) => layer.backward_weights_sparse(&here[0], batch, gw, &ws.sparse),
+                match (first, ws.sparse_listed) {
+                    (FirstWeights::Packed, true) => layer.backward_weights_packed(&here[0], batch, gw, &ws.sparse),
+                    (FirstWeights::Rows(_), true) => layer.backward_weights_sparse(&here[0], batch, gw, &ws.sparse),
+                    // A dense batch with `W` held packed: the dense product into the layer's own
+                    // layout, then packed (below).
+                    (FirstWeights::Packed, false) => pack_grad = true,
+                    (FirstWeights::Rows(_), false) => {}
                 }
-                grad_w = None;
+                if ws.sparse_listed || pack_grad {
+                    grad_w = None;
+                }
+            }
+            if pack_grad {
+                ws.first_grad_rows.resize(layer.outputs * layer.inputs, T::zero());
+                grad_w = Some(&mut ws.first_grad_rows[..]);
             }
             layer.backward(input, &here[0], batch, grad_w, &mut grads.bias[l], grad_x, ws.threads);
+            if pack_grad {
+                pack_rows(&ws.first_grad_rows, layer.outputs, layer.inputs, &mut grads.weights[0]);
+            }
             if l > 0 {
                 let m = batch * layer.inputs;
                 let d = &mut ws.delta[l - 1][..m];

@@ -10,7 +10,7 @@ use crate::data::augment::Scratch;
 use crate::dataset::Dataset;
 use crate::kernels::{
     Float, PackedWeights, SparseScratch, matmul_at_b_rows, matmul_sparse_dt_x_packed, matmul_sparse_dt_x_rows,
-    packed_len,
+    pack_rows, packed_len,
 };
 use crate::layer::Dense;
 use crate::metrics;
@@ -102,9 +102,10 @@ pub(super) fn update<T: Float>(
 /// block of rows by block; the rows are halved between the two threads of the pool. With
 /// `sparse` (the input's nonzero entries listed there, each half's rows in its own listing), the
 /// products skip the zero inputs ([`matmul_sparse_dt_x_rows`]), in blocks of 64 rows, its tile's
-/// height; with `packed` too, `w`, `g`, `m`, `v` are in the packed layout
+/// height. With `packed`, `w`, `g`, `m`, `v` are in the packed layout
 /// ([`crate::kernels::pack_rows`]), whose blocks of 64 outputs are contiguous
-/// ([`matmul_sparse_dt_x_packed`]).
+/// ([`matmul_sparse_dt_x_packed`]; without a listing, the dense product's rows are packed there,
+/// through `tmp`, one buffer per thread).
 #[allow(clippy::too_many_arguments)]
 fn joint_weight_step<T: Float>(
     sparse: Option<&[&SparseScratch<T>]>,
@@ -121,17 +122,18 @@ fn joint_weight_step<T: Float>(
     g: &mut [T],
     m: &mut [T],
     v: &mut [T],
+    tmp: &mut [Vec<T>; 2],
 ) {
-    assert!(!packed || sparse.is_some(), "joint_weight_step: packed weights without a listing");
     // Where outputs `start..start + len` lie in w, g, m, v (packed: whole blocks of 64).
     let block_len = packed_len(1, n_in);
     let span_of = |start: usize, len: usize| match packed {
         true => start / 64 * block_len..(start + len).div_ceil(64) * block_len,
         false => start * n_in..(start + len) * n_in,
     };
-    let rows_of = |first: usize, rows: usize, w: &mut [T], g: &mut [T], m: &mut [T], v: &mut [T]| {
+    let rows_of = |first: usize, rows: usize, w: &mut [T], g: &mut [T], m: &mut [T], v: &mut [T], tmp: &mut Vec<T>| {
         let per_block = match sparse {
             Some(_) => 64,
+            None if packed => 64,
             None => (JOINT_BLOCK / n_in.max(1)).max(1),
         };
         for start in (0..rows).step_by(per_block) {
@@ -142,6 +144,12 @@ fn joint_weight_step<T: Float>(
                     matmul_sparse_dt_x_packed(delta, n_out, first + start, len, &mut g[span.clone()], listed)
                 }
                 Some(listed) => matmul_sparse_dt_x_rows(delta, n_out, first + start, len, &mut g[span.clone()], listed),
+                // Packed `W` and a batch too dense to list: the dense product's rows, packed.
+                None if packed => {
+                    tmp.resize(64 * n_in, T::zero());
+                    matmul_at_b_rows(batch, n_out, n_in, delta, input, first + start, len, &mut tmp[..len * n_in]);
+                    pack_rows(&tmp[..len * n_in], len, n_in, &mut g[span.clone()]);
+                }
                 None => matmul_at_b_rows(batch, n_out, n_in, delta, input, first + start, len, &mut g[span.clone()]),
             }
             let mb = if m.is_empty() { &mut [][..] } else { &mut m[span.clone()] };
@@ -155,7 +163,8 @@ fn joint_weight_step<T: Float>(
     let (w0, w1) = w.split_at_mut(at);
     let (g0, g1) = g.split_at_mut(at);
     let ((m0, v0), (m1, v1)) = split_state(m, v, at);
-    rayon::join(|| rows_of(0, mid, w0, g0, m0, v0), || rows_of(mid, n_out - mid, w1, g1, m1, v1));
+    let [t0, t1] = tmp;
+    rayon::join(|| rows_of(0, mid, w0, g0, m0, v0, t0), || rows_of(mid, n_out - mid, w1, g1, m1, v1, t1));
 }
 
 /// Buffers for the second half of a batch split between threads (data parallelism): its own
@@ -173,6 +182,8 @@ pub(super) struct Half<T> {
     /// (each would otherwise pack all of it): made where that product can run, and packed only
     /// while the halves' inputs were sparse enough for it in the step before.
     packed_first: Option<PackedWeights>,
+    /// Each thread's rows of a dense `∂L/∂W⁽¹⁾` on their way into its packed layout.
+    block_rows: [Vec<T>; 2],
 }
 
 /// The buffers one forward/backward pass over some rows works in.
@@ -248,6 +259,7 @@ impl<T: Float> Half<T> {
             delta: vec![T::zero(); b * width(&|_, l| l.outputs)],
             input: vec![T::zero(); b * width(&|i, l| if i == 0 { 0 } else { l.inputs })],
             joint: joint.clone(),
+            block_rows: [Vec::new(), Vec::new()],
             packed_first: match &net.layers[0] {
                 first if net.features.is_empty() => PackedWeights::new(&first.weights, first.outputs, first.inputs),
                 _ => None,
@@ -423,6 +435,7 @@ impl<T: Float> Half<T> {
                 g,
                 m,
                 v,
+                &mut self.block_rows,
             );
         }
         result
