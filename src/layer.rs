@@ -26,6 +26,19 @@ pub struct Dense<T> {
     pub activation: Activation,
 }
 
+/// How a layer's `W` reaches its sparse-input products ([`Dense::forward_sparse`]); each gives
+/// the same bits.
+#[derive(Clone, Copy, Debug)]
+pub enum SparseWeights<'a> {
+    /// As the layer stores it (outputs × inputs), with a copy packed for this step if the caller
+    /// made one (a split batch's halves share it); else the product packs it block by block.
+    Rows(Option<&'a PackedWeights>),
+    /// The layer's `W` itself, and the gradient wanted for it, are in the products' packed layout
+    /// ([`crate::kernels::pack_rows`]): the trainer holds the first layer's so during an epoch
+    /// whose inputs list, so that no step packs `W` or transposes `∂L/∂W` into `W`'s layout.
+    Packed,
+}
+
 impl<T: Float> Dense<T> {
     /// A layer with all weights and biases zero (fill them with [`crate::Init`]).
     pub fn zeros(inputs: usize, outputs: usize, activation: Activation) -> Self {
@@ -91,9 +104,10 @@ impl<T: Float> Dense<T> {
     }
 
     /// [`Dense::forward`] for inputs that are mostly zeros (an image's blank pixels), with the
-    /// products of the zeros skipped (see [`crate::kernels::matmul_sparse_x_wt`]); with `packed`,
-    /// `W` as packed for this step (the same values: the same bits). Returns `false`, having done
-    /// nothing, where that does not apply (then use [`Dense::forward`]).
+    /// products of the zeros skipped (see [`crate::kernels::matmul_sparse_x_wt`]), `W` taken as
+    /// `weights` says (the same values: the same bits). Returns `false`, having done nothing,
+    /// where that does not apply (then use [`Dense::forward`], from `W` unpacked if it is held
+    /// packed).
     pub fn forward_sparse(
         &self,
         x: &[T],
@@ -101,63 +115,54 @@ impl<T: Float> Dense<T> {
         z: &mut [T],
         a: &mut [T],
         scratch: &mut SparseScratch<T>,
-        packed: Option<&PackedWeights>,
+        weights: SparseWeights<'_>,
     ) -> bool {
         let (z, a) = (&mut z[..batch * self.outputs], &mut a[..batch * self.outputs]);
         let x = &x[..batch * self.inputs];
-        match packed {
+        let done = match weights {
+            SparseWeights::Rows(None) => {
+                matmul_sparse_x_wt(x, batch, self.inputs, &self.weights, self.outputs, z, scratch)
+            }
             // `W` packed once for this step (both halves of a split batch read it).
-            Some(p) => {
-                if !scratch.list_inputs(x, batch, self.inputs) {
-                    return false;
-                }
-                matmul_sparse_x_listed(p, z, scratch);
-            }
-            None => {
-                if !matmul_sparse_x_wt(x, batch, self.inputs, &self.weights, self.outputs, z, scratch) {
-                    return false;
+            SparseWeights::Rows(Some(p)) => {
+                scratch.list_inputs(x, batch, self.inputs) && {
+                    matmul_sparse_x_listed(p, z, scratch);
+                    true
                 }
             }
+            SparseWeights::Packed => {
+                scratch.list_inputs(x, batch, self.inputs) && {
+                    matmul_sparse_x_listed_in(&self.weights, self.outputs, self.inputs, z, scratch);
+                    true
+                }
+            }
+        };
+        if done {
+            self.activation.forward_rows(z, &self.bias, a);
         }
-        self.activation.forward_rows(z, &self.bias, a);
-        true
-    }
-
-    /// [`Dense::forward_sparse`] for a layer whose `W` is held in the packed layout
-    /// ([`crate::kernels::pack_rows`], as training holds the first layer's during an epoch): the
-    /// same judgement of the inputs, the same bits. Returns `false`, having done nothing, where
-    /// [`Dense::forward_sparse`] would (then take the dense product, from `W` unpacked).
-    pub fn forward_packed(
-        &self,
-        x: &[T],
-        batch: usize,
-        z: &mut [T],
-        a: &mut [T],
-        scratch: &mut SparseScratch<T>,
-    ) -> bool {
-        let (z, a) = (&mut z[..batch * self.outputs], &mut a[..batch * self.outputs]);
-        if !scratch.list_inputs(&x[..batch * self.inputs], batch, self.inputs) {
-            return false;
-        }
-        matmul_sparse_x_listed_in(&self.weights, self.outputs, self.inputs, z, scratch);
-        self.activation.forward_rows(z, &self.bias, a);
-        true
-    }
-
-    /// [`Dense::backward_weights_sparse`] into a gradient held in the packed layout, as `W` is
-    /// held by [`Dense::forward_packed`].
-    pub fn backward_weights_packed(&self, delta: &[T], batch: usize, grad_w: &mut [T], scratch: &SparseScratch<T>) {
-        let delta = &delta[..batch * self.outputs];
-        matmul_sparse_dt_x_packed(delta, self.outputs, 0, self.outputs, grad_w, &[scratch]);
+        done
     }
 
     /// `∂L/∂W = δᵀX` alone (as [`Dense::backward`] computes it) for inputs that are mostly zeros,
     /// with the products of the zeros skipped, from the listing of `X`'s nonzero entries that
     /// [`Dense::forward_sparse`] left in `scratch` for this batch (see
-    /// [`crate::kernels::matmul_sparse_dt_x_rows`]).
-    pub fn backward_weights_sparse(&self, delta: &[T], batch: usize, grad_w: &mut [T], scratch: &SparseScratch<T>) {
+    /// [`crate::kernels::matmul_sparse_dt_x_rows`]), into `grad_w` laid out as `W` is
+    /// ([`SparseWeights::Packed`]: packed).
+    pub fn backward_weights_sparse(
+        &self,
+        delta: &[T],
+        batch: usize,
+        grad_w: &mut [T],
+        scratch: &SparseScratch<T>,
+        weights: SparseWeights<'_>,
+    ) {
         let delta = &delta[..batch * self.outputs];
-        matmul_sparse_dt_x_rows(delta, self.outputs, 0, self.outputs, grad_w, &[scratch]);
+        match weights {
+            SparseWeights::Packed => {
+                matmul_sparse_dt_x_packed(delta, self.outputs, 0, self.outputs, grad_w, &[scratch])
+            }
+            SparseWeights::Rows(_) => matmul_sparse_dt_x_rows(delta, self.outputs, 0, self.outputs, grad_w, &[scratch]),
+        }
     }
 
     /// Backward on a batch, given this layer's `δ = ∂L/∂z` (batch × outputs) and its input `x`:

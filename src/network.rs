@@ -12,10 +12,8 @@ use crate::activation::Activation;
 use crate::conv::{Conv2d, ConvScratch, Maps};
 use crate::error::{Result, check_finite, shape_error};
 use crate::init::Init;
-use crate::kernels::{
-    DROPOUT_LANES, Float, PACKED_CHUNK_ROWS, PackedWeights, SparseScratch, dropout_rows, pack_rows, unpack_rows,
-};
-use crate::layer::Dense;
+use crate::kernels::{DROPOUT_LANES, Float, PACKED_CHUNK_ROWS, SparseScratch, dropout_rows, pack_rows, unpack_rows};
+use crate::layer::{Dense, SparseWeights};
 use crate::loss::Loss;
 use crate::pool::MaxPool2d;
 use crate::rng::{Rng, stream_state};
@@ -23,21 +21,6 @@ use crate::rng::{Rng, stream_state};
 /// Batches of at least this many rows try the first layer's sparse-input product (one vector lane
 /// per row: smaller batches would leave lanes empty).
 const SPARSE_MIN_ROWS: usize = 16;
-
-/// How the first layer's `W` is held for a training step: the sparse products that skip its blank
-/// inputs read it packed (per block of 64 outputs, input-major: [`crate::kernels::pack_rows`]).
-#[derive(Clone, Copy)]
-pub(crate) enum FirstWeights<'a> {
-    /// As the layer stores it (outputs × inputs), with a copy packed for this step if the caller
-    /// made one (a split batch's halves share it).
-    Rows(Option<&'a PackedWeights>),
-    /// The layer's `W` itself, and the gradient wanted for it, are in the packed layout: the
-    /// trainer holds them so during an epoch whose inputs are sparse (no packing, and no
-    /// transposes into `W`'s layout, per step). Each batch takes the product it takes with
-    /// `W` as stored (a batch judged too dense, the dense one, from an unpacked copy), so the
-    /// bits are the same.
-    Packed,
-}
 
 /// A feed-forward network trained against one loss: a convolutional part on images (none for a
 /// fully connected network), then dense layers.
@@ -107,7 +90,7 @@ pub struct Workspace<T> {
     /// chunks of up to [`PACKED_CHUNK_ROWS`] rows (lists allocated on first use).
     predict_sparse: [SparseScratch<T>; 2],
     /// The first layer's `W` and `∂L/∂W` as the layer stores them, for a batch judged too dense
-    /// for the sparse products while the trainer holds them packed ([`FirstWeights::Packed`]):
+    /// for the sparse products while the trainer holds them packed ([`SparseWeights::Packed`]):
     /// sized on first use.
     first_rows: Vec<T>,
     first_grad_rows: Vec<T>,
@@ -226,7 +209,7 @@ impl<T: Float> Workspace<T> {
         self.sparse_listed.then_some(&self.sparse)
     }
 
-    /// Whether every pass here lists the first layer's inputs when asked ([`FirstWeights::Packed`]):
+    /// Whether every pass here lists the first layer's inputs when asked ([`SparseWeights::Packed`]):
     /// its products run on one thread, and its scratch takes every batch it holds.
     pub(crate) fn lists_first_layer(&self) -> bool {
         self.threads == 1 && self.sparse.capacity() >= self.capacity
@@ -541,7 +524,7 @@ impl<T: Float> Network<T> {
     ///
     /// The caller guarantees the shapes (see [`Network::check_input`]); buffers come from `ws`.
     pub fn forward<'w>(&self, x: &[T], batch: usize, ws: &'w mut Workspace<T>) -> &'w [T] {
-        self.forward_impl(x, batch, ws, None, FirstWeights::Rows(None));
+        self.forward_impl(x, batch, ws, None, SparseWeights::Rows(None));
         let last = self.layers.len() - 1;
         &ws.a[last][..batch * self.outputs()]
     }
@@ -553,7 +536,7 @@ impl<T: Float> Network<T> {
         batch: usize,
         ws: &mut Workspace<T>,
         dropout: Option<Dropout<'_>>,
-        first: FirstWeights<'_>,
+        first: SparseWeights<'_>,
     ) {
         assert!(batch <= ws.capacity, "batch {batch} exceeds workspace capacity {}", ws.capacity);
         let drop_p = dropout.as_ref().map_or(0.0, |d| d.p);
@@ -580,18 +563,11 @@ impl<T: Float> Network<T> {
                 && nf == 0
                 && ws.threads == 1
                 && batch >= SPARSE_MIN_ROWS
-                && match first {
-                    FirstWeights::Packed => {
-                        layer.forward_packed(input, batch, &mut ws.z[l], &mut cur_a[0], &mut ws.sparse)
-                    }
-                    FirstWeights::Rows(copy) => {
-                        layer.forward_sparse(input, batch, &mut ws.z[l], &mut cur_a[0], &mut ws.sparse, copy)
-                    }
-                };
+                && layer.forward_sparse(input, batch, &mut ws.z[l], &mut cur_a[0], &mut ws.sparse, first);
             if l == 0 {
                 ws.sparse_listed = sparse;
             }
-            if !sparse && l == 0 && matches!(first, FirstWeights::Packed) {
+            if !sparse && l == 0 && matches!(first, SparseWeights::Packed) {
                 // A batch too dense for the sparse products takes the dense one, as it would with
                 // `W` laid out as the layer stores it: from such a copy, the same bits.
                 ws.first_rows.resize(layer.outputs * layer.inputs, T::zero());
@@ -672,14 +648,14 @@ impl<T: Float> Network<T> {
         grads: &mut Gradients<T>,
         dropout: Option<Dropout<'_>>,
     ) -> f64 {
-        self.loss_and_gradients_except(x, y, batch, ws, grads, dropout, &[], 1.0, FirstWeights::Rows(None))
+        self.loss_and_gradients_except(x, y, batch, ws, grads, dropout, &[], 1.0, SparseWeights::Rows(None))
     }
 
     /// [`Network::loss_and_gradients`], leaving out `∂L/∂W⁽ˡ⁾` for the layers `l` (zero-based) with
     /// `skip_weights[l]` set: the trainer computes those for a whole split batch at once (see
     /// `train`); every gradient is multiplied by `scale` (a process's share of a batch split
     /// between processes, so that their sum is the batch's mean). Their `δ⁽ˡ⁾` and inputs stay in `ws` ([`Workspace::delta`], [`Workspace::input`]).
-    /// `first`: how the first layer's `W` is held for this step ([`FirstWeights`]).
+    /// `first`: how the first layer's `W` is held for this step ([`SparseWeights`]).
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn loss_and_gradients_except(
         &self,
@@ -691,7 +667,7 @@ impl<T: Float> Network<T> {
         dropout: Option<Dropout<'_>>,
         skip_weights: &[bool],
         scale: f64,
-        first: FirstWeights<'_>,
+        first: SparseWeights<'_>,
     ) -> f64 {
         let drop_p = dropout.as_ref().map_or(0.0, |d| d.p);
         self.forward_impl(x, batch, ws, dropout, first);
@@ -740,12 +716,11 @@ impl<T: Float> Network<T> {
                 && let Some(gw) = grad_w.as_deref_mut()
             {
                 match (first, ws.sparse_listed) {
-                    (FirstWeights::Packed, true) => layer.backward_weights_packed(&here[0], batch, gw, &ws.sparse),
-                    (FirstWeights::Rows(_), true) => layer.backward_weights_sparse(&here[0], batch, gw, &ws.sparse),
+                    (_, true) => layer.backward_weights_sparse(&here[0], batch, gw, &ws.sparse, first),
                     // A dense batch with `W` held packed: the dense product into the layer's own
                     // layout, then packed (below).
-                    (FirstWeights::Packed, false) => pack_grad = true,
-                    (FirstWeights::Rows(_), false) => {}
+                    (SparseWeights::Packed, false) => pack_grad = true,
+                    (SparseWeights::Rows(_), false) => {}
                 }
                 if ws.sparse_listed || pack_grad {
                     grad_w = None;

@@ -12,9 +12,9 @@ use crate::kernels::{
     Float, PackedWeights, SparseScratch, matmul_at_b_rows, matmul_sparse_dt_x_packed, matmul_sparse_dt_x_rows,
     pack_rows, packed_len,
 };
-use crate::layer::Dense;
+use crate::layer::{Dense, SparseWeights};
 use crate::metrics;
-use crate::network::{Dropout, FirstWeights, Gradients, Network, Workspace};
+use crate::network::{Dropout, Gradients, Network, Workspace};
 use crate::optimizer::{Optimizer, OptimizerState};
 
 /// Batches of at least this many rows are split between two threads when the trainer has two or
@@ -210,7 +210,7 @@ pub(super) fn rows_step<T: Float>(
     aug_threads: usize,
     skip_weights: &[bool],
     scale: f64,
-    first: FirstWeights<'_>,
+    first: SparseWeights<'_>,
 ) -> (f64, usize) {
     let (rows, k) = (ids.len(), net.outputs());
     data.gather(ids, x, y);
@@ -297,12 +297,12 @@ impl<T: Float> Half<T> {
         // halves listed their inputs (so this one's likely will).
         // (Not needed where the trainer holds W⁽¹⁾ packed for the epoch.)
         let packed = match self.packed_first.as_mut() {
-            _ if first_packed => FirstWeights::Packed,
+            _ if first_packed => SparseWeights::Packed,
             Some(p) if first.ws.sparse_listing().is_some() && self.ws.sparse_listing().is_some() => {
                 p.repack(&net.layers[0].weights, 2);
-                FirstWeights::Rows(Some(&*p))
+                SparseWeights::Rows(Some(&*p))
             }
-            _ => FirstWeights::Rows(None),
+            _ => SparseWeights::Rows(None),
         };
         // Each half gathers (and distorts) its own rows: that work is split too.
         let run = |ids: &[usize], x: &mut [T], y: &mut [T], part: Part<'_, T>| {

@@ -13,8 +13,9 @@ use crate::dataset::Dataset;
 use crate::distributed::Collective;
 use crate::error::{Error, Result, shape_error};
 use crate::kernels::{Float, pack_rows, packed_len, sum_squares, unpack_rows, warm_up_threads};
+use crate::layer::SparseWeights;
 use crate::metrics;
-use crate::network::{FirstWeights, Gradients, Network, Workspace};
+use crate::network::{Gradients, Network, Workspace};
 use crate::optimizer::OptimizerState;
 use crate::rng::{Rng, rng};
 use rand::seq::SliceRandom;
@@ -52,7 +53,7 @@ pub struct Trainer<T> {
     pool: Option<rayon::ThreadPool>,
     /// This trainer's part in a run over several processes, if it is one.
     processes: Option<Processes<T>>,
-    /// Whether epochs may hold the first layer's `W` packed ([`FirstWeights::Packed`]): a fully
+    /// Whether epochs may hold the first layer's `W` packed ([`SparseWeights::Packed`]): a fully
     /// connected network whose every pass lists its first layer's inputs when asked (f32,
     /// AVX-512F, one thread per pass), in one process.
     packs_first: bool,
@@ -194,7 +195,7 @@ impl<T: Float> Trainer<T> {
         let (f, k) = (data.features, net.outputs());
         let part = Part { ws: &mut self.ws, grads: &mut self.grads, aug: &mut self.aug };
         let (x, y) = (&mut self.xb[..b * f], &mut self.yb[..b * k]);
-        let first = if self.first_packed { FirstWeights::Packed } else { FirstWeights::Rows(None) };
+        let first = if self.first_packed { SparseWeights::Packed } else { SparseWeights::Rows(None) };
         let (loss, correct) =
             rows_step(net, data, config, self.epoch, idx, x, y, part, config.threads, &[], 1.0, first);
         data_parallel::update(&config.optimizer, &mut self.state, net, &self.grads, lr, &[]);
@@ -237,7 +238,7 @@ impl<T: Float> Trainer<T> {
                     config.threads,
                     &[],
                     share,
-                    FirstWeights::Rows(None),
+                    SparseWeights::Rows(None),
                 )
             }
         };
