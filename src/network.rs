@@ -711,21 +711,15 @@ impl<T: Float> Network<T> {
             let mut grad_w = (!skip_weights.get(l).copied().unwrap_or(false)).then_some(&mut grads.weights[l][..]);
             // Where the forward pass skipped the first layer's zero inputs, so does ∂L/∂W, from
             // the same listing.
-            let mut pack_grad = false;
             if l == 0
-                && let Some(gw) = grad_w.as_deref_mut()
+                && ws.sparse_listed
+                && let Some(gw) = grad_w.take()
             {
-                match (first, ws.sparse_listed) {
-                    (_, true) => layer.backward_weights_sparse(&here[0], batch, gw, &ws.sparse, first),
-                    // A dense batch with `W` held packed: the dense product into the layer's own
-                    // layout, then packed (below).
-                    (SparseWeights::Packed, false) => pack_grad = true,
-                    (SparseWeights::Rows(_), false) => {}
-                }
-                if ws.sparse_listed || pack_grad {
-                    grad_w = None;
-                }
+                layer.backward_weights_sparse(&here[0], batch, gw, &ws.sparse, first);
             }
+            // With `W` held packed, a batch too dense to list takes the dense product into the
+            // layer's own layout, packed after.
+            let pack_grad = l == 0 && grad_w.is_some() && matches!(first, SparseWeights::Packed);
             if pack_grad {
                 ws.first_grad_rows.resize(layer.outputs * layer.inputs, T::zero());
                 grad_w = Some(&mut ws.first_grad_rows[..]);
