@@ -30,6 +30,26 @@ use crate::pool::{MaxPool2d, POOL};
 use crate::rng::rng;
 use serde::{Deserialize, Serialize};
 
+/// The most parameters (weights and biases) a network may have: 2³², 16 GiB in f32, more than a
+/// CPU trains. A description past it is refused before anything is allocated
+/// ([`Architecture::check_size`]), so that a mistyped width or a doctored model file gives an
+/// error rather than an allocation that fails and aborts.
+pub const MAX_PARAMETERS: u128 = 1 << 32;
+
+/// The most values one layer's output may hold for one sample (C·H·W, or a dense layer's width):
+/// 2²⁶, 256 MiB in f32. Training and inference keep several such buffers per row of a batch.
+pub const MAX_LAYER_VALUES: u128 = 1 << 26;
+
+/// How large a network is ([`Architecture::check_size`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Size {
+    /// Weights and biases.
+    pub parameters: u128,
+    /// The input and every layer's output for one sample: what one row of a batch holds in each
+    /// of a pass's buffers.
+    pub values_per_sample: u128,
+}
+
 /// One layer of a description.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum LayerSpec {
@@ -230,9 +250,9 @@ impl Architecture {
                         _ => (Padding::Valid, 2),
                     };
                     let activation = activation_from(from)?.unwrap_or(hidden);
-                    let conv = Conv2d::<f32>::zeros(shape, channels, kernel, padding, activation)
+                    Conv2d::<f32>::check(shape, channels, kernel, padding, activation)
                         .map_err(|e| bad(format!("'{part}' on {shape} maps: {e}")))?;
-                    shape = conv.output();
+                    shape = output_of(shape, channels, kernel, padding);
                     arch.features.push(FeatureSpec::Conv { channels, kernel, padding, activation });
                 }
                 "pool" => {
@@ -287,6 +307,67 @@ impl Architecture {
         format!("{maps} → {}", layers.join(","))
     }
 
+    /// The number of parameters (weights and biases), or an error naming the first layer where
+    /// they pass [`MAX_PARAMETERS`] or where one sample's output passes [`MAX_LAYER_VALUES`].
+    /// Counted without overflow, before anything is allocated: [`Architecture::build`] and
+    /// reading a model file check it first.
+    pub fn check_size(&self) -> Result<Size> {
+        let too_big = |what: String, message: String| Err(Error::InvalidValue { what, message });
+        let check_values = |layer: String, values: u128| {
+            if values > MAX_LAYER_VALUES {
+                return too_big(
+                    layer,
+                    format!(
+                        "its output holds {values} values per sample; at most {MAX_LAYER_VALUES} (2²⁶) are allowed"
+                    ),
+                );
+            }
+            Ok(())
+        };
+        let mut params: u128 = 0;
+        let mut values: u128 = 0;
+        let mut add = |layer: String, count: u128| {
+            params += count;
+            if params > MAX_PARAMETERS {
+                return too_big(
+                    layer,
+                    format!(
+                        "the network has {params} parameters up to here; at most {MAX_PARAMETERS} (2³², 16 GiB in f32) are allowed"
+                    ),
+                );
+            }
+            Ok(())
+        };
+        let wide = |v: usize| v as u128;
+        check_values("the input".into(), wide(self.inputs))?;
+        if let Some(mut shape) = self.input_maps {
+            check_values("the input".into(), wide(shape.channels) * wide(shape.height) * wide(shape.width))?;
+            for (k, f) in self.features.iter().enumerate() {
+                let name = format!("feature layer {} ({})", k + 1, f.spec(Activation::Identity));
+                if let FeatureSpec::Conv { channels, kernel, .. } = *f {
+                    let weights = wide(channels) * wide(shape.channels) * wide(kernel) * wide(kernel);
+                    add(name.clone(), weights + wide(channels))?;
+                }
+                shape = match *f {
+                    FeatureSpec::Conv { channels, kernel, padding, .. } => output_of(shape, channels, kernel, padding),
+                    FeatureSpec::Pool => MaxPool2d { input: shape }.output(),
+                };
+                let out = wide(shape.channels) * wide(shape.height) * wide(shape.width);
+                check_values(name, out)?;
+                values += out;
+            }
+        }
+        let mut inputs = wide(self.dense_inputs());
+        for (i, l) in self.layers.iter().enumerate() {
+            let (name, outputs) = (format!("dense layer {} ({} neurons)", i + 1, l.outputs()), wide(l.outputs()));
+            check_values(name.clone(), outputs)?;
+            add(name, inputs * outputs + outputs)?;
+            values += outputs;
+            inputs = outputs;
+        }
+        Ok(Size { parameters: params, values_per_sample: wide(self.inputs) + values })
+    }
+
     /// The flattened width the first dense layer takes: the convolutional part's output, or the
     /// input.
     pub fn dense_inputs(&self) -> usize {
@@ -315,6 +396,7 @@ impl Architecture {
     /// [`Architecture::build`] and of reading a model file). Empty without one.
     pub fn feature_layers<T: Float>(&self) -> Result<Vec<Feature<T>>> {
         let Some(mut shape) = self.input_maps else { return Ok(Vec::new()) };
+        self.check_size()?;
         let mut layers = Vec::with_capacity(self.features.len());
         for f in &self.features {
             let layer = match *f {
@@ -379,6 +461,7 @@ impl Architecture {
     /// The network, its weights drawn from `seed` (the same seed gives the same bits); a shape or
     /// loss that does not fit is an error naming it.
     pub fn build<T: Float>(&self, seed: u64) -> Result<Network<T>> {
+        self.check_size()?;
         let init = self.resolved_init();
         let mut rng = rng(seed);
         if self.input_maps.is_none() {
@@ -524,6 +607,40 @@ mod tests {
         assert!(zero.build::<f32>(1).is_err());
         let wrong_loss = Architecture::new(3).dense(2, Activation::Relu).loss(Loss::CrossEntropy);
         assert!(wrong_loss.build::<f32>(1).is_err());
+    }
+
+    #[test]
+    fn sizes_past_any_machine_are_refused_before_anything_is_allocated() {
+        let mlp = |sizes: &[usize]| Architecture::mlp(sizes, Activation::Relu, Activation::Softmax, Loss::CrossEntropy);
+        // 784·1024 + 1024 + 1024·10 + 10 parameters.
+        assert_eq!(
+            mlp(&[784, 1024, 10]).check_size().unwrap(),
+            Size { parameters: 814_090, values_per_sample: 784 + 1024 + 10 }
+        );
+        let e = mlp(&[784, 1_000_000_000_000, 10]).build::<f32>(1).unwrap_err().to_string();
+        assert!(e.contains("dense layer 1") && e.contains("1000000000000") && e.contains("2²⁶"), "{e}");
+        let e = mlp(&[784, 10_000_000, 10]).build::<f32>(1).unwrap_err().to_string();
+        assert!(e.contains("dense layer 1") && e.contains("7850000000 parameters") && e.contains("2³²"), "{e}");
+        // Products that would wrap around in 64 bits are counted exactly.
+        assert!(mlp(&[usize::MAX, usize::MAX]).check_size().is_err());
+        let lenet = |spec: &str| {
+            Architecture::parse_spec(
+                spec,
+                Maps::new(1, 28, 28),
+                Activation::Relu,
+                Activation::Softmax,
+                Loss::CrossEntropy,
+            )
+            .unwrap()
+        };
+        let size = lenet("conv:32:5:same,pool:2,dense:10").check_size().unwrap();
+        assert_eq!(size.parameters, 32 * 25 + 32 + 32 * 14 * 14 * 10 + 10);
+        assert_eq!(size.values_per_sample, 784 + 32 * 28 * 28 + 32 * 14 * 14 + 10);
+        // Few parameters, but a huge output per sample; and a kernel count past any machine.
+        let e = lenet("conv:100000:5:same,dense:10").feature_layers::<f32>().unwrap_err().to_string();
+        assert!(e.contains("feature layer 1") && e.contains("78400000 values per sample"), "{e}");
+        let e = lenet("conv:1000000000000:5,dense:10").feature_layers::<f32>().unwrap_err().to_string();
+        assert!(e.contains("feature layer 1") && e.contains("parameters"), "{e}");
     }
 
     #[test]

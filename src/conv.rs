@@ -152,6 +152,27 @@ impl<T: Float> Conv2d<T> {
         padding: Padding,
         activation: Activation,
     ) -> Result<Self> {
+        let n = Self::check(input, out_channels, kernel, padding, activation)?;
+        Ok(Self {
+            input,
+            out_channels,
+            kernel,
+            padding,
+            weights: vec![T::zero(); n],
+            bias: vec![T::zero(); out_channels],
+            activation,
+        })
+    }
+
+    /// The checks of [`Conv2d::zeros`] without allocating anything: the number of weights such a
+    /// layer has, or the error.
+    pub fn check(
+        input: Maps,
+        out_channels: usize,
+        kernel: usize,
+        padding: Padding,
+        activation: Activation,
+    ) -> Result<usize> {
         let bad = |message: String| Err(Error::InvalidValue { what: "convolution".into(), message });
         if input.is_empty() || out_channels == 0 || kernel == 0 {
             return bad(format!(
@@ -175,16 +196,17 @@ impl<T: Float> Conv2d<T> {
         if !activation.is_elementwise() {
             return bad(format!("{activation} is not element-wise; a convolution needs one that is (e.g. relu)"));
         }
-        let n = out_channels * input.channels * kernel * kernel;
-        Ok(Self {
-            input,
-            out_channels,
-            kernel,
-            padding,
-            weights: vec![T::zero(); n],
-            bias: vec![T::zero(); out_channels],
-            activation,
-        })
+        match out_channels
+            .checked_mul(input.channels)
+            .and_then(|n| n.checked_mul(kernel))
+            .and_then(|n| n.checked_mul(kernel))
+        {
+            Some(n) => Ok(n),
+            None => bad(format!(
+                "{out_channels} kernels of {}×{kernel}×{kernel}: more weights than memory can hold",
+                input.channels
+            )),
+        }
     }
 
     /// Zeros added on each side.

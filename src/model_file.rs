@@ -202,8 +202,28 @@ pub fn save(model: &Model, path: &Path) -> Result<()> {
 
 /// Loads and checks a model file, saying precisely what is wrong with a bad one.
 pub fn load(path: &Path) -> Result<Model> {
-    let bytes = std::fs::read(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
-    from_bytes(&bytes, path)
+    from_bytes(&read_file(path)?, path)
+}
+
+/// The most bytes read from something that is not a regular file (a pipe, a device): a model or
+/// checkpoint streamed in is read up to this, so that `/dev/zero` is an error, not all of memory.
+pub const MAX_STREAM_BYTES: u64 = 1 << 28;
+
+/// A model or checkpoint file's bytes: a regular file whole (its size is on disk), anything else
+/// up to [`MAX_STREAM_BYTES`].
+fn read_file(path: &Path) -> Result<Vec<u8>> {
+    use std::io::Read as _;
+    let io = |source| Error::Io { path: path.to_path_buf(), source };
+    let file = std::fs::File::open(path).map_err(io)?;
+    if file.metadata().map_err(io)?.is_file() {
+        return std::fs::read(path).map_err(io);
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_STREAM_BYTES + 1).read_to_end(&mut bytes).map_err(io)?;
+    if bytes.len() as u64 > MAX_STREAM_BYTES {
+        return Err(file_error(path, format!("not a regular file, and more than {MAX_STREAM_BYTES} bytes long")));
+    }
+    Ok(bytes)
 }
 
 /// Parses and checks model-file bytes (`path` only names the source in errors).
@@ -245,7 +265,43 @@ pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Model> {
         )));
     }
     let network = read_network(&st, "", &info, &err)?;
+    check_description(&info, &network).map_err(err)?;
     Ok(Model { network, info })
+}
+
+/// That the description's names and shapes fit the network: as many class names as outputs, an
+/// image shape or a table encoding as wide as the input (the commands index by them).
+fn check_description(info: &ModelInfo, net: &Network<f32>) -> std::result::Result<(), String> {
+    let (inputs, outputs) = (net.inputs(), net.outputs());
+    let n = &info.normalization;
+    if !(n.divide.is_finite() && n.divide != 0.0 && n.mean.is_finite() && n.std.is_finite() && n.std != 0.0) {
+        return Err(format!(
+            "the input normalisation (divide by {}, subtract {}, divide by {}) needs finite values and divisors other than 0",
+            n.divide, n.mean, n.std
+        ));
+    }
+    if let Some(c) = &info.classes
+        && c.len() != outputs
+    {
+        return Err(format!("the description names {} classes but the network has {outputs} outputs", c.len()));
+    }
+    if let Some((rows, cols)) = info.input_shape
+        && rows.checked_mul(cols) != Some(inputs)
+    {
+        return Err(format!("the description's {rows}×{cols} images do not give the network's {inputs} inputs"));
+    }
+    if let Some(t) = &info.tabular {
+        if t.width() != inputs {
+            return Err(format!("the table encoding gives {} inputs but the network has {inputs}", t.width()));
+        }
+        if t.task == crate::data::table::Task::Classify && t.classes.len() != outputs {
+            return Err(format!(
+                "the table's target has {} classes but the network has {outputs} outputs",
+                t.classes.len()
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn read_tensor(st: &SafeTensors<'_>, name: &str, shape: &[usize], err: &dyn Fn(String) -> Error) -> Result<Vec<f32>> {
@@ -369,8 +425,7 @@ pub fn save_checkpoint(
 
 /// Reads and checks a checkpoint written by [`save_checkpoint`].
 pub fn load_checkpoint(path: &Path) -> Result<Checkpoint> {
-    let bytes = std::fs::read(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
-    checkpoint_from_bytes(path, &bytes)
+    checkpoint_from_bytes(path, &read_file(path)?)
 }
 
 /// [`load_checkpoint`] from the file's bytes, read elsewhere (by the first process of a
@@ -430,6 +485,7 @@ pub fn checkpoint_from_bytes(path: &Path, bytes: &[u8]) -> Result<Checkpoint> {
         partial: tm.partial,
     };
     state.check(&network).map_err(err)?;
+    check_description(&info, &network).map_err(err)?;
     Ok(Checkpoint { model: Model { network, info }, state, settings })
 }
 
@@ -627,6 +683,19 @@ mod tests {
         let bytes = replace_bytes(&good, br#"\"sizes\":[4,3,2]"#, br#"\"sizes\":[4,5,2]"#);
         let e = from_bytes(&bytes, p).unwrap_err().to_string();
         assert!(e.contains("layers.0.weight") && e.contains("[3, 4]") && e.contains("[5, 4]"), "{e}");
+
+        // Class names or an image shape that do not fit the network (the commands index by them).
+        let bytes = replace_bytes(&good, br#"\"classes\":[\"a\",\"b\"]"#, br#"\"classes\":[\"ab\"]     "#);
+        let e = from_bytes(&bytes, p).unwrap_err().to_string();
+        assert!(e.contains("names 1 classes") && e.contains("2 outputs"), "{e}");
+        let bytes = replace_bytes(&good, br#"\"input_shape\":[2,2]"#, br#"\"input_shape\":[2,3]"#);
+        let e = from_bytes(&bytes, p).unwrap_err().to_string();
+        assert!(e.contains("2×3 images") && e.contains("4 inputs"), "{e}");
+
+        // A normalisation that divides by zero.
+        let bytes = replace_bytes(&good, br#"\"std\":1.0"#, br#"\"std\":0.0"#);
+        let e = from_bytes(&bytes, p).unwrap_err().to_string();
+        assert!(e.contains("normalisation") && e.contains("divide by 0"), "{e}");
 
         // A newer format version.
         let bytes = replace_bytes(&good, br#""format_version":"1""#, br#""format_version":"9""#);

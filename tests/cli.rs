@@ -167,3 +167,43 @@ fn bad_input_gives_one_clear_line() {
     let out = neuralnet().args(["train", "--data-dir"]).arg(d).output().unwrap();
     assert_clean_error(&out, &["train-labels-idx1-ubyte"]);
 }
+
+#[test]
+fn sizes_past_any_machine_give_an_error_not_an_abort() {
+    let dir = tempfile::tempdir().unwrap();
+    write_tiny_dataset(dir.path(), false);
+    let d = dir.path();
+    let train = |args: &[&str]| {
+        neuralnet()
+            .args(["train", "--epochs", "1", "--checkpoint-every", "0", "--data-dir"])
+            .arg(d)
+            .arg("--out")
+            .arg(d.join("m.safetensors"))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    // A width, a kernel count or an output past any machine's memory: refused before allocating.
+    assert_clean_error(&train(&["--layers", "100,1000000000000,3"]), &["dense layer 1", "values per sample"]);
+    assert_clean_error(&train(&["--layers", "100,50000000,3"]), &["dense layer 1", "parameters"]);
+    assert_clean_error(&train(&["--arch", "conv:1000000000000:5,dense:3"]), &["feature layer 1", "parameters"]);
+    assert_clean_error(&train(&["--arch", "conv:1000000:5:same,dense:3"]), &["feature layer 1", "values per sample"]);
+    assert_clean_error(&train(&["--augment", "elastic,sigma=1e9"]), &["sigma", "10 px"]);
+    // Under the limits, but past this machine's memory (4.16·10⁹ parameters: about 250 GiB to train).
+    if std::path::Path::new("/proc/meminfo").exists() {
+        assert_clean_error(&train(&["--layers", "100,40000000,3"]), &["GiB", "available", "4160000003 parameters"]);
+    }
+    // A batch larger than the data set is the whole data set.
+    let out = train(&["--hidden", "8", "--batch-size", "18446744073709551615"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // A model streamed from a device is read up to a bound, not until memory runs out.
+    if std::path::Path::new("/dev/zero").exists() {
+        assert_clean_error(
+            &neuralnet().args(["info", "/dev/zero"]).output().unwrap(),
+            &["/dev/zero", "not a regular file"],
+        );
+    }
+    // `explain` keeps every step's loss: a bounded number of them.
+    let out = neuralnet().args(["explain", "--steps", "18446744073709551615"]).output().unwrap();
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("--steps"));
+}

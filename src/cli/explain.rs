@@ -37,9 +37,9 @@ pub struct ExplainArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
     format: ExplainFormat,
-    /// Repeat the gradient-descent step this many times and show the loss falling.
-    #[arg(long, default_value_t = 1)]
-    steps: usize,
+    /// Repeat the gradient-descent step this many times and show the loss falling (1 to 100000).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    steps: u32,
     /// Language of the explanations (default: from the locale).
     #[arg(long, value_parser = lang::parser())]
     lang: Option<Lang>,

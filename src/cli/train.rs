@@ -274,6 +274,40 @@ fn settings(args: &TrainArgs, recipe: &Recipe, threads: usize) -> Result<(Layers
     Ok((Layers { activation, output, loss, init }, config))
 }
 
+/// Refuses, naming the sizes, a run that would not fit in the memory this machine has available
+/// (where the system says: Linux's `MemAvailable`), instead of an allocation that fails and
+/// aborts part-way. A rough sum, in f32: the parameters about six times over (weights, gradients,
+/// the last good copy, two optimizer moments, a split batch's second gradient), and each row of a
+/// batch's values (input and every layer's output) about eight times over (z, a, δ, dropout's mask
+/// and output, patches, …).
+fn check_memory(arch: &Architecture, config: &TrainConfig, rows: usize) -> Result<()> {
+    let size = arch.check_size()?;
+    let Some(available) = available_memory() else { return Ok(()) };
+    let batch = config.batch_size.clamp(1, rows.max(1)) as u128;
+    let need = 4 * (6 * size.parameters + 8 * batch * size.values_per_sample);
+    if need > available as u128 {
+        let gib = |b: u128| b as f64 / (1u64 << 30) as f64;
+        bail!(
+            "this network needs about {:.1} GiB to train ({} parameters; {} values per sample in batches of {batch}), \
+             more than the {:.1} GiB this machine has available: use fewer or narrower layers, or a smaller \
+             --batch-size",
+            gib(need),
+            size.parameters,
+            size.values_per_sample,
+            gib(available as u128)
+        );
+    }
+    Ok(())
+}
+
+/// The memory the system says is available to a new allocation, in bytes (Linux only).
+fn available_memory() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    kib.checked_mul(1024)
+}
+
 /// Augmentation, the table's weight-decay search, the network (or the checkpoint's), its trainer
 /// and the model's description with the resolved settings.
 fn prepare(
@@ -294,6 +328,7 @@ fn prepare(
         let fill = (0.0 / norm.divide - norm.mean) / norm.std;
         config.augment = neuralnet::data::augment::Augment::parse(spec, cols, rows, fill)?;
     }
+    check_memory(arch, config, data.train_set.len())?;
     if recipe.search_weight_decay && args.l2.is_none() {
         let make = || arch.build::<f32>(config.seed);
         let search = train::search_weight_decay(make, &data.train_set, config, comm)?;

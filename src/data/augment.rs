@@ -125,10 +125,45 @@ impl Augment {
         if affine.is_none() && elastic.is_none() {
             return Ok(None);
         }
-        if width < 2 || height < 2 {
-            return Err(bad(format!("needs images of at least 2×2 pixels, not {width}×{height}")));
+        let augment = Self { affine, elastic, width, height, fill };
+        augment.validate()?;
+        Ok(Some(augment))
+    }
+
+    /// Checks every setting, as [`Augment::parse`] does and as a run resumed from a checkpoint
+    /// (whose settings were written by someone) needs before it allocates anything: images of at
+    /// least 2×2 pixels and at most 2²⁶, finite settings, a scale change below 1, and an elastic
+    /// σ of at most the image's side (the smoothing kernel spans 6σ: a wider one smooths nothing
+    /// more and would only take memory).
+    pub fn validate(&self) -> Result<()> {
+        let bad = |m: String| Err(Error::InvalidValue { what: "augmentation".into(), message: m });
+        let (w, h) = (self.width, self.height);
+        if w < 2 || h < 2 || w.checked_mul(h).is_none_or(|p| p > 1 << 26) {
+            return bad(format!("needs images of 2×2 to 2²⁶ pixels, not {w}×{h}"));
         }
-        Ok(Some(Self { affine, elastic, width, height, fill }))
+        if !self.fill.is_finite() {
+            return bad(format!("the background value must be finite, not {}", self.fill));
+        }
+        if let Some(a) = &self.affine {
+            for (name, v) in [("rotate", a.rotate), ("scale", a.scale), ("shear", a.shear), ("shift", a.shift)] {
+                if !(v.is_finite() && v >= 0.0) {
+                    return bad(format!("{name} must be a number ≥ 0, not {v}"));
+                }
+            }
+            if a.scale >= 1.0 {
+                return bad(format!("scale must be below 1, not {}", a.scale));
+            }
+        }
+        if let Some(e) = &self.elastic {
+            if !(e.alpha.is_finite() && e.alpha >= 0.0) {
+                return bad(format!("alpha must be a number ≥ 0, not {}", e.alpha));
+            }
+            let side = w.max(h) as f64;
+            if !(e.sigma > 0.0 && e.sigma <= side) {
+                return bad(format!("sigma must be above 0 and at most the image's side ({side} px), not {}", e.sigma));
+            }
+        }
+        Ok(())
     }
 
     /// Pixels per image.
@@ -434,11 +469,22 @@ mod tests {
             ("scale=1.5", "scale must be below 1"),
             ("colour=2", "unknown setting 'colour'"),
             ("shift=-1", "shift must be a number ≥ 0"),
+            // The smoothing kernel spans 6σ: a σ of 10⁹ px would ask for 48 GB.
+            ("elastic,sigma=1e9", "sigma must be above 0 and at most the image's side (28 px)"),
         ] {
             let e = Augment::parse(bad, 28, 28, 0.0).unwrap_err().to_string();
             assert!(e.contains(needle), "{bad}: {e}");
         }
         assert!(Augment::parse("affine", 1, 1, 0.0).is_err());
+        assert!(Augment::parse("elastic,sigma=28", 28, 28, 0.0).is_ok());
+        // Settings read back from a checkpoint are checked too, before any scratch is sized.
+        let mut a = Augment::parse("elastic", 28, 28, 0.0).unwrap().unwrap();
+        a.elastic = Some(Elastic { alpha: 34.0, sigma: 1e5 });
+        let config = crate::train::TrainConfig { augment: Some(a), ..Default::default() };
+        assert!(config.validate().unwrap_err().to_string().contains("sigma"));
+        a.elastic = None;
+        a.width = usize::MAX;
+        assert!(a.validate().unwrap_err().to_string().contains("pixels"));
     }
 
     #[test]

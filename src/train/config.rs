@@ -58,6 +58,9 @@ impl TrainConfig {
         if !(0.0..1.0).contains(&self.dropout) {
             return bad(format!("dropout must be in [0, 1), got {}", self.dropout));
         }
+        if let Some(a) = &self.augment {
+            a.validate()?;
+        }
         Ok(())
     }
 }

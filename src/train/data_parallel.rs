@@ -243,9 +243,9 @@ pub(super) fn splits(config: &TrainConfig) -> bool {
 }
 
 impl<T: Float> Half<T> {
-    /// The second half's buffers for training `net` with `config`, if it splits its batches.
-    pub(super) fn new(net: &Network<T>, config: &TrainConfig) -> Option<Self> {
-        let b = config.batch_size.max(1);
+    /// The second half's buffers for training `net` with `config` on batches of up to `b` rows,
+    /// if it splits its batches.
+    pub(super) fn new(net: &Network<T>, config: &TrainConfig, b: usize) -> Option<Self> {
         let joint: Vec<bool> = net.layers.iter().map(|l| l.weights.len() >= JOINT_MIN).collect();
         // The widest of the joint layers' outputs, and inputs above the first layer (whose input
         // is the batch itself), for the gathered δ and inputs.

@@ -75,12 +75,13 @@ pub const NORM_EVERY: usize = 8;
 impl<T: Float> Trainer<T> {
     /// Buffers for training `net` on `rows` rows with `config`.
     pub fn new(net: &Network<T>, rows: usize, config: &TrainConfig) -> Self {
-        let b = config.batch_size.max(1);
+        // No batch holds more than the data set's rows, whatever the batch size asked.
+        let b = config.batch_size.clamp(1, rows.max(1));
         // A batch is split between two threads for fully connected networks; a convolutional
         // network's threads go to its products for now.
         let half = data_parallel::splits(config) && net.features.is_empty();
         let ws = Workspace::new(net, b, if half { config.threads / 2 } else { config.threads });
-        let half = if half { Half::new(net, config) } else { None };
+        let half = if half { Half::new(net, config, b) } else { None };
         Self {
             packs_first: ws.lists_first_layer() && half.as_ref().is_none_or(|h| h.lists_first_layer()),
             first_packed: false,
@@ -267,7 +268,24 @@ impl<T: Float> Trainer<T> {
                 None,
             ));
         }
+        let batches = n.div_ceil(config.batch_size);
         let mut p = match self.partial.take() {
+            // An interrupted epoch (from a checkpoint) resumes where it stopped only if that is a
+            // place this run's batches reach: the same batch size, a batch within the epoch.
+            Some(p)
+                if p.next_batch > batches
+                    || p.batches != p.next_batch
+                    || p.rows != p.next_batch.saturating_mul(config.batch_size).min(n) =>
+            {
+                return Err(Error::InvalidValue {
+                    what: "checkpoint".into(),
+                    message: format!(
+                        "its interrupted epoch stopped after batch {} ({} rows), which batches of {} rows over {n} rows \
+                         do not reach; resume with the run's own settings",
+                        p.next_batch, p.rows, config.batch_size
+                    ),
+                });
+            }
             Some(p) => p,
             None => {
                 // Each epoch's order depends only on the generator, so a resumed run repeats it.
@@ -289,7 +307,6 @@ impl<T: Float> Trainer<T> {
                 }
             }
         };
-        let batches = n.div_ceil(config.batch_size);
         let t0 = Instant::now();
         let order = std::mem::take(&mut self.order);
         let mut result = Ok(());
@@ -692,6 +709,26 @@ mod tests {
     }
 
     #[test]
+    fn a_batch_larger_than_the_data_set_is_the_whole_data_set() {
+        use crate::{Activation, Loss};
+        // Buffers are sized for the rows there are: a batch size past any memory (a typo, or a
+        // doctored checkpoint) trains as one batch of every row, on one thread and two.
+        let x: Vec<f64> = (0..40 * 3).map(|i| ((i * 37) % 23) as f64 / 23.0 - 0.5).collect();
+        let labels: Vec<u32> = (0..40).map(|i| (i % 2) as u32).collect();
+        let data = Dataset::classification(x, 3, labels, 2).unwrap();
+        let arch = Architecture::mlp(&[3, 5, 2], Activation::Tanh, Activation::Softmax, Loss::CrossEntropy);
+        for threads in [1, 2] {
+            let run = |batch_size: usize| {
+                let config = TrainConfig { epochs: 3, batch_size, threads, ..Default::default() };
+                let mut net: Network<f64> = arch.build(4).unwrap();
+                train(&mut net, &data, None, &config, &mut ()).unwrap();
+                net
+            };
+            assert_eq!(run(usize::MAX), run(40), "{threads} thread(s)");
+        }
+    }
+
+    #[test]
     fn a_convolutional_network_learns_bars_the_same_on_one_and_two_threads() {
         use crate::conv::{Conv2d, Maps, Padding};
         use crate::layer::Dense;
@@ -1043,6 +1080,44 @@ mod tests {
         }
         fn should_stop(&mut self) -> bool {
             self.batches >= self.after
+        }
+    }
+
+    #[test]
+    fn an_interrupted_epoch_that_these_batches_do_not_reach_is_refused() {
+        use crate::{Activation, Loss};
+        let x: Vec<f64> = (0..40 * 3).map(|i| ((i * 37) % 23) as f64 / 23.0 - 0.5).collect();
+        let labels: Vec<u32> = (0..40).map(|i| (i % 2) as u32).collect();
+        let data = Dataset::classification(x, 3, labels, 2).unwrap();
+        let arch = Architecture::mlp(&[3, 5, 2], Activation::Tanh, Activation::Softmax, Loss::CrossEntropy);
+        let config = TrainConfig { epochs: 2, batch_size: 8, ..Default::default() };
+        let mut net: Network<f64> = arch.build(4).unwrap();
+        let mut t = Trainer::new(&net, data.len(), &config);
+        let outcome = t.run_epoch(&mut net, &data, None, &config, &mut StopAfterBatches { after: 2, batches: 0 });
+        assert!(matches!(outcome, Ok(EpochOutcome::Interrupted)));
+        let snapshot = t.snapshot();
+        // As written: resumes. Doctored (past the epoch's 5 batches, or rows that do not add up), or
+        // resumed with another batch size: refused, naming the batch.
+        let doctor = |f: &dyn Fn(&mut PartialEpoch)| {
+            let mut s = snapshot.clone();
+            f(s.partial.as_mut().unwrap());
+            s
+        };
+        let cases = [
+            (snapshot.clone(), 8, true),
+            (doctor(&|p| p.next_batch = 1000), 8, false),
+            (doctor(&|p| p.rows = 0), 8, false),
+            (snapshot.clone(), 16, false),
+        ];
+        for (s, batch_size, resumes) in cases {
+            let config = TrainConfig { batch_size, ..config.clone() };
+            let mut net = net.clone();
+            let mut t = Trainer::new(&net, data.len(), &config);
+            t.restore(s).unwrap();
+            match t.run_epoch(&mut net, &data, None, &config, &mut ()) {
+                Ok(_) => assert!(resumes),
+                Err(e) => assert!(!resumes && e.to_string().contains("interrupted epoch stopped after batch"), "{e}"),
+            }
         }
     }
 
