@@ -203,6 +203,9 @@ fn sizes_past_any_machine_give_an_error_not_an_abort() {
             &["/dev/zero", "not a regular file"],
         );
     }
+    // A picture of a bounded number of images.
+    let out = neuralnet().args(["plot", "augment", "--count", "60000"]).output().unwrap();
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("1..=100"));
     // `explain` keeps every step's loss: a bounded number of them.
     let out = neuralnet().args(["explain", "--steps", "18446744073709551615"]).output().unwrap();
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("--steps"));

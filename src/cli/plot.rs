@@ -88,10 +88,10 @@ enum What {
         /// The distortions, as for `train --augment`.
         #[arg(long, default_value = "affine,elastic")]
         augment: String,
-        /// How many training images (the first ones).
-        #[arg(long, default_value_t = 6)]
-        count: usize,
-        /// Distortions drawn per image.
+        /// How many training images (the first ones; 1 to 100).
+        #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u16).range(1..=100))]
+        count: u16,
+        /// Distortions drawn per image (at most 12).
         #[arg(long, default_value_t = 6)]
         variants: usize,
         /// Directory holding the IDX files; default: MNIST from the cache.
@@ -180,7 +180,7 @@ pub fn run(args: PlotArgs) -> Result<()> {
             let Some(a) = neuralnet::data::augment::Augment::parse(&augment, cols, rows, 0.0)? else {
                 bail!("--augment {augment}: nothing to draw (no distortion chosen)");
             };
-            let n = count.clamp(1, idx.train_images.count);
+            let n = usize::from(count).min(idx.train_images.count);
             let px = rows * cols;
             let images: Vec<f32> = idx.train_images.pixels[..n * px].iter().map(|&v| f32::from(v) / 255.0).collect();
             neuralnet::plot::augmented(&images, cols, &a, variants.min(12), out, lang)?
