@@ -32,26 +32,27 @@ target/release/neuralnet fetch mnist >&2 || exit 1
   echo
 } >"$REPORT"
 
-if has_part bench; then
-  echo "## Against PyTorch (scripts/bench-vs-pytorch.sh, a, b, c, infer, to98, gemm)" >>"$REPORT"
-  echo >>"$REPORT"
-  if BENCH_ONLY=a,b,c,infer,to98,gemm BENCH_OUT="$OUT/bench" scripts/bench-vs-pytorch.sh >"$OUT/bench.md" 2>"$OUT/bench.log"; then
-    cat "$OUT/bench.md" >>"$REPORT"
+# One part: a heading, then the command's output, or where its log is when it fails.
+section() {
+  local title=$1 name=$2
+  shift 2
+  printf '## %s\n\n' "$title" >>"$REPORT"
+  if "$@" >"$OUT/$name.md" 2>"$OUT/$name.log"; then
+    cat "$OUT/$name.md" >>"$REPORT"
   else
-    echo "(did not run: see $OUT/bench.log)" >>"$REPORT"
+    echo "(did not run: see $OUT/$name.log)" >>"$REPORT"
   fi
   echo >>"$REPORT"
+}
+
+if has_part bench; then
+  section "Against PyTorch (scripts/bench-vs-pytorch.sh, a, b, c, infer, to98, gemm)" bench \
+    env BENCH_ONLY=a,b,c,infer,to98,gemm BENCH_OUT="$OUT/bench" scripts/bench-vs-pytorch.sh
 fi
 
 if has_part profile; then
-  echo "## Kernel by kernel, one thread (scripts/profile-kernels.sh a c)" >>"$REPORT"
-  echo >>"$REPORT"
-  if BENCH_OUT="$OUT/profile" scripts/profile-kernels.sh a c >"$OUT/profile.md" 2>"$OUT/profile.log"; then
-    cat "$OUT/profile.md" >>"$REPORT"
-  else
-    echo "(did not run: see $OUT/profile.log)" >>"$REPORT"
-  fi
-  echo >>"$REPORT"
+  section "Kernel by kernel, one thread (scripts/profile-kernels.sh a c)" profile \
+    env BENCH_OUT="$OUT/profile" scripts/profile-kernels.sh a c
 fi
 
 if has_part sparse; then
