@@ -51,10 +51,14 @@ impl Activation {
 
     /// Parses `relu`, `sigmoid`, `sigmoid:100,5`, `step:5`, `leaky-relu:0.1`, … (`-` and `_` alike).
     pub fn parse(spec: &str) -> Result<Self> {
-        let spec = normalize_name(spec);
-        let (name, params) = match spec.split_once(':') {
-            Some((n, p)) => (n.to_string(), Some(p.to_string())),
-            None => (spec.clone(), None),
+        // Only the name is normalised: a parameter may be negative (`step:-1`, `sigmoid:1,-0.5`).
+        let (name, params) = match spec.trim().split_once(':') {
+            Some((n, p)) => (normalize_name(n), Some(p.to_string())),
+            None => (normalize_name(spec), None),
+        };
+        let spec = match &params {
+            Some(p) => format!("{name}:{p}"),
+            None => name.clone(),
         };
         let nums = |max: usize| -> Result<Vec<f64>> {
             let Some(p) = &params else { return Ok(vec![]) };
@@ -337,6 +341,10 @@ mod tests {
         assert!(Activation::parse("sigmoid:abc").is_err());
         assert!(Activation::parse("sigmoid:0").is_err());
         assert!(Activation::parse("relu:3").is_err());
+        // Negative parameters and exponents (only the name's dashes are underscores).
+        assert_eq!(Activation::parse("Step:-1").unwrap(), Activation::Step { threshold: -1.0 });
+        assert_eq!(Activation::parse("sigmoid:1e-3,-0.5").unwrap(), Activation::Sigmoid { k: 1e-3, c: -0.5 });
+        assert_eq!(Activation::parse("leaky-relu:-0.1").unwrap(), Activation::LeakyRelu { alpha: -0.1 });
     }
 
     #[test]

@@ -146,6 +146,9 @@ fn file_error(path: &Path, message: impl Into<String>) -> Error {
 /// The model as safetensors bytes.
 pub fn to_bytes(model: &Model) -> Result<Vec<u8>> {
     let path = Path::new("<model>");
+    // Never write what reading refuses: the file would replace a good one with one that loads no
+    // more (a diverged network, statistics that overflowed).
+    check_writable(&model.network, &model.info).map_err(|m| file_error(path, m))?;
     let mut entries = Vec::new();
     tensor_entries("", &model.network, &mut entries);
     let info = serde_json::to_string(&model.info).map_err(|e| file_error(path, e.to_string()))?;
@@ -174,6 +177,15 @@ fn le_bytes(v: &[f32]) -> Vec<u8> {
 /// then renamed over `path`. A crash leaves the old file or the new one, never a torn one.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let io = |source| Error::Io { path: path.to_path_buf(), source };
+    // A device, pipe or socket (`/dev/null`, `/dev/stdout`, a FIFO) is written into, never
+    // replaced by a file renamed over it; its write errors (`/dev/full`) are errors.
+    if let Ok(meta) = std::fs::metadata(path)
+        && !meta.is_file()
+        && !meta.is_dir()
+    {
+        let mut f = std::fs::OpenOptions::new().write(true).open(path).map_err(io)?;
+        return f.write_all(bytes).and_then(|()| f.flush()).map_err(io);
+    }
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
@@ -269,6 +281,20 @@ pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Model> {
     Ok(Model { network, info })
 }
 
+/// What [`from_bytes`] would refuse in a model about to be written: a non-finite parameter, or a
+/// description that does not fit the network ([`check_description`]).
+fn check_writable(net: &Network<f32>, info: &ModelInfo) -> std::result::Result<(), String> {
+    for (i, t) in net.tensors().enumerate() {
+        if let Some(v) = t.iter().find(|v| !v.is_finite()) {
+            return Err(format!(
+                "not written: parameter tensor {} holds a non-finite value ({v}); training diverged",
+                i + 1
+            ));
+        }
+    }
+    check_description(info, net).map_err(|m| format!("not written: {m}"))
+}
+
 /// That the description's names and shapes fit the network: as many class names as outputs, an
 /// image shape or a table encoding as wide as the input (the commands index by them).
 fn check_description(info: &ModelInfo, net: &Network<f32>) -> std::result::Result<(), String> {
@@ -291,6 +317,12 @@ fn check_description(info: &ModelInfo, net: &Network<f32>) -> std::result::Resul
         return Err(format!("the description's {rows}×{cols} images do not give the network's {inputs} inputs"));
     }
     if let Some(t) = &info.tabular {
+        if !(t.target_mean.is_finite() && t.target_std.is_finite() && t.target_std > 0.0) {
+            return Err(format!(
+                "the table's target statistics (mean {}, std {}) must be finite, the std above 0",
+                t.target_mean, t.target_std
+            ));
+        }
         if t.width() != inputs {
             return Err(format!("the table encoding gives {} inputs but the network has {inputs}", t.width()));
         }
@@ -389,6 +421,7 @@ pub fn save_checkpoint(
     state: &TrainerSnapshot<f32>,
     settings: &serde_json::Value,
 ) -> Result<()> {
+    check_writable(&model.network, &model.info).map_err(|m| file_error(path, m))?;
     let mut entries = Vec::new();
     tensor_entries("", &model.network, &mut entries);
     let opt = &state.optimizer;
@@ -468,6 +501,10 @@ pub fn checkpoint_from_bytes(path: &Path, bytes: &[u8]) -> Result<Checkpoint> {
     };
     let m = read_slots("m", tm.optimizer_slots.0)?;
     let v = read_slots("v", tm.optimizer_slots.1)?;
+    // Second moments are means of squares: a negative one makes Adam's step the root of a negative.
+    if let Some((i, x)) = v.iter().enumerate().find_map(|(i, t)| t.iter().find(|x| **x < 0.0).map(|x| (i, *x))) {
+        return Err(err(format!("tensor 'optimizer.v.{i}' holds a negative second moment ({x})")));
+    }
     let t = st.tensor("trainer.order").map_err(|_| err("tensor 'trainer.order' is missing".into()))?;
     if t.dtype() != Dtype::U64 || t.shape().len() != 1 {
         return Err(err("tensor 'trainer.order' must be a U64 vector".into()));
@@ -634,6 +671,41 @@ mod tests {
         assert_eq!(back.model.network, net);
         assert_eq!(back.state.optimizer.m, snap.optimizer.m);
         assert_eq!(back.state.optimizer.v, snap.optimizer.v);
+        // A negative second moment (Adam would step by the root of a negative) is refused.
+        let mut bad = snap.clone();
+        bad.optimizer.v[1][0] = -1.0;
+        save_checkpoint(&ck, &Model::new(net.clone(), m.info.clone()), &bad, &serde_json::json!({})).unwrap();
+        let e = load_checkpoint(&ck).err().unwrap().to_string();
+        assert!(e.contains("optimizer.v.1") && e.contains("negative second moment"), "{e}");
+    }
+
+    #[test]
+    fn a_model_that_would_not_load_back_is_not_written() {
+        let mut m = model();
+        m.network.layers[1].weights[2] = f32::NAN;
+        let e = to_bytes(&m).unwrap_err().to_string();
+        assert!(e.contains("not written") && e.contains("non-finite") && e.contains("diverged"), "{e}");
+        let mut m = model();
+        m.info.classes = Some(vec!["a".into()]);
+        assert!(to_bytes(&m).unwrap_err().to_string().contains("names 1 classes"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_pipe_is_written_into_not_replaced() {
+        use std::os::unix::fs::FileTypeExt;
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("model.fifo");
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        let reader = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || std::fs::read(fifo).unwrap())
+        };
+        save(&model(), &fifo).unwrap();
+        // (Checked before waiting on the reader, which a file renamed over the pipe would strand.)
+        assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
+        let read = from_bytes(&reader.join().unwrap(), &fifo).unwrap();
+        assert_eq!(read.network, model().network);
     }
 
     #[test]

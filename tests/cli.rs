@@ -210,3 +210,33 @@ fn sizes_past_any_machine_give_an_error_not_an_abort() {
     let out = neuralnet().args(["explain", "--steps", "18446744073709551615"]).output().unwrap();
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("--steps"));
 }
+
+#[test]
+fn output_that_cannot_be_written_is_said_once_and_plainly() {
+    let dir = tempfile::tempdir().unwrap();
+    write_tiny_dataset(dir.path(), false);
+    let d = dir.path();
+    let train = |args: &[&str]| {
+        neuralnet()
+            .args(["train", "--hidden", "8", "--epochs", "2", "--checkpoint-every", "0", "--data-dir"])
+            .arg(d)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    // A directory as the model or checkpoint path: said before training, not after.
+    assert_clean_error(&train(&["--out", d.to_str().unwrap()]), &["cannot save the model", "is a directory"]);
+    let out = train(&["--out", d.join("m.safetensors").to_str().unwrap(), "--checkpoint", d.to_str().unwrap()]);
+    assert_clean_error(&out, &["cannot save the checkpoint", "is a directory"]);
+    // An I/O error's cause is said once (it is both its message and its source).
+    let out = neuralnet().args(["info"]).arg(d).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.matches("os error").count() == 1, "{err}");
+    // A metrics log that cannot be written: training goes on, and says so once.
+    if std::path::Path::new("/dev/full").exists() {
+        let out = train(&["--out", d.join("m.safetensors").to_str().unwrap(), "--metrics", "/dev/full"]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{err}");
+        assert_eq!(err.matches("cannot write the metrics file /dev/full").count(), 1, "{err}");
+    }
+}

@@ -108,6 +108,33 @@ fn steps_show_the_loss_falling() {
     assert!(l.windows(2).all(|w| w[1] < w[0]), "{l:?}");
 }
 
+#[test]
+fn steps_that_diverge_stop_and_say_so_and_the_work_is_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let net = dir.path().join("net.json");
+    // z = x₁ + x₂ with η = 2 on half the squared error: each step multiplies the error by −3.
+    let problem = json!({"layers": [{"W": [[1, 1]], "b": [0], "activation": "identity"}], "loss": "half_mse",
+        "x": [[1, 1]], "y": [[1]], "lr": 2});
+    std::fs::write(&net, problem.to_string()).unwrap();
+    let path = net.to_str().unwrap();
+    let out = explain(&["--net", path, "--format", "json", "--steps", "1000"]);
+    assert!(out.status.success());
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let steps = v["diverged_at_step"].as_u64().unwrap() as usize;
+    let l = v["loss_per_step"].as_array().unwrap();
+    assert!(steps > 100 && steps < 1000 && l.len() == steps && l[steps - 1].is_null(), "{steps} {}", l.len());
+    let out = explain(&["--net", path, "--steps", "1000", "--lang", "en"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(&format!("no longer a finite number at step {steps}")), "{text}");
+    // 100 000 steps on 20 000 samples: refused before the first.
+    let many = json!({"layers": [{"W": [[1, 1]], "b": [0], "activation": "identity"}], "loss": "half_mse",
+        "x": vec![[0.5, 0.5]; 20_000], "y": vec![[1.0]; 20_000], "lr": 0.1});
+    std::fs::write(&net, many.to_string()).unwrap();
+    let out = explain(&["--net", path, "--steps", "100000"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("multiply-adds") && err.contains("20000 samples"), "{err}");
+}
+
 /// Random networks (depth 1–4, every activation and loss, 1–8 rows): explain's JSON equals the fast
 /// path (≤ 1e-9) and finite differences (≤ 1e-6).
 #[test]

@@ -60,27 +60,47 @@ pub struct ExplainArgs {
     label: Option<usize>,
 }
 
+/// The most work (steps × samples × parameters, about the multiply-adds) `explain` takes: about
+/// a minute on these machines, since every number of every step is recorded.
+const MAX_WORK: u128 = 1_000_000_000;
+
 pub fn run(args: ExplainArgs) -> Result<()> {
     let lang = args.lang.unwrap_or_else(lang::from_env);
     if let Some(path) = &args.model {
         return explain_model(path, &args, lang);
     }
     let (problem, is_article) = Problem::load(args.net.as_deref())?;
+    // Each step records every number of every sample: bound the whole run's work.
+    let work = u128::from(args.steps) * (problem.x.len() as u128) * (problem.network.parameter_count() as u128 + 1);
+    if work > MAX_WORK {
+        anyhow::bail!(
+            "--steps {} on {} samples of a network with {} parameters is about {work} multiply-adds, \
+             more than the {MAX_WORK} `explain` takes: use fewer steps or samples",
+            args.steps,
+            problem.x.len(),
+            problem.network.parameter_count()
+        );
+    }
     let trace = problem.trace()?;
     let checks = if is_article { article::check(&article::printed_values())? } else { Vec::new() };
     let mut losses = vec![trace.loss];
     let mut later = problem.clone();
     later.apply(&trace);
-    for _ in 1..args.steps.max(1) {
+    // Stepping stops where the loss is no longer a number: the steps have diverged.
+    while losses.len() < args.steps as usize && losses.last().is_some_and(|l| l.is_finite()) {
         let t = later.trace()?;
         losses.push(t.loss);
         later.apply(&t);
     }
+    let diverged = losses.iter().position(|l| !l.is_finite()).map(|i| i + 1);
     match args.format {
         ExplainFormat::Json => {
             let mut v = explain::to_json(&problem.network, &trace);
             if args.steps > 1 {
                 v["loss_per_step"] = serde_json::json!(losses);
+            }
+            if let Some(step) = diverged {
+                v["diverged_at_step"] = serde_json::json!(step);
             }
             if is_article {
                 v["article"] = serde_json::to_value(&checks)?;
@@ -97,6 +117,16 @@ pub fn run(args: ExplainArgs) -> Result<()> {
                 for (i, l) in losses.iter().enumerate() {
                     r.line(&format!("{} {}: L = {}", lang.pick("step", "第"), i + 1, DIGITS.num(*l)));
                 }
+            }
+            if let Some(step) = diverged {
+                r.line(&format!(
+                    "{} {step}{}",
+                    lang.pick("The loss is no longer a finite number at step", "损失在第"),
+                    lang.pick(
+                        ": gradient descent has diverged (try a smaller lr, or smaller weights and inputs).",
+                        " 步不再是有限数：梯度下降已发散（请减小学习率，或减小权重和输入）。"
+                    )
+                ));
             }
             if is_article {
                 r.article_notes();

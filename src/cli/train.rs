@@ -107,6 +107,9 @@ fn train_as(cli: TrainArgs, procs: &Processes) -> Result<()> {
         {
             bail!("cannot save {what} to {}: directory {} does not exist", path.display(), dir.display());
         }
+        if path.is_dir() && rank_writes(comm) {
+            bail!("cannot save {what} to {}: it is a directory; give a file name", path.display());
+        }
     }
     let data = match table {
         Some(p) => csv_data(p, args.hidden.as_deref().unwrap_or(&recipe.hidden)),

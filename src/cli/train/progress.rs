@@ -26,7 +26,8 @@ pub(super) fn install_interrupt_handler() {
 pub(super) struct CliProgress {
     bar: Option<ProgressBar>,
     epochs: usize,
-    metrics: Option<std::fs::File>,
+    /// The metrics log and its path.
+    metrics: Option<(std::fs::File, std::path::PathBuf)>,
     /// Asked once: a system call per batch shows in runs with tiny batches.
     terminal: bool,
 }
@@ -37,7 +38,7 @@ impl CliProgress {
             Some(p) => {
                 let file =
                     std::fs::OpenOptions::new().create(true).write(true).append(append).truncate(!append).open(p);
-                Some(file.with_context(|| format!("cannot create metrics file {}", p.display()))?)
+                Some((file.with_context(|| format!("cannot create metrics file {}", p.display()))?, p.to_path_buf()))
             }
             None => None,
         };
@@ -100,11 +101,13 @@ impl Progress for CliProgress {
             Some(b) => b.println(line),
             None => say!("{line}"),
         }
-        if let Some(f) = &mut self.metrics
+        if let Some((f, path)) = &mut self.metrics
             && let Ok(json) = serde_json::to_string(r)
+            && let Err(e) = writeln!(f, "{json}").and_then(|()| f.flush())
         {
-            let _ = writeln!(f, "{json}");
-            let _ = f.flush();
+            // Training goes on (the model is what the run is for), but not silently without its log.
+            eprintln!("warning: cannot write the metrics file {} ({e}); no more metrics are written", path.display());
+            self.metrics = None;
         }
     }
 }

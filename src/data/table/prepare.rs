@@ -259,13 +259,25 @@ pub fn prepare(table: &Table, opts: &Options) -> Result<Prepared, CsvError> {
     Ok(Prepared { tabular, task_inferred, train, val, notes })
 }
 
-/// Mean and (population) standard deviation; a zero deviation becomes 1.
+/// Mean and (population) standard deviation; a zero deviation becomes 1. Where the plain sums
+/// overflow (values near f64's limit, 1e300), they are taken again in proportion to the largest
+/// value and deviation, so that the statistics stay finite.
 fn mean_std(v: &[f64]) -> (f64, f64) {
     let n = v.len().max(1) as f64;
     let mean = v.iter().sum::<f64>() / n;
     let var = v.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / n;
     let std = var.sqrt();
-    (mean, if std > 1e-12 { std } else { 1.0 })
+    if mean.is_finite() && std.is_finite() {
+        return (mean, if std > 1e-12 { std } else { 1.0 });
+    }
+    let scale = v.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+    let mean = v.iter().map(|x| x / scale).sum::<f64>() / n * scale;
+    // Halved before subtracting: x − mean itself may overflow.
+    let half_dev = |x: f64| x / 2.0 - mean / 2.0;
+    let spread = v.iter().fold(0.0f64, |m, &x| m.max(half_dev(x).abs()));
+    let var = v.iter().map(|&x| (half_dev(x) / spread).powi(2)).sum::<f64>() / n;
+    let std = var.sqrt() * spread * 2.0;
+    (mean, if std > 1e-12 && std.is_finite() { std } else { 1.0 })
 }
 
 #[cfg(test)]
@@ -273,6 +285,17 @@ mod tests {
     use super::*;
     use crate::data::table::encode::Targets;
     use std::path::Path;
+
+    #[test]
+    fn statistics_of_values_near_the_limit_stay_finite() {
+        assert_eq!(mean_std(&[1.0, 3.0]), (2.0, 1.0));
+        assert_eq!(mean_std(&[5.0, 5.0]), (5.0, 1.0));
+        // The plain sums overflow here (1e300² and 3·1e308).
+        let (mean, std) = mean_std(&[1e300, -1e300, 1e300, -1e300]);
+        assert!(mean.abs() < 1e285 && (std / 1e300 - 1.0).abs() < 1e-12, "{mean} {std}");
+        let (mean, std) = mean_std(&[1.7e308, 1.7e308, 1.7e308]);
+        assert!((mean / 1.7e308 - 1.0).abs() < 1e-12 && std == 1.0, "{mean} {std}");
+    }
 
     fn table(text: &str) -> Result<Table, CsvError> {
         Table::from_reader(text.as_bytes(), Path::new("t.csv"))
