@@ -349,6 +349,12 @@ impl Session {
         &self.history
     }
 
+    /// Whether training has diverged: the training loss is no longer a finite number (too large
+    /// a learning rate, or an activation that overflows). Steps then do nothing, until a reset.
+    pub fn diverged(&self) -> bool {
+        self.history.last().is_some_and(|h| !h.train.is_finite())
+    }
+
     /// The training points of the next mini-batch.
     pub fn next_batch(&self) -> &[usize] {
         let b = self.setup.batch.min(self.order.len()).max(1);
@@ -372,6 +378,10 @@ impl Session {
     /// One mini-batch of gradient descent: `∂L/∂θ` by backpropagation on the next batch, then the
     /// optimizer's update. A new pass begins, reshuffled, when the points run out.
     pub fn step(&mut self) {
+        // A diverged network stays as it is, for the page to show why (see `diverged`).
+        if self.diverged() {
+            return;
+        }
         self.next_gradients();
         self.optimizer.step(&mut self.state, &mut self.net, &self.grads, self.optimizer.lr);
         self.steps += 1;

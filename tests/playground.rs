@@ -23,6 +23,7 @@ fn main() {
         test("sessions_step_stream_and_answer_numbers", sessions_step_stream_and_answer_numbers),
         test("bad_setups_and_too_many_sessions_are_refused", bad_setups_and_too_many_sessions_are_refused),
         test("serve_links_to_the_playground", serve_links_to_the_playground),
+        test("a_diverged_session_says_so_and_stops", a_diverged_session_says_so_and_stops),
         test_needing("the_page_learns_xor_and_shows_explain_s_numbers", common::browser, the_page_learns_xor),
     ]);
 }
@@ -157,6 +158,29 @@ fn bad_setups_and_too_many_sessions_are_refused() {
     assert!(e["error"].as_str().unwrap().contains("16 playground sessions"), "{e}");
     assert_eq!(server.request("POST", &format!("/api/sessions/{id}/close"), None, b"").0, 204);
     create(&server, &json!({}));
+}
+
+fn a_diverged_session_says_so_and_stops() {
+    let server = playground();
+    let step = |id: u64| {
+        let (status, s) =
+            server.json("POST", &format!("/api/sessions/{id}/step"), Some("application/json"), br#"{"steps": 5}"#);
+        assert_eq!(status, 200, "{s}");
+        s
+    };
+    let fine = create(&server, &json!({"seed": 2}));
+    assert_eq!(step(fine["id"].as_u64().unwrap())["diverged"], false);
+    // An activation that overflows: the loss is no longer a number.
+    let v = create(&server, &json!({"activation": "leaky_relu:1e300", "lr": 10, "optimizer": "sgd", "seed": 2}));
+    let id = v["id"].as_u64().unwrap();
+    let s = step(id);
+    assert_eq!(s["diverged"], true, "{}", s["history"]);
+    let at = s["step"].as_u64().unwrap();
+    assert!(at < 5, "stopped at step {at}");
+    assert_eq!(step(id)["step"].as_u64().unwrap(), at, "steps after diverging change nothing");
+    // A reset starts over.
+    let (status, r) = server.json("POST", &format!("/api/sessions/{id}/reset"), None, b"");
+    assert!(status == 200 && r["step"] == 0, "{status} {r}");
 }
 
 fn serve_links_to_the_playground() {

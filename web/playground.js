@@ -18,6 +18,7 @@ const TEXT = {
     inputs: 'Inputs', hidden: (l, n) => `Layer ${l}: ${n}`, outputCol: 'Output',
     layers: (n) => `${n} hidden layer(s)`, progress: (s, e) => `step ${s}, epoch ${e}`,
     losses: (tr, te) => `training loss ${tr}` + (te === null ? '' : `, test loss ${te}`),
+    diverged: 'The loss is no longer a number: training has diverged. Lower the learning rate, then Reset.',
     point: (set, i) => `${set === 'test' ? 'Test' : 'Training'} point ${i + 1}`, layer: 'layer', neuron: 'neuron',
     weight: (l, j, i) => `W${sub(l)}[${j + 1}, ${i + 1}]`, bias: (l, j) => `b${sub(l)}[${j + 1}]`,
     value: 'value now', grad: '∂L/∂w on the next batch', change: 'the next step changes it by', after: 'after the next step',
@@ -39,6 +40,7 @@ const TEXT = {
     inputs: '输入', hidden: (l, n) => `第 ${l} 层：${n}`, outputCol: '输出',
     layers: (n) => `${n} 个隐藏层`, progress: (s, e) => `第 ${s} 步，第 ${e} 轮`,
     losses: (tr, te) => `训练损失 ${tr}` + (te === null ? '' : `，测试损失 ${te}`),
+    diverged: '损失已不再是一个数：训练发散了。请减小学习率，然后重置。',
     point: (set, i) => `${set === 'test' ? '测试' : '训练'}点 ${i + 1}`, layer: '层', neuron: '神经元',
     weight: (l, j, i) => `W${sub(l)}[${j + 1}, ${i + 1}]`, bias: (l, j) => `b${sub(l)}[${j + 1}]`,
     value: '当前值', grad: '下一批上的 ∂L/∂w', change: '下一步的改变量', after: '下一步之后',
@@ -135,6 +137,13 @@ async function start() {
 }
 
 function show(v) {
+  if (v.diverged) {
+    // The numbers are no longer numbers and further steps change nothing: stop, keep the last
+    // drawing (if any), and say why.
+    pause();
+    $('losses').textContent = t('diverged');
+    if (state) return;
+  }
   state = v;
   frames++;
   renderNetwork();
@@ -142,7 +151,7 @@ function show(v) {
   renderCurve();
   $('progress').textContent = t('progress', v.step, v.epoch);
   const h = v.history[v.history.length - 1];
-  $('losses').textContent = t('losses', num(h.train), h.test === null ? null : num(h.test));
+  $('losses').textContent = v.diverged ? t('diverged') : t('losses', num(h.train), h.test === null ? null : num(h.test));
   if (selected && selected.kind === 'neuron') showNeuron(selected.l, selected.j);
 }
 

@@ -207,6 +207,7 @@ fn state_json(s: &Session, points: bool) -> Value {
     let mut v = json!({
         "step": steps,
         "epoch": epochs,
+        "diverged": s.diverged(),
         "history": s.history(),
         "layers": net.layers.iter().map(|l| json!({
             "W": l.weights.chunks(l.inputs).map(|r| r.to_vec()).collect::<Vec<_>>(),
