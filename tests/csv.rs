@@ -281,6 +281,7 @@ fn errors_name_what_is_wrong() {
     train_fails("x,y\n1,0\n2,\n", &[], &["line 3", "target column 'y' has no value"]);
     train_fails("x,y\n1,0\n2,1\n", &["--task", "cluster"], &["unknown task"]);
     train_fails("x,y\n1,0\n2,1\n3,0\n4,1\n", &["--augment", "affine"], &["--augment", "a table cannot be augmented"]);
+    train_fails("x,y\n1,0\n2,1\n3,0\n4,1\n", &["--val-size", "4"], &["--val-size 4 leaves no training rows", "has 4"]);
 }
 
 #[test]

@@ -72,6 +72,9 @@ pub(super) fn prepare_csv(args: &TrainArgs, path: &Path) -> Result<Prepared> {
     let table = Table::read(path)?;
     let val_fraction = match (args.val_fraction, args.val_size) {
         (Some(f), _) => f,
+        (None, Some(n)) if n >= table.len() => {
+            bail!("--val-size {n} leaves no training rows (the table has {})", table.len())
+        }
         (None, Some(n)) => n as f64 / table.len() as f64,
         (None, None) => 0.15,
     };
