@@ -311,10 +311,14 @@ fn check_description(info: &ModelInfo, net: &Network<f32>) -> std::result::Resul
     {
         return Err(format!("the description names {} classes but the network has {outputs} outputs", c.len()));
     }
+    // Images of `rows × cols` pixels, in as many channels as the network's input maps have.
+    let channels = net.input_maps().map_or(1, |m| m.channels);
     if let Some((rows, cols)) = info.input_shape
-        && rows.checked_mul(cols) != Some(inputs)
+        && rows.checked_mul(cols).and_then(|p| p.checked_mul(channels)) != Some(inputs)
     {
-        return Err(format!("the description's {rows}×{cols} images do not give the network's {inputs} inputs"));
+        return Err(format!(
+            "the description's {rows}×{cols} images ({channels} channel(s)) do not give the network's {inputs} inputs"
+        ));
     }
     if let Some(t) = &info.tabular {
         if !(t.target_mean.is_finite() && t.target_std.is_finite() && t.target_std > 0.0) {
