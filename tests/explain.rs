@@ -230,6 +230,12 @@ fn neuron_shows_the_festival_decision() {
     let out = neuralnet().args(["neuron", "--input", "1,0", "--weights", "6,2,2"]).output().unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--input has 2 values but there are 3 weights"));
+    // Products past the largest float: said, not just printed as inf.
+    let args = ["neuron", "--lang", "en", "--weights", "1e308,1e308", "--input", "1e308,1e308"];
+    let out = neuralnet().args(args).output().unwrap();
+    assert!(out.status.success() && String::from_utf8_lossy(&out.stdout).contains("the products overflowed"));
+    let out = neuralnet().args(["neuron", "--lang", "en"]).output().unwrap();
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("overflowed"));
 }
 
 #[test]

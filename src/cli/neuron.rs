@@ -106,6 +106,15 @@ fn show(w: &[f64], b: f64, f: Activation, x: &[f64], festival: bool, lang: Lang)
         DIGITS.num(z),
         DIGITS.num(a)
     );
+    if !(z.is_finite() && a.is_finite()) {
+        println!(
+            "  {}",
+            lang.pick(
+                "(z is past the largest number a float holds, about 1.8e308: the products overflowed)",
+                "（z 超出了浮点数能表示的最大值，约 1.8e308：乘积溢出了）"
+            )
+        );
+    }
 }
 
 /// What the neuron computes, in words: a weighted vote and its hyperplane.
