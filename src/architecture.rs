@@ -609,6 +609,11 @@ mod tests {
         assert!(wrong_loss.build::<f32>(1).is_err());
     }
 
+    /// `--arch SPEC` on MNIST's 1 × 28 × 28 maps, ReLU hidden, softmax and cross-entropy.
+    fn on_digits(spec: &str) -> Result<Architecture> {
+        Architecture::parse_spec(spec, Maps::new(1, 28, 28), Activation::Relu, Activation::Softmax, Loss::CrossEntropy)
+    }
+
     #[test]
     fn sizes_past_any_machine_are_refused_before_anything_is_allocated() {
         let mlp = |sizes: &[usize]| Architecture::mlp(sizes, Activation::Relu, Activation::Softmax, Loss::CrossEntropy);
@@ -623,16 +628,7 @@ mod tests {
         assert!(e.contains("dense layer 1") && e.contains("7850000000 parameters") && e.contains("2³²"), "{e}");
         // Products that would wrap around in 64 bits are counted exactly.
         assert!(mlp(&[usize::MAX, usize::MAX]).check_size().is_err());
-        let lenet = |spec: &str| {
-            Architecture::parse_spec(
-                spec,
-                Maps::new(1, 28, 28),
-                Activation::Relu,
-                Activation::Softmax,
-                Loss::CrossEntropy,
-            )
-            .unwrap()
-        };
+        let lenet = |spec: &str| on_digits(spec).unwrap();
         let size = lenet("conv:32:5:same,pool:2,dense:10").check_size().unwrap();
         assert_eq!(size.parameters, 32 * 25 + 32 + 32 * 14 * 14 * 10 + 10);
         assert_eq!(size.values_per_sample, 784 + 32 * 28 * 28 + 32 * 14 * 14 + 10);
@@ -688,17 +684,7 @@ mod tests {
 
     #[test]
     fn bad_arch_specs_are_refused_naming_the_layer() {
-        let parse = |spec: &str| {
-            Architecture::parse_spec(
-                spec,
-                Maps::new(1, 28, 28),
-                Activation::Relu,
-                Activation::Softmax,
-                Loss::CrossEntropy,
-            )
-            .unwrap_err()
-            .to_string()
-        };
+        let parse = |spec: &str| on_digits(spec).unwrap_err().to_string();
         assert!(parse("conv:32:4:same,dense:10").contains("odd kernel"));
         assert!(parse("conv:8:3").contains("at least one dense layer"));
         assert!(parse("dense:10,conv:8:3").contains("comes after a dense layer"));

@@ -667,13 +667,18 @@ mod tests {
         }
     }
 
-    #[test]
-    fn checkpointed_runs_save_every_n_epochs_the_last_and_on_a_stop_and_resume_bit_for_bit() {
+    /// 40 rows of 3 inputs in 2 classes, and a 3-5-2 tanh network for them.
+    fn forty_rows() -> (Dataset<f64>, Architecture) {
         use crate::{Activation, Loss};
         let x: Vec<f64> = (0..40 * 3).map(|i| ((i * 37) % 23) as f64 / 23.0 - 0.5).collect();
         let labels: Vec<u32> = (0..40).map(|i| (i % 2) as u32).collect();
         let data = Dataset::classification(x, 3, labels, 2).unwrap();
-        let arch = Architecture::mlp(&[3, 5, 2], Activation::Tanh, Activation::Softmax, Loss::CrossEntropy);
+        (data, Architecture::mlp(&[3, 5, 2], Activation::Tanh, Activation::Softmax, Loss::CrossEntropy))
+    }
+
+    #[test]
+    fn checkpointed_runs_save_every_n_epochs_the_last_and_on_a_stop_and_resume_bit_for_bit() {
+        let (data, arch) = forty_rows();
         let config = TrainConfig { epochs: 5, batch_size: 8, optimizer: Optimizer::adam(0.01), ..Default::default() };
         let run = |progress: &mut dyn Progress, every: usize| {
             let mut net: Network<f64> = arch.build(4).unwrap();
@@ -710,13 +715,9 @@ mod tests {
 
     #[test]
     fn a_batch_larger_than_the_data_set_is_the_whole_data_set() {
-        use crate::{Activation, Loss};
         // Buffers are sized for the rows there are: a batch size past any memory (a typo, or a
         // doctored checkpoint) trains as one batch of every row, on one thread and two.
-        let x: Vec<f64> = (0..40 * 3).map(|i| ((i * 37) % 23) as f64 / 23.0 - 0.5).collect();
-        let labels: Vec<u32> = (0..40).map(|i| (i % 2) as u32).collect();
-        let data = Dataset::classification(x, 3, labels, 2).unwrap();
-        let arch = Architecture::mlp(&[3, 5, 2], Activation::Tanh, Activation::Softmax, Loss::CrossEntropy);
+        let (data, arch) = forty_rows();
         for threads in [1, 2] {
             let run = |batch_size: usize| {
                 let config = TrainConfig { epochs: 3, batch_size, threads, ..Default::default() };
@@ -1085,11 +1086,7 @@ mod tests {
 
     #[test]
     fn an_interrupted_epoch_that_these_batches_do_not_reach_is_refused() {
-        use crate::{Activation, Loss};
-        let x: Vec<f64> = (0..40 * 3).map(|i| ((i * 37) % 23) as f64 / 23.0 - 0.5).collect();
-        let labels: Vec<u32> = (0..40).map(|i| (i % 2) as u32).collect();
-        let data = Dataset::classification(x, 3, labels, 2).unwrap();
-        let arch = Architecture::mlp(&[3, 5, 2], Activation::Tanh, Activation::Softmax, Loss::CrossEntropy);
+        let (data, arch) = forty_rows();
         let config = TrainConfig { epochs: 2, batch_size: 8, ..Default::default() };
         let mut net: Network<f64> = arch.build(4).unwrap();
         let mut t = Trainer::new(&net, data.len(), &config);
