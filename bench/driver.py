@@ -336,13 +336,14 @@ def report(res, threads):
         p("")
     g = res.get("gemm")
     if g:
-        p1, pa = 286.0, 571.0
-        p(f"### GEMM (`kernels::matmul` as the layer calls it), GFLOP/s and % of peak (1 thr: one core's {p1:.0f}; "
-          f"2 thr: both cores' {pa:.0f}). Re-measured FMA peak now: "
-          f"{g['measured_peak_1core_gflops'] or float('nan'):.0f} (one core), "
-          f"{g['measured_peak_all_cores_gflops'] or float('nan'):.0f} (all cores)")
+        # The shares are of this machine's FMA peak as bench_gemm measured it in the same run (one
+        # core; all cores at once), not of any other machine's: CPUs differ by 2x here.
+        p1 = g["measured_peak_1core_gflops"] or float("nan")
+        pa = g["measured_peak_all_cores_gflops"] or float("nan")
+        p(f"### GEMM (`kernels::matmul` as the layer calls it), GFLOP/s and % of this CPU's FMA peak, measured "
+          f"in the same run (1 thr: one core's {p1:.0f}; 2 thr: both cores' {pa:.0f})")
         p("")
-        p("| shape (m×n×k) | 1 thr GFLOP/s | % of 286 | 2 thr GFLOP/s | % of 571 |")
+        p(f"| shape (m×n×k) | 1 thr GFLOP/s | % of {p1:.0f} | 2 thr GFLOP/s | % of {pa:.0f} |")
         p("|---|---|---|---|---|")
         by = {}
         for r in g["rows"]:

@@ -11,8 +11,8 @@
 //! held packed, as training holds the first layer's during an epoch (listing included). Prints a
 //! table and one JSON line.
 //!
-//! Run: `cargo run --release --example bench_sparse -- [--threads 1|2] [--reps 7] [--min-seconds 0.2]`
-//! (MNIST from the cache, as `neuralnet fetch mnist` leaves it).
+//! Run: `cargo run --release --example bench_sparse -- [--threads 1|2] [--reps 7] [--min-seconds 0.2]
+//! [--only "fwd held,dW held"] [--outputs 128,800]` (MNIST from the cache, as `neuralnet fetch mnist` leaves it).
 
 use neuralnet::data::mnist;
 use neuralnet::kernels::{
@@ -26,10 +26,14 @@ struct Args {
     reps: usize,
     min_seconds: f64,
     batch: usize,
+    /// The products to time (default: all).
+    only: Option<Vec<String>>,
+    /// The layer widths to time them at.
+    outputs: Vec<usize>,
 }
 
 fn parse_args() -> Result<Args, String> {
-    let mut a = Args { threads: 1, reps: 7, min_seconds: 0.2, batch: 128 };
+    let mut a = Args { threads: 1, reps: 7, min_seconds: 0.2, batch: 128, only: None, outputs: vec![128, 800, 1024] };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = || it.next().ok_or(format!("{flag} needs a value"));
@@ -38,8 +42,18 @@ fn parse_args() -> Result<Args, String> {
             "--batch" => a.batch = value()?.parse().map_err(|e| format!("--batch: {e}"))?,
             "--reps" => a.reps = value()?.parse().map_err(|e| format!("--reps: {e}"))?,
             "--min-seconds" => a.min_seconds = value()?.parse().map_err(|e| format!("--min-seconds: {e}"))?,
+            "--only" => a.only = Some(value()?.split(',').map(|p| p.trim().to_string()).collect()),
+            "--outputs" => {
+                a.outputs = value()?
+                    .split(',')
+                    .map(|n| n.trim().parse().map_err(|e| format!("--outputs: {e}")))
+                    .collect::<Result<_, _>>()?
+            }
             _ => return Err(format!("unknown argument {flag}")),
         }
+    }
+    if a.outputs.iter().any(|&n| n == 0 || n > 4096) {
+        return Err("--outputs: each width must be 1 to 4096".into());
     }
     if !(1..=2).contains(&a.threads) {
         return Err("--threads must be 1 or 2".into());
@@ -170,7 +184,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     println!("|---|---|---|---|---|---|---|");
     let mut json = Vec::new();
-    for n in [128, 800, 1024] {
+    for &n in &args.outputs {
         let mut parts: Vec<Part> = (0..args.threads).map(|t| Part::new(pixels, t * rows, rows, n)).collect();
         let issued: f64 = parts.iter().map(|p| listed_flops(&p.x, n)).sum();
         for kind in [
@@ -183,7 +197,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "dW sparse",
             "dW held",
             "dW listing",
-        ] {
+        ]
+        .into_iter()
+        .filter(|k| args.only.as_ref().is_none_or(|only| only.iter().any(|o| o == k)))
+        {
             let s = measure(&mut parts, kind, n, args.reps, args.min_seconds);
             let gflops = 2.0 * (batch * n * K) as f64 / s / 1e9;
             let listed = matches!(kind, "fwd sparse" | "fwd packed" | "fwd held" | "dW sparse" | "dW held");

@@ -303,6 +303,13 @@ pub fn unpack_rows<T: Float>(packed: &[T], n: usize, k: usize, w: &mut [T]) {
     }
 }
 
+/// The products' stage: rows of 64 outputs, each row four whole cache lines. A plain array of f32
+/// may start anywhere in a line, and then every vector load and store of it spans two lines, which
+/// Intel's cores pay for on every access (about 5-10% of the forward product on an Intel Xeon with
+/// the stage 4 bytes off a line; BENCHMARKS.md, session 13).
+#[repr(C, align(64))]
+struct Stage([f32; STAGE_ROWS * DT_BLOCK]);
+
 /// Where the forward product takes `W`'s blocks of 64 outputs from.
 #[cfg(target_arch = "x86_64")]
 #[derive(Clone, Copy)]
@@ -348,7 +355,7 @@ fn sparse_x_wt_avx512(weights: Weights<'_>, n: usize, z: &mut [f32], s: &mut Buf
     let block_len = k.next_multiple_of(16) * DT_BLOCK;
     let staged = rows <= STAGE_ROWS;
     // Left uninitialised (see the weight gradient's): each block zeroes its rows before use.
-    let mut stage = std::mem::MaybeUninit::<[f32; STAGE_ROWS * DT_BLOCK]>::uninit();
+    let mut stage = std::mem::MaybeUninit::<Stage>::uninit();
     let stage = stage.as_mut_ptr().cast::<f32>();
     for o0 in (0..n).step_by(DT_BLOCK) {
         let outs = (n - o0).min(DT_BLOCK);
@@ -695,7 +702,7 @@ fn sparse_dt_x_rows_avx512<T, const PACKED: bool>(
     let rows: usize = listed.iter().map(|p| p.buffers.listed).sum();
     let staged = rows <= STAGE_ROWS;
     // Left uninitialised: each block writes its rows' 64 entries before anything reads them.
-    let mut stage = std::mem::MaybeUninit::<[f32; STAGE_ROWS * DT_BLOCK]>::uninit();
+    let mut stage = std::mem::MaybeUninit::<Stage>::uninit();
     let stage = stage.as_mut_ptr().cast::<f32>();
     let mut tile = [0.0f32; 16 * DT_BLOCK];
     let block_len = k.next_multiple_of(16) * DT_BLOCK;
