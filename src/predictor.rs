@@ -123,11 +123,13 @@ impl<T: Float> Predictor<T> {
             return self.net.forward(x, batch, ws);
         }
         let split = ws.threads() > 1 && batch >= SPLIT_MIN_ROWS;
+        // A single image may still use both threads, by columns ([`matmul_sparse_rows`]).
+        let threads = if split { 1 } else { ws.threads() };
         let half = if split { (batch / 2).next_multiple_of(SPARSE_TILE) } else { batch };
         let (z, a, [scratch0, scratch1]) = ws.first_layer_mut();
         let n = first.outputs;
         let first_rows = |x: &[T], rows: usize, z: &mut [T], a: &mut [T], scratch: &mut SparseScratch<T>| {
-            self.first_product(x, rows, &mut z[..rows * n], scratch);
+            self.first_product(x, rows, &mut z[..rows * n], scratch, threads);
             first.activation.forward_rows(&mut z[..rows * n], &self.bias1, &mut a[..rows * n]);
         };
         if split {
@@ -176,7 +178,7 @@ impl<T: Float> Predictor<T> {
     /// `z⁽¹⁾ − b⁽¹⁾ = W⁽¹⁾(x − c𝟙)` for `rows` rows on the calling thread: the listed product in
     /// chunks of up to [`PACKED_CHUNK_ROWS`] rows where it applies, else four rows at a time
     /// (the same bits either way).
-    fn first_product(&self, x: &[T], rows: usize, z: &mut [T], scratch: &mut SparseScratch<T>) {
+    fn first_product(&self, x: &[T], rows: usize, z: &mut [T], scratch: &mut SparseScratch<T>, threads: usize) {
         let (k, n) = (self.net.layers[0].inputs, self.net.layers[0].outputs);
         if let Some(packed) = self.packed.as_ref().filter(|_| self.takes_listed(rows)) {
             let chunk = rows.div_ceil(rows.div_ceil(PACKED_CHUNK_ROWS));
@@ -188,7 +190,9 @@ impl<T: Float> Predictor<T> {
             }
             return;
         }
-        matmul_sparse_rows(x, rows, k, self.background, &self.w1t, n, z, 1);
+        // Batches of a few rows stay on one thread here (the split by rows is the caller's).
+        let threads = if rows == 1 { threads } else { 1 };
+        matmul_sparse_rows(x, rows, k, self.background, &self.w1t, n, z, threads);
     }
 
     /// Outputs for `rows` samples of `x` (allocates; for one-off use).
