@@ -37,7 +37,7 @@ pub use dropout::{DROPOUT_LANES, dropout_rows, dropout_rows_vector, xoshiro_step
 pub use elementwise::prefetch;
 pub use float::Float;
 pub use gemm::{Operand, PARALLEL_MIN_FLOP, matmul, matmul_at_b_rows, warm_up_threads};
-pub use peak::fma_peak_gflops;
+pub use peak::{fma_peak_gflops, fma_peak_gflops_over};
 pub use reductions::{count_not_equal, sum, sum_squares};
 #[doc(hidden)]
 pub use sparse_infer::sparse_tiles_on;

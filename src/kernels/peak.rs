@@ -57,6 +57,13 @@ unsafe fn fma_loop_avx2(iters: u64) -> f32 {
 /// GFLOP/s of the calling thread running FMAs back to back (an FMA counts as two FLOPs), about
 /// 0.1–0.3 s of work; `None` on a CPU without AVX2 + FMA.
 pub fn fma_peak_gflops() -> Option<f64> {
+    fma_peak_gflops_over(20_000_000)
+}
+
+/// [`fma_peak_gflops`] over `iters` rounds of the loop (each 256 FMAs with AVX-512, 96 with
+/// AVX2): a short one (10⁶ rounds: a few milliseconds) can be taken beside each timing of a
+/// kernel on a machine whose speed drifts, for a share of the peak measured at the same moment.
+pub fn fma_peak_gflops_over(iters: u64) -> Option<f64> {
     #[cfg(target_arch = "x86_64")]
     {
         let (lanes_times_chains, run): (u64, fn(u64) -> f32) = if std::arch::is_x86_feature_detected!("avx512f") {
@@ -68,7 +75,7 @@ pub fn fma_peak_gflops() -> Option<f64> {
         } else {
             return None;
         };
-        let iters = 20_000_000u64;
+        let iters = iters.max(1);
         std::hint::black_box(run(iters / 10));
         let t0 = Instant::now();
         std::hint::black_box(run(std::hint::black_box(iters)));

@@ -371,8 +371,11 @@ fn sparse_x_wt_avx512(weights: Weights<'_>, n: usize, z: &mut [f32], s: &mut Buf
         // Z[·, o0..o0 + outs] = 0, then each group's terms added in order: in the stage (rows of
         // 64) when the batch fits, copied to Z after, else in Z itself.
         let (base, stride, at0) = if staged { (stage, DT_BLOCK, 0) } else { (z.as_mut_ptr(), n, o0) };
+        // A whole block, or the stage (zeroed whole), is read and written below without masks.
+        let whole = outs == DT_BLOCK || staged;
         for r in 0..rows {
             for (b, &m) in masks.iter().enumerate() {
+                let m = if staged { 0xffff } else { m };
                 // SAFETY: row r < rows of the stage or of Z, entries from at0 + 16b cut at the
                 // row's end by the mask (the stage's rows are whole).
                 unsafe { _mm512_mask_storeu_ps(base.wrapping_add(r * stride + at0 + 16 * b), m, _mm512_setzero_ps()) };
@@ -390,8 +393,28 @@ fn sparse_x_wt_avx512(weights: Weights<'_>, n: usize, z: &mut [f32], s: &mut Buf
             let values = &s.group_vals[DT_GROUP * at..DT_GROUP * (at + count)];
             for (&r, xr) in list.iter().zip(values.chunks_exact(DT_GROUP)) {
                 let zr = base.wrapping_add(r as usize * stride + at0);
-                // SAFETY: row r < rows of the stage or of Z, entries cut at its end by the masks
-                // (a lane masked off is neither read nor written).
+                if whole {
+                    // SAFETY: row r < rows of the stage or of Z, with 64 entries from `at0`.
+                    unsafe {
+                        // The first of the group's terms takes `Z`'s row as it is loaded.
+                        let x0 = _mm512_set1_ps(xr[0]);
+                        let mut zv: [__m512; 4] = std::array::from_fn(|b| {
+                            _mm512_fmadd_ps(x0, wv[0][b], _mm512_loadu_ps(zr.wrapping_add(16 * b)))
+                        });
+                        for q in 1..DT_GROUP {
+                            let xv = _mm512_set1_ps(xr[q]);
+                            for (a, &wb) in zv.iter_mut().zip(&wv[q]) {
+                                *a = _mm512_fmadd_ps(xv, wb, *a);
+                            }
+                        }
+                        for (b, a) in zv.iter().enumerate() {
+                            _mm512_storeu_ps(zr.wrapping_add(16 * b), *a);
+                        }
+                    }
+                    continue;
+                }
+                // SAFETY: row r < rows of Z, entries cut at its end by the masks (a lane masked
+                // off is neither read nor written).
                 unsafe {
                     let mut zv: [__m512; 4] =
                         std::array::from_fn(|b| _mm512_maskz_loadu_ps(masks[b], zr.wrapping_add(16 * b)));
@@ -637,50 +660,87 @@ const PREFETCH_ROWS: usize = 2;
 #[target_feature(enable = "avx512f")]
 fn list_inputs_avx512(x: &[f32], rows: usize, k: usize, c: f32, s: &mut Buffers) {
     use std::arch::x86_64::*;
-    /// Bit 0 of each group of 4 bits.
-    const FIRST_OF_GROUP: u64 = 0x1111_1111_1111_1111;
     let slots = rows + 16;
-    let counts = &mut s.group_counts[..k.div_ceil(DT_GROUP)];
-    counts.fill(0);
+    let groups = k.div_ceil(DT_GROUP);
+    assert!(x.len() >= rows * k && s.group_counts.len() >= groups);
+    assert!(s.group_rows.len() >= groups * slots && s.group_vals.len() >= DT_GROUP * groups * slots);
+    let counts = s.group_counts.as_mut_ptr();
+    let (list_rows, list_vals) = (s.group_rows.as_mut_ptr(), s.group_vals.as_mut_ptr());
+    // SAFETY: `groups` counts (asserted above).
+    unsafe { std::ptr::write_bytes(counts, 0, groups) };
     let cv = _mm512_set1_ps(c);
+    let c4 = _mm512_castps512_ps128(cv);
+    let full = k / 64 * 64;
     for r in 0..rows {
-        let row = &x[r * k..(r + 1) * k];
+        // SAFETY: row r < rows of x (asserted above).
+        let row = unsafe { x.as_ptr().add(r * k) };
         let ahead = x.as_ptr().wrapping_add((r + PREFETCH_ROWS) * k);
-        for j0 in (0..k).step_by(64) {
-            if r + PREFETCH_ROWS < rows {
-                for line in (j0..k.min(j0 + 64)).step_by(16) {
-                    // A hint: it reads nothing and cannot fault (a safe intrinsic here).
-                    _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(line).cast());
+        if r + PREFETCH_ROWS < rows {
+            for line in (0..k).step_by(16) {
+                // A hint: it reads nothing and cannot fault (a safe intrinsic here).
+                _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(line).cast());
+            }
+        }
+        // Appends row r to the lists of the groups of 64 inputs from j0 whose bit is set in
+        // `inked` (bit 4g for group g of the 16).
+        let append = |j0: usize, mut inked: u64| {
+            while inked != 0 {
+                let j = j0 + inked.trailing_zeros() as usize;
+                inked &= inked - 1;
+                let group = j / DT_GROUP;
+                // SAFETY: group < groups; its count < rows ≤ slots - 16, so entry `at` is within
+                // the lists (asserted above); the row's 4 values from j are within x, as the
+                // caller's loads at j0 (whole groups of 4 here) were.
+                unsafe {
+                    let count = *counts.add(group);
+                    let at = group * slots + count;
+                    *list_rows.add(at) = r as u32;
+                    let v = _mm_loadu_ps(row.add(j));
+                    _mm_storeu_ps(list_vals.add(DT_GROUP * at), _mm_sub_ps(v, c4));
+                    *counts.add(group) = count + 1;
                 }
             }
+        };
+        let groups_of = |nonzero: u64| {
+            let any = nonzero | (nonzero >> 1);
+            (any | (any >> 2)) & 0x1111_1111_1111_1111
+        };
+        for j0 in (0..full).step_by(64) {
+            // SAFETY: 64 entries of row r from j0 < full ≤ k.
+            let m = unsafe {
+                let m0 = _mm512_cmp_ps_mask::<_CMP_NEQ_UQ>(_mm512_loadu_ps(row.add(j0)), cv) as u64;
+                let m1 = _mm512_cmp_ps_mask::<_CMP_NEQ_UQ>(_mm512_loadu_ps(row.add(j0 + 16)), cv) as u64;
+                let m2 = _mm512_cmp_ps_mask::<_CMP_NEQ_UQ>(_mm512_loadu_ps(row.add(j0 + 32)), cv) as u64;
+                let m3 = _mm512_cmp_ps_mask::<_CMP_NEQ_UQ>(_mm512_loadu_ps(row.add(j0 + 48)), cv) as u64;
+                m0 | m1 << 16 | m2 << 32 | m3 << 48
+            };
+            append(j0, groups_of(m));
+        }
+        if full < k {
+            // The last (k − full) inputs: whole groups of 4 as above, then a partial one.
             let mut nonzero = 0u64;
-            for (t, j) in (j0..k.min(j0 + 64)).step_by(16).enumerate() {
+            for (t, j) in (full..k).step_by(16).enumerate() {
                 let m = mask_of(k - j);
                 // SAFETY: the mask covers only the row's entries from j (< k).
-                let v = unsafe { _mm512_maskz_loadu_ps(m, row.as_ptr().add(j)) };
+                let v = unsafe { _mm512_maskz_loadu_ps(m, row.add(j)) };
                 nonzero |= u64::from(_mm512_mask_cmp_ps_mask::<_CMP_NEQ_UQ>(m, v, cv)) << (16 * t);
             }
-            let any = nonzero | (nonzero >> 1);
-            let mut inked = (any | (any >> 2)) & FIRST_OF_GROUP;
-            while inked != 0 {
-                let group = (j0 + inked.trailing_zeros() as usize) / DT_GROUP;
-                inked &= inked - 1;
-                let at = group * slots + counts[group];
-                s.group_rows[at] = r as u32;
-                let from = DT_GROUP * group;
-                // SAFETY: entry `at` of the values has 4 slots; the row has `k` entries, of which
-                // the last group may hold fewer than 4 (the rest of its slots are zeros: `c` read
-                // there, so that `x − c` is 0).
+            let inked = groups_of(nonzero);
+            let whole = (k - full) / DT_GROUP * DT_GROUP;
+            let whole_mask = if whole == 64 { u64::MAX } else { (1u64 << whole) - 1 };
+            append(full, inked & whole_mask);
+            if inked & !whole_mask != 0 {
+                let (group, from) = (k / DT_GROUP, full + whole);
+                // SAFETY: as in `append`; the partial group's values are read under a mask
+                // (`c` past k, so that x − c is 0 there).
                 unsafe {
-                    let to = s.group_vals.as_mut_ptr().add(DT_GROUP * at);
-                    let v = if from + DT_GROUP <= k {
-                        _mm_loadu_ps(row.as_ptr().add(from))
-                    } else {
-                        _mm512_castps512_ps128(_mm512_mask_loadu_ps(cv, mask_of(k - from), row.as_ptr().add(from)))
-                    };
-                    _mm_storeu_ps(to, _mm_sub_ps(v, _mm512_castps512_ps128(cv)));
+                    let count = *counts.add(group);
+                    let at = group * slots + count;
+                    *list_rows.add(at) = r as u32;
+                    let v = _mm512_castps512_ps128(_mm512_mask_loadu_ps(cv, mask_of(k - from), row.add(from)));
+                    _mm_storeu_ps(list_vals.add(DT_GROUP * at), _mm_sub_ps(v, c4));
+                    *counts.add(group) = count + 1;
                 }
-                counts[group] += 1;
             }
         }
     }
