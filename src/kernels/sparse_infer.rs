@@ -42,10 +42,13 @@ pub fn matmul_sparse_rows<T: Float>(
         return;
     }
     if threads > 1 && rows == 1 && n >= SPLIT_COLUMNS_MIN {
-        // One image, a wide layer: the columns are halved instead (whole blocks of 64 on the
-        // first thread), so that each core reads half of every listed row of `B`. Each column
-        // adds the same terms in the same order either way: the same bits.
-        let h = (n / 2).next_multiple_of(64).min(n);
+        // One image, a wide layer: the columns are split between two threads instead, so that
+        // each core reads part of every listed row of `B`. The calling thread takes the larger
+        // part (5/8, in whole blocks of 64: 512 of 800), since the other starts only once it has
+        // taken its part over (measured on an Intel Xeon, 784-800: 448 of 800 on the caller
+        // 14.9 µs, 512 13.6 µs, half 16+ µs). Each column adds the same terms in the same order
+        // either way: the same bits.
+        let h = (n * 5 / 8).next_multiple_of(64).min(n);
         let (z0, z1) = z.split_at_mut(h);
         rayon::join(
             || sparse_tiles_dispatch(x, k, c, b, n, h, z0),
