@@ -391,6 +391,16 @@ fn sparse_x_wt_avx512(weights: Weights<'_>, n: usize, z: &mut [f32], s: &mut Buf
             let (at, count) = (group * slots, s.group_counts[group]);
             let list = &s.group_rows[at..at + count];
             let values = &s.group_vals[DT_GROUP * at..DT_GROUP * (at + count)];
+            // A row's terms of inputs q.. of the group, added in order to its 64 sums `zv`.
+            let terms = |mut zv: [__m512; 4], xr: &[f32], from: usize| {
+                for q in from..DT_GROUP {
+                    let xv = _mm512_set1_ps(xr[q]);
+                    for (a, &wb) in zv.iter_mut().zip(&wv[q]) {
+                        *a = _mm512_fmadd_ps(xv, wb, *a);
+                    }
+                }
+                zv
+            };
             for (&r, xr) in list.iter().zip(values.chunks_exact(DT_GROUP)) {
                 let zr = base.wrapping_add(r as usize * stride + at0);
                 if whole {
@@ -398,15 +408,13 @@ fn sparse_x_wt_avx512(weights: Weights<'_>, n: usize, z: &mut [f32], s: &mut Buf
                     unsafe {
                         // The first of the group's terms takes `Z`'s row as it is loaded.
                         let x0 = _mm512_set1_ps(xr[0]);
-                        let mut zv: [__m512; 4] = std::array::from_fn(|b| {
-                            _mm512_fmadd_ps(x0, wv[0][b], _mm512_loadu_ps(zr.wrapping_add(16 * b)))
-                        });
-                        for q in 1..DT_GROUP {
-                            let xv = _mm512_set1_ps(xr[q]);
-                            for (a, &wb) in zv.iter_mut().zip(&wv[q]) {
-                                *a = _mm512_fmadd_ps(xv, wb, *a);
-                            }
-                        }
+                        let zv = terms(
+                            std::array::from_fn(|b| {
+                                _mm512_fmadd_ps(x0, wv[0][b], _mm512_loadu_ps(zr.wrapping_add(16 * b)))
+                            }),
+                            xr,
+                            1,
+                        );
                         for (b, a) in zv.iter().enumerate() {
                             _mm512_storeu_ps(zr.wrapping_add(16 * b), *a);
                         }
@@ -416,14 +424,8 @@ fn sparse_x_wt_avx512(weights: Weights<'_>, n: usize, z: &mut [f32], s: &mut Buf
                 // SAFETY: row r < rows of Z, entries cut at its end by the masks (a lane masked
                 // off is neither read nor written).
                 unsafe {
-                    let mut zv: [__m512; 4] =
-                        std::array::from_fn(|b| _mm512_maskz_loadu_ps(masks[b], zr.wrapping_add(16 * b)));
-                    for (q, wq) in wv.iter().enumerate() {
-                        let xv = _mm512_set1_ps(xr[q]);
-                        for (a, &wb) in zv.iter_mut().zip(wq) {
-                            *a = _mm512_fmadd_ps(xv, wb, *a);
-                        }
-                    }
+                    let zv =
+                        terms(std::array::from_fn(|b| _mm512_maskz_loadu_ps(masks[b], zr.wrapping_add(16 * b))), xr, 0);
                     for (b, a) in zv.iter().enumerate() {
                         _mm512_mask_storeu_ps(zr.wrapping_add(16 * b), masks[b], *a);
                     }
@@ -681,24 +683,27 @@ fn list_inputs_avx512(x: &[f32], rows: usize, k: usize, c: f32, s: &mut Buffers)
                 _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(line).cast());
             }
         }
+        // Appends row r with the values `v − c` to the list of `group`.
+        let push = |group: usize, v: __m128| {
+            // SAFETY: group < groups (the callers' inked groups lie within k); its count < rows ≤
+            // slots − 16, so entry `at` is within the lists (asserted above).
+            unsafe {
+                let count = *counts.add(group);
+                let at = group * slots + count;
+                *list_rows.add(at) = r as u32;
+                _mm_storeu_ps(list_vals.add(DT_GROUP * at), _mm_sub_ps(v, c4));
+                *counts.add(group) = count + 1;
+            }
+        };
         // Appends row r to the lists of the groups of 64 inputs from j0 whose bit is set in
         // `inked` (bit 4g for group g of the 16).
         let append = |j0: usize, mut inked: u64| {
             while inked != 0 {
                 let j = j0 + inked.trailing_zeros() as usize;
                 inked &= inked - 1;
-                let group = j / DT_GROUP;
-                // SAFETY: group < groups; its count < rows ≤ slots - 16, so entry `at` is within
-                // the lists (asserted above); the row's 4 values from j are within x, as the
-                // caller's loads at j0 (whole groups of 4 here) were.
-                unsafe {
-                    let count = *counts.add(group);
-                    let at = group * slots + count;
-                    *list_rows.add(at) = r as u32;
-                    let v = _mm_loadu_ps(row.add(j));
-                    _mm_storeu_ps(list_vals.add(DT_GROUP * at), _mm_sub_ps(v, c4));
-                    *counts.add(group) = count + 1;
-                }
+                // SAFETY: the row's 4 values from j are within x, as the caller's loads at j0
+                // (whole groups of 4 here) were.
+                push(j / DT_GROUP, unsafe { _mm_loadu_ps(row.add(j)) });
             }
         };
         let groups_of = |nonzero: u64| {
@@ -730,17 +735,11 @@ fn list_inputs_avx512(x: &[f32], rows: usize, k: usize, c: f32, s: &mut Buffers)
             let whole_mask = if whole == 64 { u64::MAX } else { (1u64 << whole) - 1 };
             append(full, inked & whole_mask);
             if inked & !whole_mask != 0 {
-                let (group, from) = (k / DT_GROUP, full + whole);
-                // SAFETY: as in `append`; the partial group's values are read under a mask
-                // (`c` past k, so that x − c is 0 there).
-                unsafe {
-                    let count = *counts.add(group);
-                    let at = group * slots + count;
-                    *list_rows.add(at) = r as u32;
-                    let v = _mm512_castps512_ps128(_mm512_mask_loadu_ps(cv, mask_of(k - from), row.add(from)));
-                    _mm_storeu_ps(list_vals.add(DT_GROUP * at), _mm_sub_ps(v, c4));
-                    *counts.add(group) = count + 1;
-                }
+                let from = full + whole;
+                // SAFETY: the partial group's values are read under a mask (`c` past k, so that
+                // x − c is 0 there).
+                let v = unsafe { _mm512_castps512_ps128(_mm512_mask_loadu_ps(cv, mask_of(k - from), row.add(from))) };
+                push(k / DT_GROUP, v);
             }
         }
     }
