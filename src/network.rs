@@ -72,6 +72,16 @@ impl<T: Float> Feature<T> {
     }
 }
 
+/// A [`Workspace`]'s buffers for a forward pass driven outside [`Network::forward`].
+pub(crate) struct ForwardBuffers<'a, T> {
+    /// Each layer's `z`, batch × width.
+    pub z: &'a mut [Vec<T>],
+    /// Each layer's `a`, batch × width.
+    pub a: &'a mut [Vec<T>],
+    /// Listings of the first layer's input, one per half of a batch.
+    pub listings: &'a mut [SparseScratch<T>; 2],
+}
+
 /// Per-layer buffers for one batch size: `z`, `a`, `δ` and the dropout mask of every layer.
 #[derive(Clone, Debug)]
 pub struct Workspace<T> {
@@ -178,10 +188,10 @@ impl<T: Float> Workspace<T> {
         &self.feature_a[k]
     }
 
-    /// `z⁽¹⁾`, `a⁽¹⁾` and two listings' scratch, for a first layer computed outside
-    /// [`Network::forward`] (on up to two threads).
-    pub(crate) fn first_layer_mut(&mut self) -> (&mut [T], &mut [T], &mut [SparseScratch<T>; 2]) {
-        (&mut self.z[0], &mut self.a[0], &mut self.predict_sparse)
+    /// Every layer's `z` and `a`, and the listings of batch inference's halves, for a forward
+    /// pass driven outside [`Network::forward`] (`Predictor`).
+    pub(crate) fn forward_buffers_mut(&mut self) -> ForwardBuffers<'_, T> {
+        ForwardBuffers { z: &mut self.z, a: &mut self.a, listings: &mut self.predict_sparse }
     }
 
     /// The input of layer `l` (zero-based) in the last pass: `x` for the first layer, else
@@ -193,13 +203,6 @@ impl<T: Float> Workspace<T> {
             _ if dropout => &self.dropped[l - 1],
             _ => &self.a[l - 1],
         }
-    }
-
-    /// Layer `l ≥ 1`'s input `a⁽ˡ⁻¹⁾` and its `z⁽ˡ⁾`, `a⁽ˡ⁾`, for a forward pass driven outside
-    /// [`Network::forward`] (zero-based `l`).
-    pub(crate) fn layer_mut(&mut self, l: usize) -> (&[T], &mut [T], &mut [T]) {
-        let (prev, cur) = self.a.split_at_mut(l);
-        (&prev[l - 1], &mut self.z[l], &mut cur[0])
     }
 
     /// The listing of the first layer's input that the last forward pass made for its sparse
@@ -625,16 +628,6 @@ impl<T: Float> Network<T> {
                 }
             }
         }
-    }
-
-    /// Forward propagation through layers 2…L, from `a⁽¹⁾` already in `ws` (see [`crate::predictor`]).
-    pub(crate) fn forward_after_first<'w>(&self, batch: usize, ws: &'w mut Workspace<T>) -> &'w [T] {
-        for (l, layer) in self.layers.iter().enumerate().skip(1) {
-            let (prev_a, cur_a) = ws.a.split_at_mut(l);
-            layer.forward(&prev_a[l - 1], batch, &mut ws.z[l], &mut cur_a[0], ws.threads);
-        }
-        let last = self.layers.len() - 1;
-        &ws.a[last][..batch * self.outputs()]
     }
 
     /// One forward and backward pass: returns the batch-mean loss and writes `∂L/∂W`, `∂L/∂b` of
