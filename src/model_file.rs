@@ -414,7 +414,26 @@ fn serialize(
         .map(|(name, b, shape, dt)| Ok((name.clone(), TensorView::new(*dt, shape.clone(), b).map_err(to_msg)?)))
         .collect::<std::result::Result<Vec<_>, String>>()
         .map_err(|m| file_error(path, m))?;
-    safetensors::tensor::serialize(views, Some(meta)).map_err(|e| file_error(path, e.to_string()))
+    let bytes = safetensors::tensor::serialize(views, Some(meta)).map_err(|e| file_error(path, e.to_string()))?;
+    sorted_header(bytes).map_err(|m| file_error(path, m))
+}
+
+/// `bytes` (a safetensors file) with its JSON header's keys in sorted order. The crate writes the
+/// metadata in its hash map's order, which changes from map to map, so the same model saved
+/// twice gave different bytes; sorted, it gives the same (the header keeps its length, the
+/// tensors their offsets).
+fn sorted_header(mut bytes: Vec<u8>) -> std::result::Result<Vec<u8>, String> {
+    let len = bytes.get(..8).map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes"))).ok_or("no header")?;
+    let end = usize::try_from(len).ok().and_then(|l| l.checked_add(8)).filter(|&e| e <= bytes.len()).ok_or("header")?;
+    // serde_json's maps are ordered by key, so a parsed header prints sorted.
+    let header: serde_json::Value = serde_json::from_slice(&bytes[8..end]).map_err(to_msg)?;
+    let sorted = serde_json::to_string(&header).map_err(to_msg)?;
+    if sorted.len() > end - 8 {
+        return Err(format!("sorted header of {} bytes does not fit in {}", sorted.len(), end - 8));
+    }
+    bytes[8..8 + sorted.len()].copy_from_slice(sorted.as_bytes());
+    bytes[8 + sorted.len()..end].fill(b' ');
+    Ok(bytes)
 }
 
 /// Writes a checkpoint of a run atomically: model, and the trainer's `state` (optimizer moments,
@@ -735,6 +754,21 @@ mod tests {
         let first = f32::from_le_bytes(b[start..start + 4].try_into().unwrap());
         assert_eq!(first, m.network.layers[0].weights[0]);
         assert_eq!(header["__metadata__"]["format"], "neuralnet");
+    }
+
+    #[test]
+    fn the_same_model_saves_to_the_same_bytes() {
+        // The metadata goes through a hash map, whose order differs from map to map.
+        let m = model();
+        let first = to_bytes(&m).unwrap();
+        for _ in 0..20 {
+            assert_eq!(to_bytes(&m).unwrap(), first);
+        }
+        let n = u64::from_le_bytes(first[..8].try_into().unwrap()) as usize;
+        let header = std::str::from_utf8(&first[8..8 + n]).unwrap();
+        let keys = ["\"format\":", "\"format_version\":", "\"neuralnet\":"].map(|k| header.find(k).unwrap());
+        assert!(keys.is_sorted(), "{header}");
+        assert_eq!(from_bytes(&first, Path::new("m.safetensors")).unwrap(), m);
     }
 
     fn replace_bytes(hay: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
