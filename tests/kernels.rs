@@ -6,10 +6,11 @@
 //! skipped, so this file runs its own harness (libtest-mimic; `harness = false` in Cargo.toml).
 
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
+use neuralnet::Activation;
 use neuralnet::kernels::{
     Isa, Operand, PackedWeights, SparseScratch, matmul, matmul_sparse_dt_x, matmul_sparse_dt_x_packed,
-    matmul_sparse_x_listed_in, matmul_sparse_x_packed, matmul_sparse_x_wt, pack_rows, packed_len, sparse_tiles_on,
-    unpack_rows,
+    matmul_sparse_x_listed_in, matmul_sparse_x_packed, matmul_sparse_x_packed_relu, matmul_sparse_x_wt, pack_rows,
+    packed_len, sparse_tiles_on, unpack_rows,
 };
 
 fn main() {
@@ -179,8 +180,11 @@ fn sparse_x_times_w_transposed_matches_the_dense_product() -> Result<(), Failed>
 /// zero) and against the four-row tiles of `sparse_tiles_on(Avx512)`, which inference takes for
 /// small batches: which of the two runs must change no bit. Background 0 and not; inputs a
 /// multiple of 16 and not (65: a last group of 1); outputs in whole and partial blocks of 64;
-/// rows from 16 to past the stage (300).
+/// rows from 16 to past the stage (300). The same with the bias and ReLU fused
+/// (`matmul_sparse_x_packed_relu`) against the activation pass.
 fn packed_product_gives_the_four_row_tiles_bits() -> Result<(), Failed> {
+    // Whether the ReLU cases clamped some outputs and let others through.
+    let (mut clamped, mut passed) = (false, false);
     for (rows, k, n) in [(16, 784, 32), (37, 100, 21), (128, 784, 800), (130, 65, 70), (300, 68, 130)] {
         for c in [0.0f32, -0.42] {
             let x: Vec<f32> = (0..rows * k)
@@ -207,6 +211,21 @@ fn packed_product_gives_the_four_row_tiles_bits() -> Result<(), Failed> {
                     return Err(format!("{rows}×{k}×{n}, c {c}, entry {i}: {p}, tiles {t}, in input order {e}").into());
                 }
             }
+            // With the bias and ReLU on the way out of the stage: the activation pass's bits, for
+            // batches that fit the stage (256 rows); larger ones are declined.
+            let bias: Vec<f32> = (0..n).map(|o| ((o * 13) % 7) as f32 / 7.0 - 0.4).collect();
+            let (mut biased, mut want_a) = (z.clone(), vec![0.0f32; rows * n]);
+            Activation::Relu.forward_rows(&mut biased, &bias, &mut want_a);
+            let mut a = vec![f32::NAN; rows * n];
+            let took = matmul_sparse_x_packed_relu(&x, rows, c, &packed, &bias, &mut a, &mut scratch);
+            if took != (rows <= 256) {
+                return Err(format!("{rows}×{k}×{n}, c {c}: the fused product took {rows} rows: {took}").into());
+            }
+            if took && a.iter().zip(&want_a).any(|(p, q)| p.to_bits() != q.to_bits()) {
+                return Err(format!("{rows}×{k}×{n}, c {c}: bias and ReLU not the activation pass's bits").into());
+            }
+            clamped |= want_a.contains(&0.0);
+            passed |= want_a.iter().any(|&v| v > 0.0);
             // Dense inputs are the caller's to judge: taken, with the same sums.
             let dense: Vec<f32> = x.iter().enumerate().map(|(i, &v)| if i % 3 == 0 { c + 0.5 } else { v }).collect();
             let dense_exact: Vec<f32> = (0..rows * n)
@@ -221,6 +240,9 @@ fn packed_product_gives_the_four_row_tiles_bits() -> Result<(), Failed> {
                 return Err(format!("{rows}×{k}×{n}, c {c}: dense inputs not summed as documented").into());
             }
         }
+    }
+    if !(clamped && passed) {
+        return Err(format!("the ReLU cases should clamp some outputs and not others: {clamped}, {passed}").into());
     }
     // Scratch for fewer rows, or for another width, declines.
     let (w, x) = (vec![0.5f32; 4 * 64], vec![0.0f32; 32 * 64]);

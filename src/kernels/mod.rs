@@ -45,6 +45,6 @@ pub use sparse_infer::{SPARSE_TILE, matmul_sparse_rows};
 pub use sparse_train::{
     PACKED_CHUNK_ROWS, PackedWeights, SparseScratch, matmul_sparse_dt_x, matmul_sparse_dt_x_packed,
     matmul_sparse_dt_x_rows, matmul_sparse_x_listed, matmul_sparse_x_listed_in, matmul_sparse_x_packed,
-    matmul_sparse_x_wt, pack_rows, packed_len, unpack_rows,
+    matmul_sparse_x_packed_relu, matmul_sparse_x_wt, pack_rows, packed_len, unpack_rows,
 };
 pub use subnormal::{FlushToZero, flush_to_zero_for_good};

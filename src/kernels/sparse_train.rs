@@ -123,7 +123,7 @@ pub fn matmul_sparse_x_wt<T: Float>(
             )
         };
         // SAFETY: the CPU has AVX-512F (only then does `list_inputs` list anything).
-        unsafe { sparse_x_wt_avx512(Weights::Rows(w), n, z, &mut scratch.buffers) };
+        unsafe { sparse_x_wt_avx512(Weights::Rows(w), n, z, &mut scratch.buffers, None) };
     }
     true
 }
@@ -222,6 +222,40 @@ pub fn matmul_sparse_x_packed<T: Float>(
     true
 }
 
+/// `A ← max((X − c)·Wᵀ + b, 0)`: [`matmul_sparse_x_packed`] followed by the bias and ReLU pass
+/// (`z ← z + b`, `a ← max(z, 0)`, as `Activation::Relu` computes them: the same bits), the two
+/// done as each block of outputs leaves the product's stage, so `Z` is never written and read
+/// back (inference's first layer; `Z` itself is not needed there). Returns `false`, having done
+/// nothing, where [`matmul_sparse_x_packed`] would, and for more than 256 rows (the stage).
+#[allow(clippy::too_many_arguments)]
+pub fn matmul_sparse_x_packed_relu<T: Float>(
+    x: &[T],
+    rows: usize,
+    c: T,
+    w: &PackedWeights,
+    bias: &[T],
+    a: &mut [T],
+    scratch: &mut SparseScratch<T>,
+) -> bool {
+    assert!(bias.len() == w.n && a.len() >= rows * w.n, "matmul_sparse_x_packed_relu: shapes");
+    if rows > STAGE_ROWS || !scratch.list(x, rows, w.k, c, false) {
+        return false;
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        // SAFETY: T is f32 (only then does a listing hold anything, and it does: checked above).
+        let (bias, a) = unsafe {
+            (
+                std::slice::from_raw_parts(bias.as_ptr().cast::<f32>(), w.n),
+                std::slice::from_raw_parts_mut(a.as_mut_ptr().cast::<f32>(), rows * w.n),
+            )
+        };
+        // SAFETY: the CPU has AVX-512F (only then does a listing hold anything).
+        unsafe { sparse_x_wt_avx512(Weights::Packed(&w.data), w.n, a, &mut scratch.buffers, Some(bias)) };
+    }
+    true
+}
+
 /// `Z ← X·Wᵀ` as [`matmul_sparse_x_wt`] computes it (same order, same bits), from the inputs
 /// `scratch` already holds listed ([`SparseScratch::list_inputs`], rows × k) and `W` packed
 /// ([`PackedWeights`]): for steps whose weights were packed once for several products (the two
@@ -261,7 +295,7 @@ fn listed_product<T: Float>(packed: &[f32], n: usize, k: usize, z: &mut [T], scr
         // SAFETY: T is f32 (only then does a listing hold anything).
         let z = unsafe { std::slice::from_raw_parts_mut(z.as_mut_ptr().cast::<f32>(), rows * n) };
         // SAFETY: the CPU has AVX-512F (only then does a listing hold anything).
-        unsafe { sparse_x_wt_avx512(Weights::Packed(packed), n, z, &mut scratch.buffers) };
+        unsafe { sparse_x_wt_avx512(Weights::Packed(packed), n, z, &mut scratch.buffers, None) };
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = (packed, z);
@@ -345,15 +379,17 @@ fn pack_block(w: &[f32], n: usize, k: usize, o0: usize, wt: &mut [f32]) {
 }
 
 /// The body of [`matmul_sparse_x_wt`] and [`matmul_sparse_x_packed`] once the inputs are listed
-/// (AVX-512F only).
+/// (AVX-512F only). With `relu_bias`, each staged block leaves as `max(z + b, 0)` (the batch must
+/// fit the stage).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-fn sparse_x_wt_avx512(weights: Weights<'_>, n: usize, z: &mut [f32], s: &mut Buffers) {
+fn sparse_x_wt_avx512(weights: Weights<'_>, n: usize, z: &mut [f32], s: &mut Buffers, relu_bias: Option<&[f32]>) {
     use std::arch::x86_64::*;
     let (rows, k) = (s.listed, s.k);
     let slots = rows + 16;
     let block_len = k.next_multiple_of(16) * DT_BLOCK;
     let staged = rows <= STAGE_ROWS;
+    assert!(staged || relu_bias.is_none(), "sparse_x_wt_avx512: the bias and ReLU need the stage");
     // Left uninitialised (see the weight gradient's): each block zeroes its rows before use.
     let mut stage = std::mem::MaybeUninit::<Stage>::uninit();
     let stage = stage.as_mut_ptr().cast::<f32>();
@@ -432,7 +468,21 @@ fn sparse_x_wt_avx512(weights: Weights<'_>, n: usize, z: &mut [f32], s: &mut Buf
                 }
             }
         }
-        if staged {
+        if let Some(bias) = relu_bias {
+            // The block's 64 biases (zero past n), as `z + b` then `max(·, 0)` add and compare
+            // them one element at a time: the same bits as the activation pass.
+            let mut bv = [0.0f32; DT_BLOCK];
+            bv[..outs].copy_from_slice(&bias[o0..o0 + outs]);
+            for r in 0..rows {
+                // SAFETY: stage row r < rows holds 64 entries.
+                let sums = unsafe { &*stage.add(r * DT_BLOCK).cast::<[f32; DT_BLOCK]>() };
+                let mut out = [0.0f32; DT_BLOCK];
+                for ((o, &v), &b) in out.iter_mut().zip(sums).zip(&bv) {
+                    *o = (v + b).max(0.0);
+                }
+                z[r * n + o0..r * n + o0 + outs].copy_from_slice(&out[..outs]);
+            }
+        } else if staged {
             for r in 0..rows {
                 for (b, &m) in masks.iter().enumerate() {
                     // SAFETY: stage row r < rows holds 64 entries, those under the mask written;
