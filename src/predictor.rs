@@ -17,7 +17,7 @@
 use crate::activation::Activation;
 use crate::error::Result;
 use crate::kernels::{
-    Float, PACKED_CHUNK_ROWS, PackedWeights, SPARSE_TILE, SparseScratch, count_not_equal, matmul_sparse_rows,
+    Float, PACKED_CHUNK_ROWS, PackedWeights, SPARSE_TILE, SparseScratch, Vendor, count_not_equal, matmul_sparse_rows,
     matmul_sparse_x_packed, matmul_sparse_x_packed_relu,
 };
 use crate::network::{ForwardBuffers, Network, Workspace};
@@ -27,14 +27,17 @@ const MAX_DENSITY: f64 = 0.5;
 /// From this many rows, with two or more threads, the batch is halved between two threads for
 /// the whole forward pass (smaller batches cost less than waking a thread).
 const SPLIT_MIN_ROWS: usize = 64;
-/// From this many rows on one thread (16 with 256 outputs or more), the first layer takes the
-/// listed product ([`matmul_sparse_x_packed`]); below, four rows at a time
-/// ([`matmul_sparse_rows`]). Measured on 784-wide MNIST batches (`examples/bench_sparse`, AMD
-/// EPYC Zen 5): 784→128 at 32 rows 19.2 against 16.0 µs, at 64 rows 31.9 against 33.1; 784→800
-/// at 16 rows 50 against 58 µs, at 128 rows 276 against 448.
-const PACKED_MIN_ROWS: usize = 64;
-/// The wide-layer threshold of [`PACKED_MIN_ROWS`].
-const PACKED_MIN_ROWS_WIDE: usize = 16;
+/// From how many rows on one thread the first layer (`outputs` wide) takes the listed product
+/// ([`matmul_sparse_x_packed`]); below, four rows at a time ([`matmul_sparse_rows`]). The two
+/// give the same bits, so this is a choice of speed, and it depends on the CPU: measured on
+/// 784-wide MNIST batches (`examples/bench_sparse --batch R`), 784→800 takes the listed product
+/// from 16 rows on both vendors' cores (AMD EPYC Zen 5: 50 against 58 µs; Intel Xeon: 100
+/// against 128), while 784→128 needs 64 rows on the AMD EPYC (at 32 rows 19.2 against 16.0 µs,
+/// at 64 31.9 against 33.1) and 16 on the Intel Xeon (at 16 rows 18.8–19.2 against 20.4–34.6
+/// µs, at 32 28.4 against 39.3, at 64 55.1 against 82.7).
+fn listed_min_rows(outputs: usize) -> usize {
+    if outputs >= 256 || crate::kernels::vendor() == Vendor::Intel { 16 } else { 64 }
+}
 
 /// A trained network prepared for inference (read-only): `W⁽¹⁾ᵀ` and the folded first-layer bias.
 #[derive(Clone, Debug)]
@@ -193,7 +196,7 @@ impl<T: Float> Predictor<T> {
     /// Whether `rows` rows on one thread take the listed product (where it applies).
     fn takes_listed(&self, rows: usize) -> bool {
         let n = self.net.layers[0].outputs;
-        rows >= if n >= 256 { PACKED_MIN_ROWS_WIDE } else { PACKED_MIN_ROWS }
+        rows >= listed_min_rows(n)
     }
 
     /// Which first-layer product a batch of `batch` rows of mostly-background inputs takes with
@@ -205,10 +208,20 @@ impl<T: Float> Predictor<T> {
         }
         let per_thread =
             if threads > 1 && batch >= SPLIT_MIN_ROWS { (batch / 2).next_multiple_of(SPARSE_TILE) } else { batch };
+        let from = match self.packed {
+            Some(_) => format!(
+                "; listed from {} rows a thread on this {:?} CPU",
+                listed_min_rows(self.net.layers[0].outputs),
+                crate::kernels::vendor()
+            ),
+            None => String::new(),
+        };
         if self.packed.is_some() && self.takes_listed(per_thread) {
-            format!("listed groups of 4 inputs, W packed once, chunks of up to {PACKED_CHUNK_ROWS} rows (AVX-512F)")
+            format!(
+                "listed groups of 4 inputs, W packed once, chunks of up to {PACKED_CHUNK_ROWS} rows (AVX-512F{from})"
+            )
         } else {
-            format!("four-row tiles ({:?})", crate::kernels::Isa::detected())
+            format!("four-row tiles ({:?}{from})", crate::kernels::Isa::detected())
         }
     }
 
@@ -365,7 +378,7 @@ mod tests {
                     } else {
                         rows
                     };
-                    let min_rows = if width >= 256 { PACKED_MIN_ROWS_WIDE } else { PACKED_MIN_ROWS };
+                    let min_rows = listed_min_rows(width);
                     let taken = listed.packed.is_some() && per_thread >= min_rows;
                     assert_eq!(listed_rows > 0, taken, "{width} wide, {rows} rows, {threads} threads");
                     assert_eq!(listed.first_layer_product(rows, threads).starts_with("listed"), taken);

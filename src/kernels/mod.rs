@@ -32,7 +32,7 @@ pub mod sparse_train;
 pub mod subnormal;
 
 pub(crate) use cpu::simd_fn;
-pub use cpu::{Isa, simd};
+pub use cpu::{Isa, Vendor, simd, vendor};
 pub use dropout::{DROPOUT_LANES, dropout_rows, dropout_rows_vector, xoshiro_step};
 pub use elementwise::prefetch;
 pub use float::Float;
