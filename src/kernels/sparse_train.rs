@@ -227,6 +227,7 @@ pub fn matmul_sparse_x_packed<T: Float>(
 /// done as each block of outputs leaves the product's stage, so `Z` is never written and read
 /// back (inference's first layer; `Z` itself is not needed there). Returns `false`, having done
 /// nothing, where [`matmul_sparse_x_packed`] would, and for more than 256 rows (the stage).
+/// Panics if `bias` is not `n` long or `a` holds fewer than `rows × n` entries.
 #[allow(clippy::too_many_arguments)]
 pub fn matmul_sparse_x_packed_relu<T: Float>(
     x: &[T],
