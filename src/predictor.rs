@@ -336,8 +336,8 @@ mod tests {
 
     #[test]
     fn the_listed_product_gives_the_four_row_tiles_bits() {
-        // f32 and 100 inputs: on AVX-512F, batches from 16 rows (300 outputs) or 64 (40 outputs)
-        // take the listed product, in chunks of up to 128 rows; the same predictor without the
+        // f32 and 100 inputs: on AVX-512F, batches from 16 rows (300 outputs) or, for 40 outputs,
+        // 64 rows (16 on Intel cores: `listed_min_rows`) take the listed product, in chunks of up to 128 rows; the same predictor without the
         // packed weights takes the four-row tiles. Outputs and a⁽¹⁾ must agree bit for bit, with
         // a ReLU first layer (its bias and activation fused into the listed product) and another.
         for (width, rows, hidden) in [
