@@ -132,7 +132,7 @@ impl Part {
         match kind {
             "fwd sparse" => assert!(matmul_sparse_x_wt(x, rows, K, w, n, &mut self.out, &mut self.scratch)),
             "fwd packed" => {
-                assert!(matmul_sparse_x_packed(x, rows, 0.0, &self.packed, &mut self.out, &mut self.scratch))
+                assert!(matmul_sparse_x_packed(x, rows, 0.0, &self.packed, &mut self.out, &mut self.scratch, &[]))
             }
             "fwd tiles" => matmul_sparse_rows(x, rows, K, 0.0, &self.wt, n, &mut self.out, 1),
             "fwd dense" => matmul(rows, n, K, Operand::plain(x), Operand::t(w), &mut self.out, false, 1),

@@ -182,7 +182,9 @@ impl<T: Float> Predictor<T> {
         for r0 in (0..rows).step_by(chunk) {
             let r = chunk.min(rows - r0);
             let (z1, a1) = (&mut z[0].as_mut()[r0 * n..(r0 + r) * n], &mut a[0].as_mut()[r0 * n..(r0 + r) * n]);
-            self.first_layer(&x[r0 * k..(r0 + r) * k], r, z1, a1, scratch, threads);
+            // The next chunk's rows, which the listed product asks the memory for meanwhile.
+            let next = &x[(r0 + r) * k..(r0 + r + chunk).min(rows) * k];
+            self.first_layer(&x[r0 * k..(r0 + r) * k], r, z1, a1, scratch, threads, next);
             for (l, layer) in self.net.layers.iter().enumerate().skip(1) {
                 let (before, after) = a.split_at_mut(l);
                 let (i, o) = (layer.inputs, layer.outputs);
@@ -230,7 +232,8 @@ impl<T: Float> Predictor<T> {
     /// activation as each block of outputs leaves the product (`matmul_sparse_x_packed_relu`: the
     /// same bits, and `z⁽¹⁾`, which later layers do not read, is then not written; 784-128-10 and
     /// 784-800-10 on the Intel Xeon, 2–6% more images per second); otherwise the product fills `z`
-    /// and the activation pass follows.
+    /// and the activation pass follows. `next`: the rows of the next call (prefetch hints).
+    #[allow(clippy::too_many_arguments)]
     fn first_layer(
         &self,
         x: &[T],
@@ -239,30 +242,41 @@ impl<T: Float> Predictor<T> {
         a: &mut [T],
         scratch: &mut SparseScratch<T>,
         threads: usize,
+        next: &[T],
     ) {
         let first = &self.net.layers[0];
         if first.activation == Activation::Relu
             && self.net.layers.len() > 1
             && rows <= PACKED_CHUNK_ROWS
             && let Some(packed) = self.packed.as_ref().filter(|_| self.takes_listed(rows))
-            && matmul_sparse_x_packed_relu(x, rows, self.background, packed, &self.bias1, a, scratch)
+            && matmul_sparse_x_packed_relu(x, rows, self.background, packed, &self.bias1, a, scratch, next)
         {
             return;
         }
-        self.first_product(x, rows, z, scratch, threads);
+        self.first_product(x, rows, z, scratch, threads, next);
         first.activation.forward_rows(z, &self.bias1, a);
     }
 
     /// `z⁽¹⁾ − b⁽¹⁾ = W⁽¹⁾(x − c𝟙)` for `rows` rows on the calling thread: the listed product in
     /// chunks of up to [`PACKED_CHUNK_ROWS`] rows where it applies, else four rows at a time
-    /// (the same bits either way).
-    fn first_product(&self, x: &[T], rows: usize, z: &mut [T], scratch: &mut SparseScratch<T>, threads: usize) {
+    /// (the same bits either way). `next`: the rows after these (prefetch hints).
+    fn first_product(
+        &self,
+        x: &[T],
+        rows: usize,
+        z: &mut [T],
+        scratch: &mut SparseScratch<T>,
+        threads: usize,
+        next: &[T],
+    ) {
         let (k, n) = (self.net.layers[0].inputs, self.net.layers[0].outputs);
         if let Some(packed) = self.packed.as_ref().filter(|_| self.takes_listed(rows)) {
             let chunk = rows.div_ceil(rows.div_ceil(PACKED_CHUNK_ROWS));
-            for (xc, zc) in x[..rows * k].chunks(chunk * k).zip(z.chunks_mut(chunk * n)) {
+            for (i, (xc, zc)) in x[..rows * k].chunks(chunk * k).zip(z.chunks_mut(chunk * n)).enumerate() {
                 let r = xc.len() / k;
-                if !matmul_sparse_x_packed(xc, r, self.background, packed, zc, scratch) {
+                let after = &x[((i + 1) * chunk * k).min(rows * k)..((i + 2) * chunk * k).min(rows * k)];
+                let ahead = if after.is_empty() { next } else { after };
+                if !matmul_sparse_x_packed(xc, r, self.background, packed, zc, scratch, ahead) {
                     matmul_sparse_rows(xc, r, k, self.background, &self.w1t, n, &mut zc[..r * n], 1);
                 }
             }

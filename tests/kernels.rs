@@ -203,7 +203,7 @@ fn packed_product_gives_the_four_row_tiles_bits() -> Result<(), Failed> {
             let packed = PackedWeights::new(&w, n, k).ok_or("no packed weights on an AVX-512 CPU")?;
             let mut z = vec![f32::NAN; rows * n];
             let mut scratch = SparseScratch::<f32>::new(k, rows);
-            if !matmul_sparse_x_packed(&x, rows, c, &packed, &mut z, &mut scratch) {
+            if !matmul_sparse_x_packed(&x, rows, c, &packed, &mut z, &mut scratch, &[]) {
                 return Err(format!("{rows}×{k}×{n}, c {c}: the packed product should apply here").into());
             }
             for (i, ((&p, &t), &e)) in z.iter().zip(&tiles).zip(&exact).enumerate() {
@@ -217,7 +217,8 @@ fn packed_product_gives_the_four_row_tiles_bits() -> Result<(), Failed> {
             let (mut biased, mut want_a) = (z.clone(), vec![0.0f32; rows * n]);
             Activation::Relu.forward_rows(&mut biased, &bias, &mut want_a);
             let mut a = vec![f32::NAN; rows * n];
-            let took = matmul_sparse_x_packed_relu(&x, rows, c, &packed, &bias, &mut a, &mut scratch);
+            // With hints to fetch (these rows again, from an odd float): no bit changes.
+            let took = matmul_sparse_x_packed_relu(&x, rows, c, &packed, &bias, &mut a, &mut scratch, &x[3..]);
             if took != (rows <= 256) {
                 return Err(format!("{rows}×{k}×{n}, c {c}: the fused product took {rows} rows: {took}").into());
             }
@@ -234,7 +235,7 @@ fn packed_product_gives_the_four_row_tiles_bits() -> Result<(), Failed> {
                     fused_sum((0..k).map(|j| (dense[r * k + j] - c, w[o * k + j])))
                 })
                 .collect();
-            if !matmul_sparse_x_packed(&dense, rows, c, &packed, &mut z, &mut scratch)
+            if !matmul_sparse_x_packed(&dense, rows, c, &packed, &mut z, &mut scratch, &x)
                 || z.iter().zip(&dense_exact).any(|(p, e)| p.to_bits() != e.to_bits())
             {
                 return Err(format!("{rows}×{k}×{n}, c {c}: dense inputs not summed as documented").into());
@@ -248,7 +249,7 @@ fn packed_product_gives_the_four_row_tiles_bits() -> Result<(), Failed> {
     let (w, x) = (vec![0.5f32; 4 * 64], vec![0.0f32; 32 * 64]);
     let packed = PackedWeights::new(&w, 4, 64).ok_or("no packed weights")?;
     for mut scratch in [SparseScratch::<f32>::new(64, 31), SparseScratch::new(80, 32)] {
-        if matmul_sparse_x_packed(&x, 32, 0.0, &packed, &mut [0.0; 128], &mut scratch) {
+        if matmul_sparse_x_packed(&x, 32, 0.0, &packed, &mut [0.0; 128], &mut scratch, &[]) {
             return Err("a scratch too small or of another width was used".into());
         }
     }
@@ -366,7 +367,7 @@ fn the_packed_layout_gives_the_row_layout_bits() -> Result<(), Failed> {
         matmul_sparse_x_listed_in(&wp, n, k, &mut z_packed, &mut scratch);
         if rows < 16 {
             let packed = PackedWeights::new(&w, n, k).ok_or("PackedWeights declined")?;
-            if !matmul_sparse_x_packed(&x, rows, 0.0, &packed, &mut z_rows, &mut scratch) {
+            if !matmul_sparse_x_packed(&x, rows, 0.0, &packed, &mut z_rows, &mut scratch, &[]) {
                 return Err(format!("{rows}×{k}×{n}: the packed product declined").into());
             }
         }

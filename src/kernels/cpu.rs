@@ -35,7 +35,8 @@ pub enum Vendor {
 struct Features {
     /// The widest [`Isa`].
     isa: Isa,
-    /// AVX-512F alone (all that the training-side sparse product needs).
+    /// AVX-512F (with POPCNT, which every CPU with AVX-512 has): all that the sparse products
+    /// and their listing need.
     avx512f: bool,
     /// The CPUID vendor.
     vendor: Vendor,
@@ -45,7 +46,8 @@ impl Features {
     fn detect() -> Features {
         #[cfg(target_arch = "x86_64")]
         {
-            let avx512f = std::arch::is_x86_feature_detected!("avx512f");
+            let avx512f =
+                std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("popcnt");
             let isa = if avx512f
                 && std::arch::is_x86_feature_detected!("avx512vl")
                 && std::arch::is_x86_feature_detected!("avx512bw")
@@ -93,7 +95,7 @@ impl Isa {
     }
 }
 
-/// Whether this CPU has AVX-512F.
+/// Whether this CPU has AVX-512F (and POPCNT, as every CPU with AVX-512 does).
 #[inline]
 pub fn has_avx512f() -> bool {
     features().avx512f
