@@ -34,7 +34,7 @@ pub mod subnormal;
 pub(crate) use cpu::simd_fn;
 pub use cpu::{Isa, Vendor, simd, vendor};
 pub use dropout::{DROPOUT_LANES, dropout_rows, dropout_rows_vector, xoshiro_step};
-pub use elementwise::prefetch;
+pub use elementwise::{prefetch, softmax_rows_short};
 pub use float::Float;
 pub use gemm::{Operand, PARALLEL_MIN_FLOP, matmul, matmul_at_b_rows, warm_up_threads};
 pub use peak::{fma_peak_gflops, fma_peak_gflops_over};
