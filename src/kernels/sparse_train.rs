@@ -435,7 +435,9 @@ fn sparse_x_wt_avx512(
     let stage = stage.as_mut_ptr().cast::<f32>();
     // `ahead`'s cache lines, from the one its first entry lies in, and the next one to ask for.
     let skew = ahead.as_ptr() as usize % 64;
-    let (first_line, lines) = (ahead.as_ptr().cast::<i8>().wrapping_sub(skew), (skew + 4 * ahead.len()).div_ceil(64));
+    // (None for an empty slice, whose pointer is only a placeholder.)
+    let lines = if ahead.is_empty() { 0 } else { (skew + 4 * ahead.len()).div_ceil(64) };
+    let first_line = ahead.as_ptr().cast::<i8>().wrapping_sub(skew);
     // They are asked for in the last blocks of outputs, one line per listed row, enough blocks
     // to ask for all: early enough to arrive, late enough that the weights of a wide layer
     // (784-800: 2.5 MB) streaming through the L2 cache do not push them out again.
