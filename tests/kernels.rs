@@ -8,9 +8,9 @@
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
 use neuralnet::Activation;
 use neuralnet::kernels::{
-    Isa, Operand, PackedWeights, SparseScratch, matmul, matmul_sparse_dt_x, matmul_sparse_dt_x_packed,
+    Float, Isa, Operand, PackedWeights, SparseScratch, matmul, matmul_sparse_dt_x, matmul_sparse_dt_x_packed,
     matmul_sparse_x_listed_in, matmul_sparse_x_packed, matmul_sparse_x_packed_relu, matmul_sparse_x_wt, pack_rows,
-    packed_len, sparse_tiles_on, unpack_rows,
+    packed_len, softmax_rows_short, sparse_tiles_on, unpack_rows,
 };
 
 fn main() {
@@ -38,6 +38,10 @@ fn main() {
         None => the_packed_layout_gives_the_row_layout_bits().map(|()| Completion::Completed),
     }));
     trials.push(Trial::test("pack_rows::round_trip", pack_rows_round_trips));
+    trials.push(Trial::ignorable_test("softmax_rows_short::avx512f::f32", || match missing_avx512f() {
+        Some(reason) => Ok(Completion::ignored_with(reason)),
+        None => short_softmax_rows_give_the_row_by_row_bits().map(|()| Completion::Completed),
+    }));
     libtest_mimic::run(&args, trials).exit();
 }
 
@@ -400,6 +404,60 @@ fn the_packed_layout_gives_the_row_layout_bits() -> Result<(), Failed> {
             matmul_sparse_dt_x_packed(&d, n, 64, n - 64, &mut tail, &[&scratch]);
             if tail.iter().zip(&gp[block..]).any(|(a, b)| a.to_bits() != b.to_bits()) {
                 return Err(format!("{rows}×{k}×{n}: the gradient from output 64 on differs").into());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `softmax_rows_short` (AVX-512F only) bit for bit against the row-by-row definition (bias,
+/// maximum skipping NaN, `exp`, the sum entry by entry, one division): widths 1 to 17 (17
+/// declined), row counts with and without a partial block of 16, NaN, ∞, −0 and clamped entries.
+fn short_softmax_rows_give_the_row_by_row_bits() -> Result<(), Failed> {
+    // The definition, a row at a time, entry by entry.
+    let reference = |z: &mut [f32], bias: &[f32], a: &mut [f32]| {
+        for (zr, ar) in z.chunks_exact_mut(bias.len()).zip(a.chunks_exact_mut(bias.len())) {
+            for (v, b) in zr.iter_mut().zip(bias) {
+                *v += b;
+            }
+            let m = zr.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+            for (o, &v) in ar.iter_mut().zip(zr.iter()) {
+                *o = v - m;
+            }
+            <f32 as Float>::exp_in_place(ar);
+            let sum: f32 = ar.iter().sum();
+            let inv = 1.0 / sum;
+            for o in ar.iter_mut() {
+                *o *= inv;
+            }
+        }
+    };
+    let same = |p: f32, q: f32| p.to_bits() == q.to_bits() || (p.is_nan() && q.is_nan());
+    for width in 1..=17 {
+        for rows in [1, 5, 16, 17, 40, 300] {
+            let bias: Vec<f32> = (0..width).map(|j| (j as f32 * 0.7).sin()).collect();
+            let z: Vec<f32> = (0..rows * width)
+                .map(|i| match i % 23 {
+                    5 => f32::NAN,
+                    9 => f32::INFINITY,
+                    13 => -0.0,
+                    17 => -300.0,
+                    _ => (i as f32 * 1.713).sin() * 20.0,
+                })
+                .collect();
+            let (mut z1, mut a1) = (z.clone(), vec![0.0f32; z.len()]);
+            let (mut z2, mut a2) = (z.clone(), vec![0.0f32; z.len()]);
+            reference(&mut z1, &bias, &mut a1);
+            if softmax_rows_short(&mut z2, &bias, &mut a2) != (width <= 16) {
+                return Err(format!("{rows}×{width}: taken only for rows up to 16 wide").into());
+            }
+            if width > 16 {
+                continue;
+            }
+            for (i, ((&p, &q), (&y, &x))) in a2.iter().zip(&a1).zip(z2.iter().zip(&z1)).enumerate() {
+                if !(same(p, q) && same(y, x)) {
+                    return Err(format!("{rows}×{width}, entry {i}: a {p} vs {q}, z {y} vs {x}").into());
+                }
             }
         }
     }
