@@ -62,6 +62,8 @@ struct Buffers {
     inked: Vec<u32>,
     /// How many rows the lists hold (0: none listed).
     listed: usize,
+    /// Whether the listing wrote the values (`group_vals`); without them a product reads `X`.
+    valued: bool,
 }
 
 impl<T> Default for SparseScratch<T> {
@@ -125,7 +127,7 @@ pub fn matmul_sparse_x_wt<T: Float>(
             )
         };
         // SAFETY: the CPU has AVX-512F (only then does `list_inputs` list anything).
-        unsafe { sparse_x_wt_avx512(Weights::Rows(w), n, z, &mut scratch.buffers, None, &[]) };
+        unsafe { sparse_x_wt_avx512(Weights::Rows(w), n, z, &mut scratch.buffers, None, &[], None) };
     }
     true
 }
@@ -226,19 +228,32 @@ pub fn matmul_sparse_x_packed<T: Float>(
     scratch: &mut SparseScratch<T>,
     next: &[T],
 ) -> bool {
-    if !scratch.list(x, rows, w.k, c, false) {
+    let direct = reads_x(c, w.k, w.n);
+    if !scratch.list(x, rows, w.k, c, false, !direct) {
         return false;
     }
-    listed_product(&w.data, w.n, w.k, z, scratch, as_f32(next));
+    listed_product(&w.data, w.n, w.k, z, scratch, as_f32(next), direct.then(|| as_f32(x)));
     true
 }
 
-/// `next` (hints only, never read) as f32, the type the products run in (any other type's
-/// listing holds nothing, so its hints are never taken).
-fn as_f32<T: Float>(next: &[T]) -> &[f32] {
+/// Whether the inference products read each listed row's values from `X` itself rather than
+/// from a list of `x − c`: where they are the same bits (`c = +0`: `x − 0 = x` for every float),
+/// a group never runs past a row's end (`k` a multiple of 4), and `W` has at most two blocks of
+/// 64 outputs. That spares the listing its values pass (16 B copied per listed row and group),
+/// and the product finds a row's values in the cache line of its next 3 groups'; but each block
+/// reads them again from all over `X` (in L2) where the list would stream them. On the Intel Xeon
+/// of BENCHMARKS.md, in one process alternated with the values list: 784-128-10 2-3% more images
+/// per second, 784-800-10 (13 blocks) 8% fewer.
+fn reads_x<T: Float>(c: T, k: usize, n: usize) -> bool {
+    c.f64().to_bits() == 0 && k.is_multiple_of(DT_GROUP) && n <= 2 * DT_BLOCK
+}
+
+/// `v` as f32, the type the products run in, where `T` is f32; else empty (any other type's
+/// listing holds nothing, so no product reads it or takes its hints).
+fn as_f32<T: Float>(v: &[T]) -> &[f32] {
     if std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>() {
         // SAFETY: T is f32.
-        unsafe { std::slice::from_raw_parts(next.as_ptr().cast::<f32>(), next.len()) }
+        unsafe { std::slice::from_raw_parts(v.as_ptr().cast::<f32>(), v.len()) }
     } else {
         &[]
     }
@@ -263,7 +278,8 @@ pub fn matmul_sparse_x_packed_relu<T: Float>(
     next: &[T],
 ) -> bool {
     assert!(bias.len() == w.n && a.len() >= rows * w.n, "matmul_sparse_x_packed_relu: shapes");
-    if rows > STAGE_ROWS || !scratch.list(x, rows, w.k, c, false) {
+    let direct = reads_x(c, w.k, w.n);
+    if rows > STAGE_ROWS || !scratch.list(x, rows, w.k, c, false, !direct) {
         return false;
     }
     #[cfg(target_arch = "x86_64")]
@@ -275,8 +291,11 @@ pub fn matmul_sparse_x_packed_relu<T: Float>(
                 std::slice::from_raw_parts_mut(a.as_mut_ptr().cast::<f32>(), rows * w.n),
             )
         };
+        let x = direct.then(|| &as_f32(x)[..rows * w.k]);
         // SAFETY: the CPU has AVX-512F (only then does a listing hold anything).
-        unsafe { sparse_x_wt_avx512(Weights::Packed(&w.data), w.n, a, &mut scratch.buffers, Some(bias), as_f32(next)) };
+        unsafe {
+            sparse_x_wt_avx512(Weights::Packed(&w.data), w.n, a, &mut scratch.buffers, Some(bias), as_f32(next), x)
+        };
     }
     true
 }
@@ -286,7 +305,7 @@ pub fn matmul_sparse_x_packed_relu<T: Float>(
 /// ([`PackedWeights`]): for steps whose weights were packed once for several products (the two
 /// halves of a batch split between threads). Panics if nothing is listed or the widths differ.
 pub fn matmul_sparse_x_listed<T: Float>(w: &PackedWeights, z: &mut [T], scratch: &mut SparseScratch<T>) {
-    listed_product(&w.data, w.n, w.k, z, scratch, &[]);
+    listed_product(&w.data, w.n, w.k, z, scratch, &[], None);
 }
 
 /// [`matmul_sparse_x_listed`] with `W` (n × k) given in the packed layout ([`pack_rows`]) as a
@@ -307,11 +326,12 @@ pub fn matmul_sparse_x_listed_in<T: Float>(
     assert!(scratch.buffers.listed > 0, "matmul_sparse_x_listed_in: nothing listed");
     // SAFETY: T is f32 (only then does a listing hold anything, checked just above).
     let packed = unsafe { std::slice::from_raw_parts(packed.as_ptr().cast::<f32>(), packed.len()) };
-    listed_product(packed, n, k, z, scratch, &[]);
+    listed_product(packed, n, k, z, scratch, &[], None);
 }
 
 /// The checks and the call into the kernel of the products from a listing and packed weights
-/// (`ahead`: hints, as [`matmul_sparse_x_packed`]'s `next`).
+/// (`ahead`: hints, as [`matmul_sparse_x_packed`]'s `next`; `x`: the listed rows, where the
+/// listing holds no values).
 fn listed_product<T: Float>(
     packed: &[f32],
     n: usize,
@@ -319,19 +339,21 @@ fn listed_product<T: Float>(
     z: &mut [T],
     scratch: &mut SparseScratch<T>,
     ahead: &[f32],
+    x: Option<&[f32]>,
 ) {
     let rows = scratch.buffers.listed;
     assert!(rows > 0 && scratch.buffers.k == k, "matmul_sparse_x_listed: nothing listed, or another width");
+    let x = x.map(|x| &x[..rows * k]);
     assert!(z.len() >= rows * n, "matmul_sparse_x_listed: Z holds {} < {rows}×{n}", z.len());
     #[cfg(target_arch = "x86_64")]
     {
         // SAFETY: T is f32 (only then does a listing hold anything).
         let z = unsafe { std::slice::from_raw_parts_mut(z.as_mut_ptr().cast::<f32>(), rows * n) };
         // SAFETY: the CPU has AVX-512F (only then does a listing hold anything).
-        unsafe { sparse_x_wt_avx512(Weights::Packed(packed), n, z, &mut scratch.buffers, None, ahead) };
+        unsafe { sparse_x_wt_avx512(Weights::Packed(packed), n, z, &mut scratch.buffers, None, ahead, x) };
     }
     #[cfg(not(target_arch = "x86_64"))]
-    let _ = (packed, z, ahead);
+    let _ = (packed, z, ahead, x);
 }
 
 /// Entries of `W` (n × k) in the packed layout of [`PackedWeights`] and [`pack_rows`].
@@ -414,6 +436,8 @@ fn pack_block(w: &[f32], n: usize, k: usize, o0: usize, wt: &mut [f32]) {
 /// The body of [`matmul_sparse_x_wt`] and [`matmul_sparse_x_packed`] once the inputs are listed
 /// (AVX-512F only). With `relu_bias`, each staged block leaves as `max(z + b, 0)` (the batch must
 /// fit the stage). The cache lines of `ahead` are asked for, one per row the inner loop takes.
+/// With `x` (the listed rows, `k` a multiple of 4), each row's 4 values of a group are read
+/// there; without, from the listing's values.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 fn sparse_x_wt_avx512(
@@ -423,9 +447,14 @@ fn sparse_x_wt_avx512(
     s: &mut Buffers,
     relu_bias: Option<&[f32]>,
     ahead: &[f32],
+    x: Option<&[f32]>,
 ) {
     use std::arch::x86_64::*;
     let (rows, k) = (s.listed, s.k);
+    match x {
+        Some(x) => assert!(x.len() >= rows * k && k.is_multiple_of(DT_GROUP), "sparse_x_wt_avx512: X's shape"),
+        None => assert!(s.valued, "sparse_x_wt_avx512: the listing holds no values, and no X was given"),
+    }
     let slots = rows + 16;
     let block_len = k.next_multiple_of(16) * DT_BLOCK;
     let staged = rows <= STAGE_ROWS;
@@ -478,7 +507,11 @@ fn sparse_x_wt_avx512(
             });
             let (at, count) = (group * slots, s.group_counts[group]);
             let list = &s.group_rows[at..at + count];
-            let values = &s.group_vals[DT_GROUP * at..DT_GROUP * (at + count)];
+            // The i-th listed row's 4 values (row r): at `from + r·per_row + i·per_entry`.
+            let (from, per_row, per_entry) = match x {
+                Some(x) => (x[DT_GROUP * group..].as_ptr(), k, 0),
+                None => (s.group_vals[DT_GROUP * at..DT_GROUP * (at + count)].as_ptr(), 0, DT_GROUP),
+            };
             // A row's terms of inputs q.. of the group, added in order to its 64 sums `zv`.
             let terms = |mut zv: [__m512; 4], xr: &[f32], from: usize| {
                 for q in from..DT_GROUP {
@@ -489,7 +522,11 @@ fn sparse_x_wt_avx512(
                 }
                 zv
             };
-            for (&r, xr) in list.iter().zip(values.chunks_exact(DT_GROUP)) {
+            for (i, &r) in list.iter().enumerate() {
+                // SAFETY: with `x`, row r < rows of X (asserted rows × k) from 4·group, whose
+                // 4 entries end by k (a multiple of 4); else the listing's entry i < count.
+                let xr =
+                    unsafe { std::slice::from_raw_parts(from.add(r as usize * per_row + i * per_entry), DT_GROUP) };
                 if next_line < lines {
                     // A hint: it reads nothing and cannot fault (a safe intrinsic here).
                     _mm_prefetch::<_MM_HINT_T1>(first_line.wrapping_add(64 * next_line));
@@ -619,17 +656,18 @@ impl<T: Float> SparseScratch<T> {
     /// [`SparseScratch::list_inputs`] without judging first whether `X` is sparse enough: for a
     /// caller that judged already, for whom dense inputs cost more time, never other results.
     pub fn list_all_inputs(&mut self, x: &[T], rows: usize, k: usize) -> bool {
-        self.list(x, rows, k, T::zero(), false)
+        self.list(x, rows, k, T::zero(), false, true)
     }
 
     /// [`SparseScratch::list_inputs`] of `X − c` (inputs equal to `c` skipped, the values listed
     /// `x − c`), for inputs whose blank value `c` is not zero (normalised pixels).
     pub fn list_inputs_around(&mut self, x: &[T], rows: usize, k: usize, c: T) -> bool {
-        self.list(x, rows, k, c, true)
+        self.list(x, rows, k, c, true, true)
     }
 
-    /// The listing, judging first (`judge`) whether `x` is sparse enough for it to pay.
-    fn list(&mut self, x: &[T], rows: usize, k: usize, c: T, judge: bool) -> bool {
+    /// The listing, judging first (`judge`) whether `x` is sparse enough for it to pay; the values
+    /// listed only with `values`.
+    fn list(&mut self, x: &[T], rows: usize, k: usize, c: T, judge: bool, values: bool) -> bool {
         let s = &mut self.buffers;
         s.listed = 0;
         #[cfg(target_arch = "x86_64")]
@@ -653,13 +691,13 @@ impl<T: Float> SparseScratch<T> {
             // SAFETY: T is f32 (a non-empty `SparseScratch<T>` is made only for T = f32).
             let x = unsafe { std::slice::from_raw_parts(x.as_ptr().cast::<f32>(), rows * k) };
             // SAFETY: the CPU has AVX-512F (a non-empty scratch is made only then).
-            unsafe { list_inputs_avx512(x, rows, k, c.f64() as f32, s) };
-            s.listed = rows;
+            unsafe { list_inputs_avx512(x, rows, k, c.f64() as f32, s, values) };
+            (s.listed, s.valued) = (rows, values);
             true
         }
         #[cfg(not(target_arch = "x86_64"))]
         {
-            let _ = (x, rows, k, c, judge);
+            let _ = (x, rows, k, c, judge, values);
             false
         }
     }
@@ -724,7 +762,7 @@ fn sparse_dt_x<T: Float, const PACKED: bool>(
     let k = listed.first().map_or(0, |s| s.buffers.k);
     let g_len = if PACKED { packed_len(len, k) } else { len * k };
     assert!(
-        listed.iter().all(|s| s.buffers.listed > 0 && s.buffers.k == k),
+        listed.iter().all(|s| s.buffers.listed > 0 && s.buffers.valued && s.buffers.k == k),
         "matmul_sparse_dt_x_rows: a listing is empty or of another width"
     );
     let rows: usize = listed.iter().map(|s| s.buffers.listed).sum();
@@ -762,11 +800,11 @@ fn mask_of(w: usize) -> u16 {
 /// enough ahead to stream the rows from memory: (1) row by row, 64 inputs at a time, four
 /// comparisons with `c` give a bit per input, folded into a bit per group of 4 and stored per
 /// 16 groups (`inked`); (2) per group, 16 rows at a time, the rows whose bit is set are
-/// compressed into the group's list; (3) per group, the 4 values of each listed row, `x − c`
+/// compressed into the group's list; (3) with `values`, per group, the 4 values of each listed row, `x − c`
 /// (for `c = 0`, `x` itself: `x − 0 = x` for every float).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,popcnt")]
-fn list_inputs_avx512(x: &[f32], rows: usize, k: usize, c: f32, s: &mut Buffers) {
+fn list_inputs_avx512(x: &[f32], rows: usize, k: usize, c: f32, s: &mut Buffers, values: bool) {
     use std::arch::x86_64::*;
     let slots = rows + 16;
     let groups = k.div_ceil(DT_GROUP);
@@ -827,6 +865,9 @@ fn list_inputs_avx512(x: &[f32], rows: usize, k: usize, c: f32, s: &mut Buffers)
             }
         }
         s.group_counts[group] = count;
+    }
+    if !values {
+        return;
     }
     // (3) The values: whole groups straight from x, the last, partial one (k not a multiple of
     // 4) under a mask that reads `c` past k (so that x − c is 0 there).
