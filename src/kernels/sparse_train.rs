@@ -438,9 +438,11 @@ fn pack_block(w: &[f32], n: usize, k: usize, o0: usize, wt: &mut [f32]) {
 /// fit the stage). The cache lines of `ahead` are asked for, one per row the inner loop takes.
 /// With `x` (the listed rows, `k` a multiple of 4), each row's 4 values of a group are read
 /// there; without, from the listing's values.
+///
+/// # Safety
+/// The CPU must have AVX-512F.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-fn sparse_x_wt_avx512(
+unsafe fn sparse_x_wt_avx512(
     weights: Weights<'_>,
     n: usize,
     z: &mut [f32],
@@ -449,16 +451,44 @@ fn sparse_x_wt_avx512(
     ahead: &[f32],
     x: Option<&[f32]>,
 ) {
-    use std::arch::x86_64::*;
-    let (rows, k) = (s.listed, s.k);
+    let k = s.k;
     match x {
-        Some(x) => assert!(x.len() >= rows * k && k.is_multiple_of(DT_GROUP), "sparse_x_wt_avx512: X's shape"),
+        Some(x) => assert!(x.len() >= s.listed * k && k.is_multiple_of(DT_GROUP), "sparse_x_wt_avx512: X's shape"),
         None => assert!(s.valued, "sparse_x_wt_avx512: the listing holds no values, and no X was given"),
     }
+    // SAFETY: the CPU has AVX-512F (this function's contract), for each of the four.
+    unsafe {
+        match (s.listed <= STAGE_ROWS, x) {
+            (true, Some(x)) => sparse_x_wt_in::<true, true>(weights, n, z, s, relu_bias, ahead, x),
+            (true, None) => sparse_x_wt_in::<true, false>(weights, n, z, s, relu_bias, ahead, &[]),
+            (false, Some(x)) => sparse_x_wt_in::<false, true>(weights, n, z, s, relu_bias, ahead, x),
+            (false, None) => sparse_x_wt_in::<false, false>(weights, n, z, s, relu_bias, ahead, &[]),
+        }
+    }
+}
+
+/// [`sparse_x_wt_avx512`] for a batch in the stage or not (`STAGED`: rows ≤ 256), its values read
+/// from `x` or from the listing (`DIRECT`): made constants, so that the inner loop finds a row's
+/// sums and values with a shift and an add, rather than multiplies by strides held in memory
+/// (which, with a hint's bounds check per row, cost 8-12% of a stand-alone copy of the loop).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn sparse_x_wt_in<const STAGED: bool, const DIRECT: bool>(
+    weights: Weights<'_>,
+    n: usize,
+    z: &mut [f32],
+    s: &mut Buffers,
+    relu_bias: Option<&[f32]>,
+    ahead: &[f32],
+    x: &[f32],
+) {
+    use std::arch::x86_64::*;
+    let (rows, k) = (s.listed, s.k);
     let slots = rows + 16;
     let block_len = k.next_multiple_of(16) * DT_BLOCK;
-    let staged = rows <= STAGE_ROWS;
+    let staged = STAGED;
     assert!(staged || relu_bias.is_none(), "sparse_x_wt_avx512: the bias and ReLU need the stage");
+    assert!(!DIRECT || x.len() >= rows * k && k.is_multiple_of(DT_GROUP), "sparse_x_wt_avx512: X's shape");
     // Left uninitialised (see the weight gradient's): each block zeroes its rows before use.
     let mut stage = std::mem::MaybeUninit::<Stage>::uninit();
     let stage = stage.as_mut_ptr().cast::<f32>();
@@ -507,10 +537,11 @@ fn sparse_x_wt_avx512(
             });
             let (at, count) = (group * slots, s.group_counts[group]);
             let list = &s.group_rows[at..at + count];
-            // The i-th listed row's 4 values (row r): at `from + r·per_row + i·per_entry`.
-            let (from, per_row, per_entry) = match x {
-                Some(x) => (x[DT_GROUP * group..].as_ptr(), k, 0),
-                None => (s.group_vals[DT_GROUP * at..DT_GROUP * (at + count)].as_ptr(), 0, DT_GROUP),
+            // The i-th listed row's 4 values (row r): x's row r from 4·group, or the list's i-th.
+            let from = if DIRECT {
+                x[DT_GROUP * group..].as_ptr()
+            } else {
+                s.group_vals[DT_GROUP * at..DT_GROUP * (at + count)].as_ptr()
             };
             // A row's terms of inputs q.. of the group, added in order to its 64 sums `zv`.
             let terms = |mut zv: [__m512; 4], xr: &[f32], from: usize| {
@@ -522,17 +553,14 @@ fn sparse_x_wt_avx512(
                 }
                 zv
             };
-            for (i, &r) in list.iter().enumerate() {
-                // SAFETY: with `x`, row r < rows of X (asserted rows × k) from 4·group, whose
+            // One listed row's visit: its 4 values' terms added to its 64 sums.
+            let visit = |i: usize, r: usize| {
+                // SAFETY: with DIRECT, row r < rows of X (asserted rows × k) from 4·group, whose
                 // 4 entries end by k (a multiple of 4); else the listing's entry i < count.
-                let xr =
-                    unsafe { std::slice::from_raw_parts(from.add(r as usize * per_row + i * per_entry), DT_GROUP) };
-                if next_line < lines {
-                    // A hint: it reads nothing and cannot fault (a safe intrinsic here).
-                    _mm_prefetch::<_MM_HINT_T1>(first_line.wrapping_add(64 * next_line));
-                    next_line += 1;
-                }
-                let zr = base.wrapping_add(r as usize * stride + at0);
+                let xr = unsafe {
+                    std::slice::from_raw_parts(if DIRECT { from.add(r * k) } else { from.add(i * DT_GROUP) }, DT_GROUP)
+                };
+                let zr = base.wrapping_add(r * stride + at0);
                 if whole {
                     // SAFETY: row r < rows of the stage or of Z, with 64 entries from `at0`.
                     unsafe {
@@ -549,7 +577,7 @@ fn sparse_x_wt_avx512(
                             _mm512_storeu_ps(zr.wrapping_add(16 * b), *a);
                         }
                     }
-                    continue;
+                    return;
                 }
                 // SAFETY: row r < rows of Z, entries cut at its end by the masks (a lane masked
                 // off is neither read nor written).
@@ -560,6 +588,17 @@ fn sparse_x_wt_avx512(
                         _mm512_mask_storeu_ps(zr.wrapping_add(16 * b), masks[b], *a);
                     }
                 }
+            };
+            // The first rows each ask for a line of `ahead` (a hint: it reads nothing and cannot
+            // fault), the rest run without the check.
+            let hinted = count.min(lines.saturating_sub(next_line));
+            for (i, &r) in list[..hinted].iter().enumerate() {
+                _mm_prefetch::<_MM_HINT_T1>(first_line.wrapping_add(64 * (next_line + i)));
+                visit(i, r as usize);
+            }
+            next_line += hinted;
+            for (i, &r) in list.iter().enumerate().skip(hinted) {
+                visit(i, r as usize);
             }
         }
         if let Some(bias) = relu_bias {
