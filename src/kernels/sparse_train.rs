@@ -291,7 +291,7 @@ pub fn matmul_sparse_x_packed_relu<T: Float>(
                 std::slice::from_raw_parts_mut(a.as_mut_ptr().cast::<f32>(), rows * w.n),
             )
         };
-        let x = direct.then(|| &as_f32(x)[..rows * w.k]);
+        let x = direct.then(|| as_f32(x));
         // SAFETY: the CPU has AVX-512F (only then does a listing hold anything).
         unsafe {
             sparse_x_wt_avx512(Weights::Packed(&w.data), w.n, a, &mut scratch.buffers, Some(bias), as_f32(next), x)
@@ -343,7 +343,6 @@ fn listed_product<T: Float>(
 ) {
     let rows = scratch.buffers.listed;
     assert!(rows > 0 && scratch.buffers.k == k, "matmul_sparse_x_listed: nothing listed, or another width");
-    let x = x.map(|x| &x[..rows * k]);
     assert!(z.len() >= rows * n, "matmul_sparse_x_listed: Z holds {} < {rows}×{n}", z.len());
     #[cfg(target_arch = "x86_64")]
     {
@@ -451,11 +450,8 @@ unsafe fn sparse_x_wt_avx512(
     ahead: &[f32],
     x: Option<&[f32]>,
 ) {
-    let k = s.k;
-    match x {
-        Some(x) => assert!(x.len() >= s.listed * k && k.is_multiple_of(DT_GROUP), "sparse_x_wt_avx512: X's shape"),
-        None => assert!(s.valued, "sparse_x_wt_avx512: the listing holds no values, and no X was given"),
-    }
+    // (X's shape is checked where it is read.)
+    assert!(x.is_some() || s.valued, "sparse_x_wt_avx512: the listing holds no values, and no X was given");
     // SAFETY: the CPU has AVX-512F (this function's contract), for each of the four.
     unsafe {
         match (s.listed <= STAGE_ROWS, x) {
@@ -848,8 +844,8 @@ fn mask_of(w: usize) -> u16 {
 /// enough ahead to stream the rows from memory: (1) row by row, 64 inputs at a time, four
 /// comparisons with `c` give a bit per input, folded into a bit per group of 4 and stored per
 /// 16 groups (`inked`); (2) per group, 16 rows at a time, the rows whose bit is set are
-/// compressed into the group's list; (3) with `values`, per group, the 4 values of each listed row, `x − c`
-/// (for `c = 0`, `x` itself: `x − 0 = x` for every float).
+/// compressed into the group's list; (3) with `values`, per group, the 4 values of each listed
+/// row, `x − c` (for `c = 0`, `x` itself: `x − 0 = x` for every float).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,popcnt")]
 fn list_inputs_avx512(x: &[f32], rows: usize, k: usize, c: f32, s: &mut Buffers, values: bool) {
