@@ -185,7 +185,8 @@ fn sparse_x_times_w_transposed_matches_the_dense_product() -> Result<(), Failed>
 /// small batches: which of the two runs must change no bit. Background 0 and not; inputs a
 /// multiple of 16 and not (65: a last group of 1); outputs in whole and partial blocks of 64;
 /// rows from 16 to past the stage (300); values read from `X` (background 0, at most 128 outputs)
-/// and from the listing, in the stage and past it. The same with the bias and ReLU fused
+/// and from the listing, in the stage and past it; groups of 4 inked in their first half only,
+/// their second only, and both (the listing's three parts). The same with the bias and ReLU fused
 /// (`matmul_sparse_x_packed_relu`) against the activation pass.
 fn packed_product_gives_the_four_row_tiles_bits() -> Result<(), Failed> {
     // Whether the ReLU cases clamped some outputs and let others through.
@@ -194,8 +195,12 @@ fn packed_product_gives_the_four_row_tiles_bits() -> Result<(), Failed> {
         [(16, 784, 32), (37, 100, 21), (128, 784, 800), (130, 65, 70), (300, 68, 130), (270, 96, 128), (260, 64, 100)]
     {
         for c in [0.0f32, -0.42] {
+            // Single inked inputs every 6 (in either half of a group), and runs of 3 every 15
+            // (both halves, or one).
             let x: Vec<f32> = (0..rows * k)
-                .map(|i| if (i * 7 + i / k) % 6 == 0 { (i % 13) as f32 / 13.0 + 0.1 } else { c })
+                .map(|i| {
+                    if (i * 7 + i / k) % 6 == 0 || (i / 3 + i / k) % 5 == 0 { (i % 13) as f32 / 13.0 + 0.1 } else { c }
+                })
                 .collect();
             let w: Vec<f32> = (0..n * k).map(|i| ((i * 31) % 17) as f32 / 17.0 - 0.5).collect();
             let wt: Vec<f32> = (0..k * n).map(|i| w[(i % n) * k + i / n]).collect();
@@ -376,6 +381,10 @@ fn the_packed_layout_gives_the_row_layout_bits() -> Result<(), Failed> {
             let packed = PackedWeights::new(&w, n, k).ok_or("PackedWeights declined")?;
             if !matmul_sparse_x_packed(&x, rows, 0.0, &packed, &mut z_rows, &mut scratch, &[]) {
                 return Err(format!("{rows}×{k}×{n}: the packed product declined").into());
+            }
+            // Its listing is the forward product's alone (in parts); the gradient's is listed again.
+            if !scratch.list_all_inputs(&x, rows, k) {
+                return Err(format!("{rows}×{k}×{n}: listing declined").into());
             }
         }
         if let Some(i) = (0..rows * n).find(|&i| z_rows[i].to_bits() != z_packed[i].to_bits()) {

@@ -58,12 +58,22 @@ struct Buffers {
     group_rows: Vec<u32>,
     group_vals: Vec<f32>,
     group_counts: Vec<usize>,
-    /// Per 16 groups, per row (rounded up to 16), a bit per group that the row inks.
+    /// With `halves`: per group, how many of its listed rows (the first) ink both its halves,
+    /// and how many after them ink its first half only (the rest ink its second half only).
+    group_both: Vec<usize>,
+    group_first: Vec<usize>,
+    /// Per 16 groups, per row (rounded up to 16), a bit per group that the row inks (with
+    /// `halves`, two: bit 2q the group's first two inputs, bit 2q + 1 its last two).
     inked: Vec<u32>,
     /// How many rows the lists hold (0: none listed).
     listed: usize,
     /// Whether the listing wrote the values (`group_vals`); without them a product reads `X`.
     valued: bool,
+    /// Whether each group's list is in three parts by the halves of the group its rows ink
+    /// (`group_both`, `group_first`), rows increasing within each part only: for the forward
+    /// product alone, whose rows' sums are independent; the weight gradient sums over the rows
+    /// in order and needs one list.
+    halves: bool,
 }
 
 impl<T> Default for SparseScratch<T> {
@@ -229,11 +239,22 @@ pub fn matmul_sparse_x_packed<T: Float>(
     next: &[T],
 ) -> bool {
     let direct = reads_x(c, w.k, w.n);
-    if !scratch.list(x, rows, w.k, c, false, !direct) {
+    if !scratch.list(x, rows, w.k, c, false, !direct, in_parts(w.n)) {
         return false;
     }
     listed_product(&w.data, w.n, w.k, z, scratch, as_f32(next), direct.then(|| as_f32(x)));
     true
+}
+
+/// Whether inference lists each group's rows in three parts, by the halves of the group they ink
+/// ([`Buffers::halves`]): the product then skips the 8 of a row's 16 FMAs that would add zeros
+/// (on MNIST 42% of the listed rows ink one half only: 21% fewer FMAs), but the listing takes
+/// three passes over its rows' bits rather than one, which pays from 3 blocks of 64 outputs on.
+/// On the Intel Xeon of BENCHMARKS.md, alternated in one process with the single list (the same
+/// bits), images per second: 784-800-10 (13 blocks) 1.05× / 1.07× (one / two threads);
+/// 784-128-10 (2 blocks) 0.97× / 0.90×.
+fn in_parts(n: usize) -> bool {
+    n > 2 * DT_BLOCK
 }
 
 /// Whether the inference products read each listed row's values from `X` itself rather than
@@ -279,7 +300,7 @@ pub fn matmul_sparse_x_packed_relu<T: Float>(
 ) -> bool {
     assert!(bias.len() == w.n && a.len() >= rows * w.n, "matmul_sparse_x_packed_relu: shapes");
     let direct = reads_x(c, w.k, w.n);
-    if rows > STAGE_ROWS || !scratch.list(x, rows, w.k, c, false, !direct) {
+    if rows > STAGE_ROWS || !scratch.list(x, rows, w.k, c, false, !direct, in_parts(w.n)) {
         return false;
     }
     #[cfg(target_arch = "x86_64")]
@@ -534,14 +555,14 @@ fn sparse_x_wt_in<const STAGED: bool, const DIRECT: bool>(
             let (at, count) = (group * slots, s.group_counts[group]);
             let list = &s.group_rows[at..at + count];
             // The i-th listed row's 4 values (row r): x's row r from 4·group, or the list's i-th.
-            let from = if DIRECT {
+            let values = if DIRECT {
                 x[DT_GROUP * group..].as_ptr()
             } else {
                 s.group_vals[DT_GROUP * at..DT_GROUP * (at + count)].as_ptr()
             };
-            // A row's terms of inputs q.. of the group, added in order to its 64 sums `zv`.
-            let terms = |mut zv: [__m512; 4], xr: &[f32], from: usize| {
-                for q in from..DT_GROUP {
+            // A row's terms of inputs `from..to` of the group, added in order to its 64 sums `zv`.
+            let terms = |mut zv: [__m512; 4], xr: &[f32], from: usize, to: usize| {
+                for q in from..to {
                     let xv = _mm512_set1_ps(xr[q]);
                     for (a, &wb) in zv.iter_mut().zip(&wv[q]) {
                         *a = _mm512_fmadd_ps(xv, wb, *a);
@@ -549,25 +570,30 @@ fn sparse_x_wt_in<const STAGED: bool, const DIRECT: bool>(
                 }
                 zv
             };
-            // One listed row's visit: its 4 values' terms added to its 64 sums.
-            let visit = |i: usize, r: usize| {
+            // One listed row's visit: the terms of its values `from..to` (the rest are zero: a
+            // half of the group it does not ink) added to its 64 sums.
+            let visit = |i: usize, r: usize, from: usize, to: usize| {
                 // SAFETY: with DIRECT, row r < rows of X (asserted rows × k) from 4·group, whose
                 // 4 entries end by k (a multiple of 4); else the listing's entry i < count.
                 let xr = unsafe {
-                    std::slice::from_raw_parts(if DIRECT { from.add(r * k) } else { from.add(i * DT_GROUP) }, DT_GROUP)
+                    std::slice::from_raw_parts(
+                        if DIRECT { values.add(r * k) } else { values.add(i * DT_GROUP) },
+                        DT_GROUP,
+                    )
                 };
                 let zr = base.wrapping_add(r * stride + at0);
                 if whole {
                     // SAFETY: row r < rows of the stage or of Z, with 64 entries from `at0`.
                     unsafe {
-                        // The first of the group's terms takes `Z`'s row as it is loaded.
-                        let x0 = _mm512_set1_ps(xr[0]);
+                        // The first of the row's terms takes `Z`'s row as it is loaded.
+                        let x0 = _mm512_set1_ps(xr[from]);
                         let zv = terms(
                             std::array::from_fn(|b| {
-                                _mm512_fmadd_ps(x0, wv[0][b], _mm512_loadu_ps(zr.wrapping_add(16 * b)))
+                                _mm512_fmadd_ps(x0, wv[from][b], _mm512_loadu_ps(zr.wrapping_add(16 * b)))
                             }),
                             xr,
-                            1,
+                            from + 1,
+                            to,
                         );
                         for (b, a) in zv.iter().enumerate() {
                             _mm512_storeu_ps(zr.wrapping_add(16 * b), *a);
@@ -578,23 +604,40 @@ fn sparse_x_wt_in<const STAGED: bool, const DIRECT: bool>(
                 // SAFETY: row r < rows of Z, entries cut at its end by the masks (a lane masked
                 // off is neither read nor written).
                 unsafe {
-                    let zv =
-                        terms(std::array::from_fn(|b| _mm512_maskz_loadu_ps(masks[b], zr.wrapping_add(16 * b))), xr, 0);
+                    let zv = terms(
+                        std::array::from_fn(|b| _mm512_maskz_loadu_ps(masks[b], zr.wrapping_add(16 * b))),
+                        xr,
+                        from,
+                        to,
+                    );
                     for (b, a) in zv.iter().enumerate() {
                         _mm512_mask_storeu_ps(zr.wrapping_add(16 * b), masks[b], *a);
                     }
                 }
             };
-            // The first rows each ask for a line of `ahead` (a hint: it reads nothing and cannot
-            // fault), the rest run without the check.
-            let hinted = count.min(lines.saturating_sub(next_line));
-            for (i, &r) in list[..hinted].iter().enumerate() {
-                _mm_prefetch::<_MM_HINT_T1>(first_line.wrapping_add(64 * (next_line + i)));
-                visit(i, r as usize);
-            }
-            next_line += hinted;
-            for (i, &r) in list.iter().enumerate().skip(hinted) {
-                visit(i, r as usize);
+            // The list's entries `part` visited for the group's inputs `from..to`: the first each
+            // ask for a line of `ahead` (a hint: it reads nothing and cannot fault), the rest run
+            // without the check.
+            let mut run = |part: std::ops::Range<usize>, from: usize, to: usize| {
+                let hinted = part.len().min(lines.saturating_sub(next_line));
+                let (head, tail) = list[part.clone()].split_at(hinted);
+                for (i, &r) in head.iter().enumerate() {
+                    _mm_prefetch::<_MM_HINT_T1>(first_line.wrapping_add(64 * (next_line + i)));
+                    visit(part.start + i, r as usize, from, to);
+                }
+                next_line += hinted;
+                for (i, &r) in tail.iter().enumerate() {
+                    visit(part.start + hinted + i, r as usize, from, to);
+                }
+            };
+            if s.halves {
+                // Rows that ink both halves, the first only, the second only.
+                let (both, first) = (s.group_both[group], s.group_first[group]);
+                run(0..both, 0, DT_GROUP);
+                run(both..both + first, 0, DT_GROUP / 2);
+                run(both + first..count, DT_GROUP / 2, DT_GROUP);
+            } else {
+                run(0..count, 0, DT_GROUP);
             }
         }
         if let Some(bias) = relu_bias {
@@ -700,18 +743,20 @@ impl<T: Float> SparseScratch<T> {
     /// [`SparseScratch::list_inputs`] without judging first whether `X` is sparse enough: for a
     /// caller that judged already, for whom dense inputs cost more time, never other results.
     pub fn list_all_inputs(&mut self, x: &[T], rows: usize, k: usize) -> bool {
-        self.list(x, rows, k, T::zero(), false, true)
+        self.list(x, rows, k, T::zero(), false, true, false)
     }
 
     /// [`SparseScratch::list_inputs`] of `X − c` (inputs equal to `c` skipped, the values listed
     /// `x − c`), for inputs whose blank value `c` is not zero (normalised pixels).
     pub fn list_inputs_around(&mut self, x: &[T], rows: usize, k: usize, c: T) -> bool {
-        self.list(x, rows, k, c, true, true)
+        self.list(x, rows, k, c, true, true, false)
     }
 
     /// The listing, judging first (`judge`) whether `x` is sparse enough for it to pay; the values
-    /// listed only with `values`.
-    fn list(&mut self, x: &[T], rows: usize, k: usize, c: T, judge: bool, values: bool) -> bool {
+    /// listed only with `values`; each group's list in three parts with `halves` (for the forward
+    /// product only: [`Buffers::halves`]).
+    #[allow(clippy::too_many_arguments)]
+    fn list(&mut self, x: &[T], rows: usize, k: usize, c: T, judge: bool, values: bool, halves: bool) -> bool {
         let s = &mut self.buffers;
         s.listed = 0;
         #[cfg(target_arch = "x86_64")]
@@ -726,6 +771,8 @@ impl<T: Float> SparseScratch<T> {
                 s.group_rows = vec![0; groups * slots];
                 s.group_vals = vec![0.0; DT_GROUP * groups * slots];
                 s.group_counts = vec![0; groups];
+                s.group_both = vec![0; groups];
+                s.group_first = vec![0; groups];
                 s.inked = vec![0; groups.div_ceil(16) * s.rows.next_multiple_of(16)];
                 s.wt = vec![0.0; k.next_multiple_of(16) * DT_BLOCK];
             }
@@ -735,13 +782,13 @@ impl<T: Float> SparseScratch<T> {
             // SAFETY: T is f32 (a non-empty `SparseScratch<T>` is made only for T = f32).
             let x = unsafe { std::slice::from_raw_parts(x.as_ptr().cast::<f32>(), rows * k) };
             // SAFETY: the CPU has AVX-512F (a non-empty scratch is made only then).
-            unsafe { list_inputs_avx512(x, rows, k, c.f64() as f32, s, values) };
-            (s.listed, s.valued) = (rows, values);
+            unsafe { list_inputs_avx512(x, rows, k, c.f64() as f32, s, values, halves) };
+            (s.listed, s.valued, s.halves) = (rows, values, halves);
             true
         }
         #[cfg(not(target_arch = "x86_64"))]
         {
-            let _ = (x, rows, k, c, judge, values);
+            let _ = (x, rows, k, c, judge, values, halves);
             false
         }
     }
@@ -806,8 +853,8 @@ fn sparse_dt_x<T: Float, const PACKED: bool>(
     let k = listed.first().map_or(0, |s| s.buffers.k);
     let g_len = if PACKED { packed_len(len, k) } else { len * k };
     assert!(
-        listed.iter().all(|s| s.buffers.listed > 0 && s.buffers.valued && s.buffers.k == k),
-        "matmul_sparse_dt_x_rows: a listing is empty or of another width"
+        listed.iter().all(|s| s.buffers.listed > 0 && s.buffers.valued && !s.buffers.halves && s.buffers.k == k),
+        "matmul_sparse_dt_x_rows: a listing is empty, of another width, or in parts"
     );
     let rows: usize = listed.iter().map(|s| s.buffers.listed).sum();
     assert!(
@@ -845,10 +892,12 @@ fn mask_of(w: usize) -> u16 {
 /// comparisons with `c` give a bit per input, folded into a bit per group of 4 and stored per
 /// 16 groups (`inked`); (2) per group, 16 rows at a time, the rows whose bit is set are
 /// compressed into the group's list; (3) with `values`, per group, the 4 values of each listed
-/// row, `x − c` (for `c = 0`, `x` itself: `x − 0 = x` for every float).
+/// row, `x − c` (for `c = 0`, `x` itself: `x − 0 = x` for every float). With `halves`, pass (1)
+/// keeps a bit per half group and pass (2) lists each group in three parts (rows inking both
+/// halves, the first only, the second only: [`Buffers::halves`]).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,popcnt")]
-fn list_inputs_avx512(x: &[f32], rows: usize, k: usize, c: f32, s: &mut Buffers, values: bool) {
+fn list_inputs_avx512(x: &[f32], rows: usize, k: usize, c: f32, s: &mut Buffers, values: bool, halves: bool) {
     use std::arch::x86_64::*;
     let slots = rows + 16;
     let groups = k.div_ceil(DT_GROUP);
@@ -856,8 +905,10 @@ fn list_inputs_avx512(x: &[f32], rows: usize, k: usize, c: f32, s: &mut Buffers,
     assert!(x.len() >= rows * k && s.group_counts.len() >= groups && s.inked.len() >= chunks * padded);
     assert!(s.group_rows.len() >= groups * slots && s.group_vals.len() >= DT_GROUP * groups * slots);
     let cv = _mm512_set1_ps(c);
-    // (1) inked[chunk · padded + r], bit q: row r inks group 16·chunk + q.
+    // (1) inked[chunk · padded + r], bit q: row r inks group 16·chunk + q (with halves, bits 2q
+    // and 2q + 1: its first and its second half).
     let inked = s.inked.as_mut_ptr();
+    let fold = |m: u64| if halves { half_bits(m) } else { group_bits(m) };
     let full = k / 64 * 64;
     for r in 0..rows {
         // SAFETY: row r < rows of x (asserted above).
@@ -869,7 +920,7 @@ fn list_inputs_avx512(x: &[f32], rows: usize, k: usize, c: f32, s: &mut Buffers,
                 let m1 = _mm512_cmp_ps_mask::<_CMP_NEQ_UQ>(_mm512_loadu_ps(row.add(j0 + 16)), cv) as u64;
                 let m2 = _mm512_cmp_ps_mask::<_CMP_NEQ_UQ>(_mm512_loadu_ps(row.add(j0 + 32)), cv) as u64;
                 let m3 = _mm512_cmp_ps_mask::<_CMP_NEQ_UQ>(_mm512_loadu_ps(row.add(j0 + 48)), cv) as u64;
-                *inked.add(j0 / 64 * padded + r) = group_bits(m0 | m1 << 16 | m2 << 32 | m3 << 48);
+                *inked.add(j0 / 64 * padded + r) = fold(m0 | m1 << 16 | m2 << 32 | m3 << 48);
             }
         }
         if full < k {
@@ -881,7 +932,7 @@ fn list_inputs_avx512(x: &[f32], rows: usize, k: usize, c: f32, s: &mut Buffers,
                 nonzero |= u64::from(_mm512_mask_cmp_ps_mask::<_CMP_NEQ_UQ>(m, v, cv)) << (16 * t);
             }
             // SAFETY: chunk full / 64 < chunks.
-            unsafe { *inked.add(full / 64 * padded + r) = group_bits(nonzero) };
+            unsafe { *inked.add(full / 64 * padded + r) = fold(nonzero) };
         }
     }
     for r in rows..padded {
@@ -889,26 +940,39 @@ fn list_inputs_avx512(x: &[f32], rows: usize, k: usize, c: f32, s: &mut Buffers,
             s.inked[chunk * padded + r] = 0;
         }
     }
-    // (2) Each group's rows, in increasing order: 16 at a time, the lanes of rows whose bit is
-    // set compressed to the front and stored whole at the list's end (a list has 16 slots to
-    // spare).
+    // (2) Each group's rows, in increasing order: 16 at a time, the lanes of rows whose bits
+    // (`bits`, masked) equal `want` compressed to the front and stored whole at the list's end
+    // (a list has 16 slots to spare); with halves, three times, one part after the other.
     let list_rows = s.group_rows.as_mut_ptr();
     let lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-    for group in 0..groups {
-        let (chunk, bit) = (group / 16, _mm512_set1_epi32(1 << (group % 16)));
-        let mut count = 0;
+    let inked = s.inked.as_ptr();
+    let append = |group: usize, bits: u32, want: u32, mut count: usize| {
+        let (chunk, bits, want) = (group / 16, _mm512_set1_epi32(bits as i32), _mm512_set1_epi32(want as i32));
         for r0 in (0..padded).step_by(16) {
             // SAFETY: 16 words of chunk `chunk` from row r0 < padded; the list's entries from
-            // count ≤ r0 to count + 16 ≤ rows + 16 = slots.
+            // count ≤ rows (the parts hold different rows) to count + 16 ≤ rows + 16 = slots.
             unsafe {
-                let words = _mm512_loadu_si512(s.inked.as_ptr().add(chunk * padded + r0).cast());
-                let m = _mm512_test_epi32_mask(words, bit);
+                let words = _mm512_loadu_si512(inked.add(chunk * padded + r0).cast());
+                let m = _mm512_cmpeq_epi32_mask(_mm512_and_si512(words, bits), want);
                 let listed = _mm512_maskz_compress_epi32(m, _mm512_add_epi32(lanes, _mm512_set1_epi32(r0 as i32)));
                 _mm512_storeu_si512(list_rows.add(group * slots + count).cast(), listed);
                 count += m.count_ones() as usize;
             }
         }
-        s.group_counts[group] = count;
+        count
+    };
+    for group in 0..groups {
+        if halves {
+            let (first, second) = (1 << (2 * (group % 16)), 2 << (2 * (group % 16)));
+            let both = append(group, first | second, first | second, 0);
+            let first_only = append(group, first | second, first, both);
+            s.group_both[group] = both;
+            s.group_first[group] = first_only - both;
+            s.group_counts[group] = append(group, first | second, second, first_only);
+        } else {
+            let bit = 1 << (group % 16);
+            s.group_counts[group] = append(group, bit, bit, 0);
+        }
     }
     if !values {
         return;
@@ -939,6 +1003,17 @@ fn list_inputs_avx512(x: &[f32], rows: usize, k: usize, c: f32, s: &mut Buffers,
             }
         }
     }
+}
+
+/// Bits 2h and 2h + 1 of `nonzero` (the inputs of half group h) folded into bit h of 32.
+#[inline(always)]
+fn half_bits(nonzero: u64) -> u32 {
+    let mut t = (nonzero | (nonzero >> 1)) & 0x5555_5555_5555_5555;
+    t = (t | (t >> 1)) & 0x3333_3333_3333_3333;
+    t = (t | (t >> 2)) & 0x0f0f_0f0f_0f0f_0f0f;
+    t = (t | (t >> 4)) & 0x00ff_00ff_00ff_00ff;
+    t = (t | (t >> 8)) & 0x0000_ffff_0000_ffff;
+    ((t | (t >> 16)) & 0xffff_ffff) as u32
 }
 
 /// Bit 4g of `nonzero` and the 3 above it (the inputs of group g) folded into bit g of 16.
