@@ -183,7 +183,7 @@ fn sparse_x_times_w_transposed_matches_the_dense_product() -> Result<(), Failed>
 /// inputs other than `c`, in increasing order, `(x − c)·w` one fused multiply-add at a time from
 /// zero) and against the four-row tiles of `sparse_tiles_on(Avx512)`, which inference takes for
 /// small batches: which of the two runs must change no bit. Background 0 and not; inputs a
-/// multiple of 16 and not (65: a last group of 1); outputs in whole and partial blocks of 64;
+/// multiple of 16 and not (65, 66: a last group of 1 or 2); outputs in whole and partial blocks of 64;
 /// rows from 16 to past the stage (300); values read from `X` (background 0, at most 128 outputs)
 /// and from the listing, in the stage and past it; groups of 4 inked in their first half only,
 /// their second only, and both (the listing's three parts). The same with the bias and ReLU fused
@@ -191,9 +191,16 @@ fn sparse_x_times_w_transposed_matches_the_dense_product() -> Result<(), Failed>
 fn packed_product_gives_the_four_row_tiles_bits() -> Result<(), Failed> {
     // Whether the ReLU cases clamped some outputs and let others through.
     let (mut clamped, mut passed) = (false, false);
-    for (rows, k, n) in
-        [(16, 784, 32), (37, 100, 21), (128, 784, 800), (130, 65, 70), (300, 68, 130), (270, 96, 128), (260, 64, 100)]
-    {
+    for (rows, k, n) in [
+        (16, 784, 32),
+        (37, 100, 21),
+        (128, 784, 800),
+        (130, 65, 70),
+        (300, 68, 130),
+        (270, 96, 128),
+        (260, 64, 100),
+        (40, 66, 140),
+    ] {
         for c in [0.0f32, -0.42] {
             // Single inked inputs every 6 (in either half of a group), and runs of 3 every 15
             // (both halves, or one).
