@@ -8,9 +8,10 @@
 //! (`kernels::matmul_sparse_x_packed`, on AVX-512F): per group of 4 pixels, the rows that ink
 //! any of them (28% of the (row, group) pairs on MNIST), their 4 × 64 weights held in registers
 //! while those rows pass, `W⁽¹⁾` packed once for it (above 128 outputs, the rows listed apart by
-//! the halves of the group they ink, so that a row inking one half takes 8 FMAs, not 16). Smaller batches, and CPUs without AVX-512F,
-//! go four images at a time (`kernels::matmul_sparse_rows`): each row of `W⁽¹⁾ᵀ` read serves all
-//! four, and four digits together ink 38% of the pixels. Both sum each output over the pixels in
+//! the halves of the group they ink, so that a row inking one half takes 8 FMAs, not 16).
+//! Smaller batches, and CPUs without AVX-512F, go four images at a time
+//! (`kernels::matmul_sparse_rows`): each row of `W⁽¹⁾ᵀ` read serves all four, and four digits
+//! together ink 38% of the pixels. Both sum each output over the pixels in
 //! increasing order, one fused multiply-add at a time from zero, so which one runs changes no
 //! bit. The layers above are the usual dense products. Inputs that are not mostly background (a
 //! table, a photo not preprocessed) take the dense path, so the result never depends on it.

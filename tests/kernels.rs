@@ -183,8 +183,8 @@ fn sparse_x_times_w_transposed_matches_the_dense_product() -> Result<(), Failed>
 /// inputs other than `c`, in increasing order, `(x − c)·w` one fused multiply-add at a time from
 /// zero) and against the four-row tiles of `sparse_tiles_on(Avx512)`, which inference takes for
 /// small batches: which of the two runs must change no bit. Background 0 and not; inputs a
-/// multiple of 16 and not (65, 66: a last group of 1 or 2); outputs in whole and partial blocks of 64;
-/// rows from 16 to past the stage (300); values read from `X` (background 0, at most 128 outputs)
+/// multiple of 16 and not (65, 66: a last group of 1 or 2); outputs in whole and partial blocks
+/// of 64; rows from 16 to past the stage (300); values read from `X` (background 0, at most 128 outputs)
 /// and from the listing, in the stage and past it; groups of 4 inked in their first half only,
 /// their second only, and both (the listing's three parts). The same with the bias and ReLU fused
 /// (`matmul_sparse_x_packed_relu`) against the activation pass.
