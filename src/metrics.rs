@@ -129,10 +129,17 @@ pub struct RegressionMetrics {
 
 /// RMSE, MAE and R² of `predicted` against `truth` (same length, at least one value).
 pub fn regression_metrics(predicted: &[f64], truth: &[f64]) -> RegressionMetrics {
+    // The sums run on the values times a power of two that brings the largest to [1/2, 1]: exact
+    // (the same bits as unscaled where nothing over- or underflows), but the squares of targets
+    // past 1e154 or under 1e-154 would otherwise overflow to ∞ or vanish.
+    let largest = predicted.iter().chain(truth).map(|v| v.abs()).filter(|v| v.is_finite()).fold(0.0, f64::max);
+    let e = if largest > 0.0 { (largest.log2().ceil() as i32).clamp(-1020, 1020) } else { 0 };
+    let (down, up) = (2f64.powi(-e), 2f64.powi(e));
     let n = truth.len().max(1) as f64;
-    let mean = truth.iter().sum::<f64>() / n;
+    let mean = truth.iter().map(|t| t * down).sum::<f64>() / n;
     let (mut se, mut ae, mut tot) = (0.0, 0.0, 0.0);
     for (p, t) in predicted.iter().zip(truth) {
+        let (p, t) = (p * down, t * down);
         se += (p - t) * (p - t);
         ae += (p - t).abs();
         tot += (t - mean) * (t - mean);
@@ -144,7 +151,7 @@ pub fn regression_metrics(predicted: &[f64], truth: &[f64]) -> RegressionMetrics
     } else {
         0.0
     };
-    RegressionMetrics { rmse: (se / n).sqrt(), mae: ae / n, r2 }
+    RegressionMetrics { rmse: (se / n).sqrt() * up, mae: ae / n * up, r2 }
 }
 
 /// How well a network does on held-out rows, in the units the user knows.
@@ -213,5 +220,21 @@ mod tests {
         assert!((m.mae - 2.0 / 3.0).abs() < 1e-12);
         assert!((m.r2 - (1.0 - 4.0 / (78.0 / 9.0))).abs() < 1e-12);
         assert!((macro_f1(&[vec![2, 0], vec![0, 2]]) - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn regression_metrics_hold_for_targets_whose_squares_leave_f64() {
+        let m = regression_metrics(&[1.0, 2.0, 3.0], &[1.0, 2.0, 5.0]);
+        for scale in [1e200, 1e300, 1e-200, 1e-300] {
+            let (p, t) = ([1.0 * scale, 2.0 * scale, 3.0 * scale], [1.0 * scale, 2.0 * scale, 5.0 * scale]);
+            let big = regression_metrics(&p, &t);
+            assert!((big.rmse / scale - m.rmse).abs() < 1e-9 * m.rmse, "{scale}: {big:?}");
+            assert!((big.mae / scale - m.mae).abs() < 1e-9 * m.mae, "{scale}: {big:?}");
+            assert!((big.r2 - m.r2).abs() < 1e-9, "{scale}: {big:?}");
+        }
+        // Values in the ordinary range give the bits of the plain sums.
+        let (p, t) = ([0.3, -1.7, 2.9, 4.1], [0.1, -2.0, 3.3, 4.0]);
+        let plain_se: f64 = p.iter().zip(&t).map(|(p, t)| (p - t) * (p - t)).sum();
+        assert_eq!(regression_metrics(&p, &t).rmse.to_bits(), (plain_se / 4.0).sqrt().to_bits());
     }
 }

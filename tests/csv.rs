@@ -163,6 +163,35 @@ fn smooth_function_regression_in_original_units() {
 }
 
 #[test]
+fn targets_whose_squares_leave_f64_get_finite_metrics() {
+    // y = x·1e200: its squares (1e400) are past f64, which once printed "R² NaN, RMSE inf".
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::from("x,y\n");
+    for i in 1..=200 {
+        writeln!(text, "{i},{i}e200").unwrap();
+    }
+    let csv = write(dir.path(), "big.csv", &text);
+    let model = dir.path().join("big.safetensors");
+    let out = neuralnet()
+        .args(["train", "--csv"])
+        .arg(&csv)
+        .args(["--target", "y", "--epochs", "200", "--threads", "1", "--out"])
+        .arg(&model)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let line = stderr.lines().find(|l| l.contains("validation R²")).expect("a validation line");
+    let printed = line.split("RMSE ").nth(1).and_then(|t| t.split_whitespace().next()).unwrap_or("");
+    let value: f64 = printed.parse().unwrap_or(f64::NAN);
+    assert!(!line.contains("NaN") && printed.contains('e') && value.is_finite() && value > 0.0, "{line}");
+    let v = eval_json(&model, &csv);
+    let (r2, rmse, mae) = (v["r2"].as_f64().unwrap(), v["rmse"].as_f64().unwrap(), v["mae"].as_f64().unwrap());
+    assert!(r2 > 0.9 && r2 <= 1.0, "R² {r2}");
+    assert!(rmse.is_finite() && rmse > 0.0 && rmse < 2e201 && mae <= rmse, "RMSE {rmse}, MAE {mae}");
+}
+
+#[test]
 fn weight_decay_is_chosen_by_cross_validation_unless_given() {
     let dir = tempfile::tempdir().unwrap();
     let train = write(dir.path(), "train.csv", &smooth(80, 6, false));

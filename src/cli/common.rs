@@ -44,6 +44,16 @@ pub fn set_threads(threads: usize) -> usize {
     n
 }
 
+/// A metric in the target's units with `places` decimals, in scientific notation where the
+/// decimals would hide it or run to hundreds of digits (targets of 1e-9 or 1e200).
+pub fn metric(x: f64, places: usize) -> String {
+    if x != 0.0 && x.is_finite() && !(1e-3..1e9).contains(&x.abs()) {
+        format!("{x:.places$e}")
+    } else {
+        format!("{x:.places$}")
+    }
+}
+
 /// An embedded file of a page, with the headers that keep the page to this server (no CDN, works
 /// offline: the content security policy allows nothing from elsewhere).
 pub fn asset(content_type: &'static str, body: &'static str) -> axum::response::Response {
@@ -89,4 +99,19 @@ pub fn serve_http(
             .await
             .context("the server stopped")
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::metric;
+
+    #[test]
+    fn metrics_read_in_ordinary_and_extreme_units() {
+        assert_eq!(metric(0.123456789, 4), "0.1235");
+        assert_eq!(metric(1234.5, 4), "1234.5000");
+        assert_eq!(metric(0.0, 6), "0.000000");
+        assert_eq!(metric(5.0747e200, 4), "5.0747e200");
+        assert_eq!(metric(2.5e-9, 6), "2.500000e-9");
+        assert_eq!(metric(f64::INFINITY, 4), "inf");
+    }
 }

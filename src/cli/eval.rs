@@ -146,11 +146,11 @@ fn eval_csv(model: &Model, model_path: &Path, path: &Path, format: Format, threa
                 return Ok(());
             }
             println!(
-                "{} rows, target '{}': RMSE {:.6}, MAE {:.6}, R² {:.4}",
+                "{} rows, target '{}': RMSE {}, MAE {}, R² {:.4}",
                 data.len(),
                 tab.target,
-                m.rmse,
-                m.mae,
+                super::common::metric(m.rmse, 6),
+                super::common::metric(m.mae, 6),
                 m.r2
             );
         }

@@ -425,7 +425,7 @@ fn report(
     let what = match (tabular, data.val_set.is_empty()) {
         (Some(t), false) => match metrics::score(net, &data.val_set, |v| v * t.target_std + t.target_mean)? {
             Score::Accuracy(a) => format!("validation accuracy {:.2}%", a * 100.0),
-            Score::Regression(m) => format!("validation R² {:.4}, RMSE {:.4}", m.r2, m.rmse),
+            Score::Regression(m) => format!("validation R² {:.4}, RMSE {}", m.r2, super::common::metric(m.rmse, 4)),
         },
         _ => "no validation rows".to_string(),
     };
