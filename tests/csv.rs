@@ -172,13 +172,7 @@ fn targets_whose_squares_leave_f64_get_finite_metrics() {
     }
     let csv = write(dir.path(), "big.csv", &text);
     let model = dir.path().join("big.safetensors");
-    let out = neuralnet()
-        .args(["train", "--csv"])
-        .arg(&csv)
-        .args(["--target", "y", "--epochs", "200", "--threads", "1", "--out"])
-        .arg(&model)
-        .output()
-        .unwrap();
+    let out = train_y(&csv, &model, "200");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     let line = stderr.lines().find(|l| l.contains("validation R²")).expect("a validation line");
@@ -267,6 +261,18 @@ fn train_fails(text: &str, extra: &[&str], needles: &[&str]) {
     }
 }
 
+/// `train --csv` on `csv` to predict its column `y`, for `epochs` epochs on one thread, saving to
+/// `model`.
+fn train_y(csv: &Path, model: &Path, epochs: &str) -> std::process::Output {
+    neuralnet()
+        .args(["train", "--csv"])
+        .arg(csv)
+        .args(["--target", "y", "--epochs", epochs, "--threads", "1", "--out"])
+        .arg(model)
+        .output()
+        .unwrap()
+}
+
 /// Tables of two and three rows train on every row, saying why there is no early stopping and no
 /// weight-decay search; a table with only its target column is refused naming what is missing.
 #[test]
@@ -275,13 +281,7 @@ fn tiny_tables_train_with_a_note_or_are_refused_clearly() {
         let dir = tempfile::tempdir().unwrap();
         let csv = write(dir.path(), "t.csv", text);
         let model = dir.path().join("m.safetensors");
-        let out = neuralnet()
-            .args(["train", "--csv"])
-            .arg(&csv)
-            .args(["--target", "y", "--epochs", "20", "--threads", "1", "--out"])
-            .arg(&model)
-            .output()
-            .unwrap();
+        let out = train_y(&csv, &model, "20");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(out.status.success(), "{err}");
         let rows = text.lines().count() - 1;
